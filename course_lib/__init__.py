@@ -1,0 +1,30 @@
+"""CNNs from Scratch: the NumPy library behind the course.
+
+functional  fast vectorized ops (NCHW) with forward/backward pairs
+readable    the same conv and pooling ops as plain loops (what the lessons explain)
+layers      Conv2d, MaxPool2d, AvgPool2d, ReLU, Flatten, Linear, Dropout, BatchNorm2d,
+            CrossEntropyLoss
+model       Sequential
+gradcheck   numerical gradient checks with a relative-error report
+"""
+
+from . import functional, gradcheck, readable
+from .layers import (
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    CrossEntropyLoss,
+    Dropout,
+    Flatten,
+    Layer,
+    Linear,
+    MaxPool2d,
+    ReLU,
+)
+from .model import Sequential
+
+__version__ = "0.1.0"
+
+__all__ = ["functional", "readable", "gradcheck", "Layer", "Conv2d", "MaxPool2d", "AvgPool2d",
+           "ReLU", "Flatten", "Linear", "Dropout", "BatchNorm2d", "CrossEntropyLoss",
+           "Sequential"]

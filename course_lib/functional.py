@@ -1,0 +1,461 @@
+"""Fast, vectorized CNN ops in NCHW layout, each with its backward pass.
+
+Every op comes as a CS231n-style pair plus a PyTorch-named shortcut::
+
+    out, cache = conv2d_forward(x, weight, bias, stride=1, padding=0)
+    dx, dweight, dbias = conv2d_backward(dout, cache)
+    out = conv2d(x, weight, bias)            # like torch.nn.functional.conv2d
+
+``course_lib.readable`` has the same conv and pooling ops written as plain loops, with
+the same signatures; the tests check that both agree. This module is what the layers use.
+
+How the fast path works
+-----------------------
+conv2d  im2col: K*K strided slices of the padded input fill ``cols`` (N, C*KH*KW, OH*OW),
+        then one batched matmul ``weight (F, C*KH*KW) @ cols`` gives (N, F, OH*OW), which
+        is already NCHW. Backward reuses ``cols``: dW is one tensordot, and dcols is
+        scattered back into dx with K*K slice-adds.
+pooling K*K strided slices combined with ``np.maximum`` (or added, for the average).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .validate import (
+    as_rng,
+    check_array,
+    check_dout,
+    check_labels,
+    check_probability,
+    check_same_dtype,
+    conv_args,
+    conv_output_size,
+    padding4,
+    pool_args,
+)
+
+__all__ = [
+    "pad2d", "conv_output_size",
+    "conv2d", "conv2d_forward", "conv2d_backward",
+    "max_pool2d", "max_pool2d_forward", "max_pool2d_backward",
+    "avg_pool2d", "avg_pool2d_forward", "avg_pool2d_backward",
+    "relu", "relu_forward", "relu_backward",
+    "linear", "linear_forward", "linear_backward",
+    "softmax", "softmax_forward", "softmax_backward",
+    "log_softmax", "log_softmax_forward", "log_softmax_backward",
+    "cross_entropy", "cross_entropy_forward", "cross_entropy_backward",
+    "batch_norm2d_forward", "batch_norm2d_backward", "dropout_forward", "dropout_backward",
+]
+
+
+# ----------------------------------------------------------------------------- padding
+def pad2d(x, padding, value: float = 0.0) -> np.ndarray:
+    """Pad the H and W axes of ``x``: (N, C, H, W) -> (N, C, H+top+bottom, W+left+right).
+
+    padding: int (every side), (ph, pw) (ph above and below, pw left and right) or
+    (left, right, top, bottom) in ``torch.nn.functional.pad``'s order.
+    """
+    check_array(x, "x", 4, axis_names="(N, C, H, W)", finite=False)
+    return _pad(x, padding4(padding), value)
+
+
+def _pad(x: np.ndarray, pad4, value: float = 0.0) -> np.ndarray:
+    top, bottom, left, right = pad4
+    if not any(pad4):
+        return x
+    N, C, H, W = x.shape
+    out = np.full((N, C, H + top + bottom, W + left + right), value, dtype=x.dtype)
+    out[:, :, top:top + H, left:left + W] = x
+    return out
+
+
+def _window(xp: np.ndarray, i: int, j: int, stride, out_hw) -> np.ndarray:
+    """View of ``xp`` holding, for every output position, the input under kernel tap (i, j).
+
+    ``i``, ``j`` are offsets into the padded input (already multiplied by the dilation).
+    Returns (N, C, OH, OW).
+    """
+    (sh, sw), (OH, OW) = stride, out_hw
+    return xp[:, :, i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw]
+
+
+# ----------------------------------------------------------------------------- conv2d
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """2-D cross-correlation, like ``torch.nn.functional.conv2d``. See ``conv2d_forward``."""
+    return conv2d_forward(x, weight, bias, stride, padding, dilation)[0]
+
+
+def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Convolution (cross-correlation, no kernel flip) of a batch of images.
+
+    out[n, f, i, j] = bias[f] + sum_{c, u, v} weight[f, c, u, v] * xp[n, c, s*i + d*u, s*j + d*v]
+    where xp is x zero-padded.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) float32 or float64
+    weight : (F, C, KH, KW), same dtype
+    bias : (F,) or None
+    stride, dilation : int or (h, w) pair, >= 1
+    padding : int, (h, w) pair, 'valid' or 'same' (stride 1 only; odd extra at bottom/right)
+
+    Returns
+    -------
+    out : (N, F, OH, OW) with OH = floor((H + 2p - d(KH-1) - 1) / s) + 1
+    cache : for ``conv2d_backward``
+    """
+    stride, dilation, pad4, out_hw = conv_args(x, weight, bias, stride, padding, dilation)
+    N, C, H, W = x.shape
+    F, _, KH, KW = weight.shape
+    xp = _pad(x, pad4)
+    cols = np.empty((N, C, KH, KW) + out_hw, dtype=x.dtype)
+    for u in range(KH):
+        for v in range(KW):
+            cols[:, :, u, v] = _window(xp, u * dilation[0], v * dilation[1], stride, out_hw)
+    cols = cols.reshape(N, C * KH * KW, -1)
+    out = np.matmul(weight.reshape(F, -1), cols)  # (N, F, OH*OW): NCHW already
+    if bias is not None:
+        out += bias[:, None]
+    cache = (x.shape, xp.shape, weight, bias is not None, cols, stride, dilation, pad4, out_hw)
+    return out.reshape((N, F) + out_hw), cache
+
+
+def conv2d_backward(dout, cache):
+    """Backward pass of ``conv2d_forward``.
+
+    dout : (N, F, OH, OW) upstream gradient.
+    Returns (dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None).
+    """
+    x_shape, xp_shape, weight, has_bias, cols, stride, dilation, pad4, out_hw = cache
+    N, C, H, W = x_shape
+    F, _, KH, KW = weight.shape
+    check_dout(dout, (N, F) + out_hw, weight.dtype)
+    dout_r = dout.reshape(N, F, -1)
+    dweight = np.tensordot(dout_r, cols, axes=([0, 2], [0, 2])).reshape(weight.shape)
+    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    dcols = np.matmul(weight.reshape(F, -1).T, dout_r).reshape((N, C, KH, KW) + out_hw)
+    dxp = np.zeros(xp_shape, dtype=dout.dtype)
+    for u in range(KH):
+        for v in range(KW):
+            _window(dxp, u * dilation[0], v * dilation[1], stride, out_hw)[...] += dcols[:, :, u, v]
+    top, _, left, _ = pad4
+    return dxp[:, :, top:top + H, left:left + W], dweight, dbias
+
+
+# ----------------------------------------------------------------------------- pooling
+def max_pool2d(x, kernel_size, stride=None, padding=0) -> np.ndarray:
+    """Max pooling, like ``torch.nn.functional.max_pool2d``. See ``max_pool2d_forward``."""
+    return max_pool2d_forward(x, kernel_size, stride, padding)[0]
+
+
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Maximum over each (KH, KW) window, per channel.
+
+    x : (N, C, H, W); kernel_size, stride, padding : int or (h, w) pair.
+    ``stride`` defaults to ``kernel_size``; padding (with -inf) is at most half the kernel.
+    Returns out (N, C, OH, OW) and a cache for ``max_pool2d_backward``.
+    """
+    kernel, stride, pad4, out_hw = pool_args(x, kernel_size, stride, padding)
+    xp = _pad(x, pad4, -np.inf)
+    out = _window(xp, 0, 0, stride, out_hw).copy()
+    for u in range(kernel[0]):
+        for v in range(kernel[1]):
+            if u or v:
+                np.maximum(out, _window(xp, u, v, stride, out_hw), out=out)
+    return out, (x.shape, xp, out, kernel, stride, pad4)
+
+
+def max_pool2d_backward(dout, cache):
+    """Backward of max pooling: each window's gradient goes to its maximum.
+
+    Ties: the whole gradient goes to the *first* maximum in row-major order within the
+    window, as PyTorch does (the slices are visited in row-major order and a position,
+    once routed, takes no more).
+    dout : (N, C, OH, OW). Returns dx (N, C, H, W).
+    """
+    x_shape, xp, out, kernel, stride, pad4 = cache
+    check_dout(dout, out.shape, out.dtype)
+    dxp = np.zeros(xp.shape, dtype=dout.dtype)
+    routed = np.zeros(out.shape, dtype=bool)
+    out_hw = out.shape[2:]
+    for u in range(kernel[0]):
+        for v in range(kernel[1]):
+            first = _window(xp, u, v, stride, out_hw) == out
+            first &= ~routed
+            routed |= first
+            _window(dxp, u, v, stride, out_hw)[...] += np.where(first, dout, 0)
+    top, _, left, _ = pad4
+    return dxp[:, :, top:top + x_shape[2], left:left + x_shape[3]]
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0) -> np.ndarray:
+    """Average pooling, like ``torch.nn.functional.avg_pool2d``. See ``avg_pool2d_forward``."""
+    return avg_pool2d_forward(x, kernel_size, stride, padding)[0]
+
+
+def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
+    """Mean over each (KH, KW) window, per channel.
+
+    Zero padding counts in the mean (PyTorch's default ``count_include_pad=True``).
+    x : (N, C, H, W). Returns out (N, C, OH, OW) and a cache for ``avg_pool2d_backward``.
+    """
+    kernel, stride, pad4, out_hw = pool_args(x, kernel_size, stride, padding)
+    xp = _pad(x, pad4)
+    out = _window(xp, 0, 0, stride, out_hw).copy()
+    for u in range(kernel[0]):
+        for v in range(kernel[1]):
+            if u or v:
+                out += _window(xp, u, v, stride, out_hw)
+    out /= kernel[0] * kernel[1]
+    return out, (x.shape, xp.shape, out.shape, x.dtype, kernel, stride, pad4)
+
+
+def avg_pool2d_backward(dout, cache):
+    """Backward of average pooling: each window spreads dout / (KH*KW) over its cells.
+
+    dout : (N, C, OH, OW). Returns dx (N, C, H, W).
+    """
+    x_shape, xp_shape, out_shape, dtype, kernel, stride, pad4 = cache
+    check_dout(dout, out_shape, dtype)
+    share = dout / (kernel[0] * kernel[1])
+    dxp = np.zeros(xp_shape, dtype=dtype)
+    for u in range(kernel[0]):
+        for v in range(kernel[1]):
+            _window(dxp, u, v, stride, out_shape[2:])[...] += share
+    top, _, left, _ = pad4
+    return dxp[:, :, top:top + x_shape[2], left:left + x_shape[3]]
+
+
+# ----------------------------------------------------------------------------- relu, linear
+def relu(x) -> np.ndarray:
+    """max(x, 0) elementwise, any shape."""
+    return relu_forward(x)[0]
+
+
+def relu_forward(x):
+    """out = max(x, 0); the cache is the mask x > 0 (the gradient at 0 is 0, as in PyTorch)."""
+    check_array(x, "x")
+    return np.maximum(x, 0), x > 0
+
+
+def relu_backward(dout, cache):
+    """dx = dout where x > 0, else 0."""
+    mask = cache
+    check_dout(dout, mask.shape, dout.dtype)
+    return dout * mask
+
+
+def linear(x, weight, bias=None) -> np.ndarray:
+    """out = x @ weight.T + bias, like ``torch.nn.functional.linear``."""
+    return linear_forward(x, weight, bias)[0]
+
+
+def linear_forward(x, weight, bias=None):
+    """Fully connected layer.
+
+    x : (N, D_in); weight : (D_out, D_in) as in PyTorch; bias : (D_out,) or None.
+    Returns out (N, D_out) and a cache for ``linear_backward``.
+    """
+    check_array(x, "x", 2, axis_names="(N, in_features)")
+    check_array(weight, "weight", 2, axis_names="(out_features, in_features)")
+    if bias is not None:
+        check_array(bias, "bias", 1, axis_names="(out_features,)")
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    check_same_dtype(x=x, weight=weight, bias=bias)
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"weight expects {weight.shape[1]} input features (weight.shape[1]) "
+                         f"but x has {x.shape[1]} (x.shape[1])")
+    out = x @ weight.T
+    if bias is not None:
+        out += bias
+    return out, (x, weight, bias is not None)
+
+
+def linear_backward(dout, cache):
+    """dout : (N, D_out). Returns (dx (N, D_in), dweight (D_out, D_in), dbias (D_out,) or None)."""
+    x, weight, has_bias = cache
+    check_dout(dout, (x.shape[0], weight.shape[0]), x.dtype)
+    return dout @ weight, dout.T @ x, dout.sum(axis=0) if has_bias else None
+
+
+# ----------------------------------------------------------------------------- softmax, loss
+def softmax(z, axis: int = -1) -> np.ndarray:
+    """exp(z) / sum(exp(z)) along ``axis``, computed stably. See ``softmax_forward``."""
+    return softmax_forward(z, axis)[0]
+
+
+def softmax_forward(z, axis: int = -1):
+    """Softmax along ``axis``, shifted by the max so exp never overflows.
+
+    softmax(z) = softmax(z - max(z)): adding a constant does not change it.
+    Returns p (same shape as z) and a cache for ``softmax_backward``.
+    """
+    check_array(z, "z")
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    p = e / e.sum(axis=axis, keepdims=True)
+    return p, (p, axis)
+
+
+def softmax_backward(dout, cache):
+    """dz = p * (dout - sum(dout * p)) along the softmax axis (the Jacobian-vector product)."""
+    p, axis = cache
+    check_dout(dout, p.shape, p.dtype)
+    return p * (dout - (dout * p).sum(axis=axis, keepdims=True))
+
+
+def log_softmax(z, axis: int = -1) -> np.ndarray:
+    """log(softmax(z)) along ``axis`` via log-sum-exp. See ``log_softmax_forward``."""
+    return log_softmax_forward(z, axis)[0]
+
+
+def log_softmax_forward(z, axis: int = -1):
+    """log softmax(z) = (z - m) - log(sum(exp(z - m))), m = max(z): finite for any finite z.
+
+    Returns out (same shape as z) and a cache for ``log_softmax_backward``.
+    """
+    check_array(z, "z")
+    shifted = z - z.max(axis=axis, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return out, (out, axis)
+
+
+def log_softmax_backward(dout, cache):
+    """dz = dout - softmax(z) * sum(dout) along the axis."""
+    out, axis = cache
+    check_dout(dout, out.shape, out.dtype)
+    return dout - np.exp(out) * dout.sum(axis=axis, keepdims=True)
+
+
+def cross_entropy(logits, target) -> float:
+    """Mean cross-entropy of integer labels under softmax(logits), like ``F.cross_entropy``."""
+    return cross_entropy_forward(logits, target)[0]
+
+
+def cross_entropy_forward(logits, target):
+    """loss = -mean_n log softmax(logits[n])[target[n]].
+
+    logits : (N, K) float; target : (N,) integer class indices in [0, K).
+    Returns the loss (a Python float) and a cache for ``cross_entropy_backward``.
+    """
+    check_array(logits, "logits", 2, axis_names="(N, num_classes)")
+    check_labels(target, "target", logits.shape[0], logits.shape[1])
+    logp = log_softmax_forward(logits, axis=1)[0]
+    n = logits.shape[0]
+    loss = -logp[np.arange(n), target].mean()
+    return float(loss), (logp, target)
+
+
+def cross_entropy_backward(dout=1.0, cache=None):
+    """dlogits = dout * (softmax(logits) - onehot(target)) / N: the famous p - y.
+
+    dout : the upstream gradient of the scalar loss (1.0 when the loss is the output).
+    Returns dlogits (N, K).
+    """
+    if cache is None:
+        raise ValueError("cache must be the cache returned by cross_entropy_forward, got None")
+    logp, target = cache
+    if isinstance(dout, bool) or not isinstance(dout, (int, float, np.floating)):
+        raise TypeError(f"dout must be a scalar (the loss's upstream gradient), got {dout!r}")
+    n = logp.shape[0]
+    dlogits = np.exp(logp)
+    dlogits[np.arange(n), target] -= 1
+    dlogits *= dout / n
+    return dlogits
+
+
+# ----------------------------------------------------------------------------- batch norm, dropout
+def batch_norm2d_forward(x, weight, bias, running_mean=None, running_var=None,
+                         training: bool = True, momentum: float = 0.1, eps: float = 1e-5):
+    """Batch normalisation per channel, like ``torch.nn.functional.batch_norm``.
+
+    training: mu, var = mean and *biased* variance of x over (N, H, W) per channel; the
+    running statistics (if given) are updated in place with the *unbiased* variance:
+    running = (1 - momentum) * running + momentum * batch.
+    eval: mu, var = running_mean, running_var.
+    out = weight * (x - mu) / sqrt(var + eps) + bias.
+
+    x : (N, C, H, W); weight, bias, running_mean, running_var : (C,).
+    Returns out (N, C, H, W) and a cache for ``batch_norm2d_backward``.
+    """
+    check_array(x, "x", 4, axis_names="(N, C, H, W)")
+    C = x.shape[1]
+    for name, a in (("weight", weight), ("bias", bias),
+                    ("running_mean", running_mean), ("running_var", running_var)):
+        if a is None and name in ("weight", "bias"):
+            raise TypeError(f"{name} must be an array of shape ({C},), got None")
+        if a is not None:
+            check_array(a, name, 1)
+            if a.shape != (C,):
+                raise ValueError(f"{name} must have shape ({C},) to match x's channels, "
+                                 f"got {a.shape}")
+    check_same_dtype(x=x, weight=weight, bias=bias)
+    if training:
+        m = x.shape[0] * x.shape[2] * x.shape[3]
+        if m < 2:
+            raise ValueError(f"training mode needs more than 1 value per channel, "
+                             f"got x of shape {x.shape}")
+        mu = x.mean(axis=(0, 2, 3))
+        var = x.var(axis=(0, 2, 3))
+        if running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mu
+        if running_var is not None:
+            running_var *= 1 - momentum
+            running_var += momentum * var * m / (m - 1)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("eval mode needs running_mean and running_var, got None")
+        mu, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mu[:, None, None]) * inv_std[:, None, None]
+    out = weight[:, None, None] * xhat + bias[:, None, None]
+    return out, (xhat, inv_std, weight, training)
+
+
+def batch_norm2d_backward(dout, cache):
+    """Backward of ``batch_norm2d_forward``. Returns (dx, dweight, dbias).
+
+    training (mu, var depend on x), with M = N*H*W values per channel:
+        dx = inv_std / M * (M * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
+        with dxhat = dout * weight
+    eval (fixed statistics): dx = dout * weight * inv_std.
+    """
+    xhat, inv_std, weight, training = cache
+    check_dout(dout, xhat.shape, xhat.dtype)
+    dbias = dout.sum(axis=(0, 2, 3))
+    dweight = (dout * xhat).sum(axis=(0, 2, 3))
+    dxhat = dout * weight[:, None, None]
+    if not training:
+        return dxhat * inv_std[:, None, None], dweight, dbias
+    m = xhat.shape[0] * xhat.shape[2] * xhat.shape[3]
+    dx = (m * dxhat - dxhat.sum(axis=(0, 2, 3), keepdims=True)
+          - xhat * (dxhat * xhat).sum(axis=(0, 2, 3), keepdims=True))
+    return dx * (inv_std[:, None, None] / m), dweight, dbias
+
+
+def dropout_forward(x, p: float, rng, training: bool = True):
+    """Inverted dropout: zero each entry with probability p, scale the rest by 1 / (1 - p).
+
+    The expected output equals x, so eval mode (or p = 0) is the identity.
+    x : any shape; rng : int seed or ``np.random.Generator``.
+    Returns out (same shape) and the cache ``(mask, p)`` with mask of 0s and 1s.
+    """
+    check_array(x, "x")
+    p = check_probability(p)
+    if not training or p == 0.0:
+        return x, (None, p)
+    mask = (as_rng(rng).random(x.shape) >= p).astype(x.dtype)
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return x * mask * x.dtype.type(scale), (mask, p)
+
+
+def dropout_backward(dout, cache):
+    """dx = dout * mask / (1 - p): the kept entries pass the gradient through, scaled."""
+    mask, p = cache
+    check_array(dout, "dout")
+    if mask is None:
+        return dout
+    check_dout(dout, mask.shape, mask.dtype)
+    return dout * mask * dout.dtype.type(0.0 if p == 1.0 else 1.0 / (1.0 - p))

@@ -1,0 +1,293 @@
+"""Layers like ``torch.nn``: stateful wrappers over ``course_lib.functional``.
+
+Every layer has ``forward(x) -> out`` (also ``layer(x)``), ``backward(dout) -> dx``,
+and two dicts with the same keys: ``params`` (e.g. ``weight`` shaped like PyTorch's,
+``bias``) and ``grads``, which ``backward`` fills (overwriting, not accumulating).
+Optimisers update ``params`` arrays in place. ``train()`` / ``eval()`` switch the mode
+of Dropout and BatchNorm2d. Weights use seeded He (Kaiming) normal initialisation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import functional as F
+from .validate import as_rng, check_array, check_dtype, check_int, check_probability, pair
+
+__all__ = ["Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "Linear",
+           "Dropout", "BatchNorm2d", "CrossEntropyLoss"]
+
+
+class Layer:
+    """Base class: holds ``params``, ``grads``, ``buffers`` and the train/eval flag."""
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}  # state that is not learned (running stats)
+        self.training = True
+        self._cache = None
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    def _take_cache(self):
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return self._cache
+
+    def train(self, mode: bool = True):
+        """Switch to training mode (or eval mode with ``mode=False``); returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Switch to evaluation mode; returns self."""
+        return self.train(False)
+
+    def zero_grad(self):
+        """Set every gradient to zero."""
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def astype(self, dtype):
+        """Convert params and buffers to float32 or float64 in place; returns self."""
+        dtype = check_dtype(dtype)
+        for store in (self.params, self.buffers):
+            for k in store:
+                store[k] = store[k].astype(dtype)
+        self.grads = {}
+        self._cache = None
+        return self
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def _he_normal(rng, shape, fan_in, dtype):
+    """He (Kaiming) normal initialisation: std = sqrt(2 / fan_in), right for ReLU nets."""
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+
+
+class Conv2d(Layer):
+    """2-D convolution (cross-correlation), like ``torch.nn.Conv2d``.
+
+    x: (N, in_channels, H, W) -> (N, out_channels, OH, OW).
+    params: weight (out_channels, in_channels, KH, KW), bias (out_channels,).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, bias=True, *, dtype=np.float32, rng=None):
+        super().__init__()
+        c_in = check_int(in_channels, "in_channels", 1)
+        c_out = check_int(out_channels, "out_channels", 1)
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride, self.dilation = pair(stride, "stride", 1), pair(dilation, "dilation", 1)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
+        if padding not in ("same", "valid") and isinstance(padding, str):
+            raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+        dtype = check_dtype(dtype)
+        fan_in = c_in * self.kernel_size[0] * self.kernel_size[1]
+        self.params["weight"] = _he_normal(as_rng(rng), (c_out, c_in, *self.kernel_size),
+                                           fan_in, dtype)
+        if bias:
+            self.params["bias"] = np.zeros(c_out, dtype=dtype)
+
+    def forward(self, x):
+        out, self._cache = F.conv2d_forward(x, self.params["weight"], self.params.get("bias"),
+                                            self.stride, self.padding, self.dilation)
+        return out
+
+    def backward(self, dout):
+        dx, dw, db = F.conv2d_backward(dout, self._take_cache())
+        self.grads["weight"] = dw
+        if db is not None:
+            self.grads["bias"] = db
+        return dx
+
+    def extra_repr(self):
+        c_out, c_in = self.params["weight"].shape[:2]
+        return (f"{c_in}, {c_out}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}" + (f", dilation={self.dilation}"
+                                             if self.dilation != (1, 1) else "")
+                + ("" if "bias" in self.params else ", bias=False"))
+
+
+class _Pool2d(Layer):
+    _forward = _backward = None  # set by subclasses to the functional pair
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", 1)
+        self.padding = pair(padding, "padding")
+
+    def forward(self, x):
+        out, self._cache = type(self)._forward(x, self.kernel_size, self.stride, self.padding)
+        return out
+
+    def backward(self, dout):
+        return type(self)._backward(dout, self._take_cache())
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling, like ``torch.nn.MaxPool2d``; ties send the gradient to the first maximum.
+
+    x: (N, C, H, W) -> (N, C, OH, OW); ``stride`` defaults to ``kernel_size``.
+    """
+
+    _forward = staticmethod(F.max_pool2d_forward)
+    _backward = staticmethod(F.max_pool2d_backward)
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling, like ``torch.nn.AvgPool2d`` (zero padding counts in the mean)."""
+
+    _forward = staticmethod(F.avg_pool2d_forward)
+    _backward = staticmethod(F.avg_pool2d_backward)
+
+
+class ReLU(Layer):
+    """max(x, 0) elementwise; any shape."""
+
+    def forward(self, x):
+        out, self._cache = F.relu_forward(x)
+        return out
+
+    def backward(self, dout):
+        return F.relu_backward(dout, self._take_cache())
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C*H*W), like ``torch.nn.Flatten()``."""
+
+    def forward(self, x):
+        check_array(x, "x", finite=False)
+        if x.ndim < 2:
+            raise ValueError(f"x must have a batch axis and at least one more, got shape {x.shape}")
+        self._cache = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self._take_cache())
+
+
+class Linear(Layer):
+    """Fully connected layer, like ``torch.nn.Linear``: out = x @ weight.T + bias.
+
+    x: (N, in_features) -> (N, out_features).
+    params: weight (out_features, in_features), bias (out_features,).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, rng=None):
+        super().__init__()
+        d_in = check_int(in_features, "in_features", 1)
+        d_out = check_int(out_features, "out_features", 1)
+        dtype = check_dtype(dtype)
+        self.params["weight"] = _he_normal(as_rng(rng), (d_out, d_in), d_in, dtype)
+        if bias:
+            self.params["bias"] = np.zeros(d_out, dtype=dtype)
+
+    def forward(self, x):
+        out, self._cache = F.linear_forward(x, self.params["weight"], self.params.get("bias"))
+        return out
+
+    def backward(self, dout):
+        dx, dw, db = F.linear_backward(dout, self._take_cache())
+        self.grads["weight"] = dw
+        if db is not None:
+            self.grads["bias"] = db
+        return dx
+
+    def extra_repr(self):
+        d_out, d_in = self.params["weight"].shape
+        return f"in_features={d_in}, out_features={d_out}, bias={'bias' in self.params}"
+
+
+class Dropout(Layer):
+    """Inverted dropout, like ``torch.nn.Dropout``: in training, zero each entry with
+    probability ``p`` and scale the rest by 1 / (1 - p); in eval mode, the identity."""
+
+    def __init__(self, p=0.5, *, rng=None):
+        super().__init__()
+        self.p = check_probability(p)
+        self.rng = as_rng(rng)
+
+    def forward(self, x):
+        out, self._cache = F.dropout_forward(x, self.p, self.rng, self.training)
+        return out
+
+    def backward(self, dout):
+        return F.dropout_backward(dout, self._take_cache())
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class BatchNorm2d(Layer):
+    """Batch normalisation per channel, like ``torch.nn.BatchNorm2d``.
+
+    x: (N, C, H, W). params: weight (gamma) and bias (beta), (C,).
+    buffers: running_mean, running_var, used in eval mode.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, *, dtype=np.float32):
+        super().__init__()
+        c = check_int(num_features, "num_features", 1)
+        dtype = check_dtype(dtype)
+        self.eps, self.momentum = float(eps), float(momentum)
+        self.params["weight"] = np.ones(c, dtype=dtype)
+        self.params["bias"] = np.zeros(c, dtype=dtype)
+        self.buffers["running_mean"] = np.zeros(c, dtype=dtype)
+        self.buffers["running_var"] = np.ones(c, dtype=dtype)
+
+    def forward(self, x):
+        out, self._cache = F.batch_norm2d_forward(
+            x, self.params["weight"], self.params["bias"], self.buffers["running_mean"],
+            self.buffers["running_var"], self.training, self.momentum, self.eps)
+        return out
+
+    def backward(self, dout):
+        dx, self.grads["weight"], self.grads["bias"] = F.batch_norm2d_backward(
+            dout, self._take_cache())
+        return dx
+
+    def extra_repr(self):
+        return f"{self.params['weight'].shape[0]}, eps={self.eps}, momentum={self.momentum}"
+
+
+class CrossEntropyLoss:
+    """Mean cross-entropy from logits and integer labels, like ``torch.nn.CrossEntropyLoss``.
+
+    ``loss = criterion(logits, target)`` with logits (N, K), target (N,);
+    ``dlogits = criterion.backward()`` returns (softmax(logits) - onehot(target)) / N.
+    """
+
+    def __init__(self):
+        self._cache = None
+
+    def __call__(self, logits, target):
+        return self.forward(logits, target)
+
+    def forward(self, logits, target) -> float:
+        loss, self._cache = F.cross_entropy_forward(logits, target)
+        return loss
+
+    def backward(self, dout=1.0):
+        if self._cache is None:
+            raise RuntimeError("CrossEntropyLoss.backward called before forward")
+        return F.cross_entropy_backward(dout, self._cache)
+
+    def __repr__(self):
+        return "CrossEntropyLoss()"

@@ -1,0 +1,97 @@
+"""``Sequential``: layers applied in order, gradients passed back in reverse."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layers import Layer
+from .validate import check_dtype
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Layer):
+    """A chain of layers, like ``torch.nn.Sequential``.
+
+    ``params`` / ``grads`` / ``buffers`` are flat dicts keyed ``"<index>.<name>"``
+    (e.g. ``"0.weight"``), the same keys as a PyTorch ``state_dict``; their arrays are
+    the layers' own, so an optimiser that updates ``params`` in place trains the model.
+    """
+
+    def __init__(self, *layers: Layer):
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} must be a course_lib Layer, got {type(layer).__name__}")
+        self.layers = list(layers)
+        self.training = True
+
+    def _gather(self, attr):
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                for k, v in getattr(layer, attr).items()}
+
+    params = property(lambda self: self._gather("params"), doc="all layers' parameters")
+    grads = property(lambda self: self._gather("grads"), doc="all layers' gradients")
+    buffers = property(lambda self: self._gather("buffers"), doc="running statistics")
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def forward(self, x):
+        """Apply each layer in turn; returns the last output."""
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def forward_with_activations(self, x) -> list[np.ndarray]:
+        """Outputs of every layer, in order (for feature-map pictures)."""
+        outs = []
+        for layer in self.layers:
+            x = layer.forward(x)
+            outs.append(x)
+        return outs
+
+    def backward(self, dout):
+        """Back-propagate ``dout`` through the layers in reverse; returns dx."""
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def zero_grad(self):
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def astype(self, dtype):
+        check_dtype(dtype)
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, keyed like ``params``."""
+        return {k: v.copy() for k, v in {**self.params, **self.buffers}.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy arrays from ``state`` into the model; keys, shapes and dtypes must match."""
+        own = {**self.params, **self.buffers}
+        missing, unexpected = own.keys() - state.keys(), state.keys() - own.keys()
+        if missing or unexpected:
+            raise ValueError(f"state keys do not match the model: missing {sorted(missing)}, "
+                             f"unexpected {sorted(unexpected)}")
+        for k, v in own.items():
+            new = np.asarray(state[k])
+            if new.shape != v.shape:
+                raise ValueError(f"state[{k!r}] must have shape {v.shape}, got {new.shape}")
+            v[...] = new.astype(v.dtype)
+
+    def __repr__(self):
+        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({inner}\n)"

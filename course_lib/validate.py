@@ -1,0 +1,253 @@
+"""Input validation and argument normalisation shared by every op.
+
+Every public function in ``course_lib`` checks its inputs here so a mistake gets a
+``TypeError``/``ValueError`` that names the argument, what was expected and what was
+given, instead of a silent wrong answer or a broadcasting error deep inside NumPy.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape} and dtype {value.dtype}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def check_array(x, name: str, ndim: int | None = None, *, floating: bool = True,
+                finite: bool = True, nonempty: bool = True, axis_names: str = "") -> np.ndarray:
+    """Check that ``x`` is a NumPy array with the expected ndim and dtype; return it.
+
+    floating : require float32 or float64 (the only dtypes the ops compute in).
+    finite   : reject NaN and inf (cheap: one sum, and a full scan only if that is not finite).
+    nonempty : reject arrays with a zero-length axis (e.g. an empty batch).
+    axis_names : e.g. "(N, C, H, W)", used in the error message.
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {_describe(x)}")
+    if ndim is not None and x.ndim != ndim:
+        layout = f" {axis_names}" if axis_names else ""
+        raise ValueError(f"{name} must be {ndim}-D{layout}, got {x.ndim}-D with shape {x.shape}")
+    if floating and x.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must have dtype float32 or float64, got {x.dtype}; "
+            f"convert it first, e.g. {name}.astype(np.float32)"
+        )
+    if nonempty and x.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {x.shape}")
+    if finite and x.dtype.kind == "f":
+        check_finite(x, name)
+    return x
+
+
+def check_finite(x: np.ndarray, name: str) -> None:
+    """Raise ValueError naming the first NaN/inf entry of ``x``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(x.sum(dtype=np.float64)):
+            return
+    bad = ~np.isfinite(x)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} must be finite, got {x[index]} at index {index}")
+
+
+def check_same_dtype(**arrays) -> None:
+    """Raise TypeError unless all given arrays (None ignored) share one dtype."""
+    given = {k: v for k, v in arrays.items() if v is not None}
+    dtypes = {v.dtype for v in given.values()}
+    if len(dtypes) > 1:
+        listing = ", ".join(f"{k} is {v.dtype}" for k, v in given.items())
+        raise TypeError(f"all arrays must share one dtype, got {listing}")
+
+
+def check_int(value, name: str, minimum: int = 0) -> int:
+    """Return ``value`` as an int, requiring an integer >= ``minimum`` (bools rejected)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {_describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def pair(value, name: str, minimum: int = 0) -> tuple[int, int]:
+    """Normalise an int or a pair of ints (for H and W) to a tuple of two ints."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair (h, w), got {value!r}")
+        return (check_int(value[0], f"{name}[0]", minimum),
+                check_int(value[1], f"{name}[1]", minimum))
+    v = check_int(value, name, minimum)
+    return (v, v)
+
+
+def padding4(padding, name: str = "padding") -> tuple[int, int, int, int]:
+    """Normalise padding to (top, bottom, left, right).
+
+    int p            -> p on every side
+    (ph, pw)         -> ph above and below, pw left and right
+    (l, r, t, b)     -> as ``torch.nn.functional.pad`` orders it: left, right, top, bottom
+    """
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        left, right, top, bottom = (check_int(p, f"{name}[{i}]") for i, p in enumerate(padding))
+        return (top, bottom, left, right)
+    if isinstance(padding, str):
+        raise ValueError(f"{name} must be an int, a pair or a 4-tuple here, got {padding!r}")
+    ph, pw = pair(padding, name)
+    return (ph, ph, pw, pw)
+
+
+def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                     dilation: int = 1) -> int:
+    """Output length of a convolution or pooling window along one axis.
+
+    o = floor((n + 2p - d(k - 1) - 1) / s) + 1, with ``padding`` per side.
+    """
+    n = check_int(n, "n", 1)
+    k = check_int(kernel_size, "kernel_size", 1)
+    s = check_int(stride, "stride", 1)
+    p = check_int(padding, "padding")
+    d = check_int(dilation, "dilation", 1)
+    span = d * (k - 1) + 1
+    if n + 2 * p < span:
+        raise ValueError(
+            f"kernel_size {k} (dilation {d}, spanning {span}) is larger than the padded input "
+            f"{n} + 2*{p} = {n + 2 * p}"
+        )
+    return (n + 2 * p - span) // s + 1
+
+
+def window_args(x_shape, kernel_hw, stride, padding, dilation, *, allow_same: bool):
+    """Validate and normalise the arguments of a sliding-window op.
+
+    Returns ``(stride, dilation, pad4, (OH, OW))`` with ``stride``/``dilation`` pairs and
+    ``pad4 = (top, bottom, left, right)``. ``padding`` may be an int, a pair, ``'valid'``
+    or (when ``allow_same``) ``'same'``, which needs stride 1 and puts any odd extra
+    padding at the bottom/right, as PyTorch does.
+    """
+    _, _, H, W = x_shape
+    KH, KW = kernel_hw
+    stride = pair(stride, "stride", 1)
+    dilation = pair(dilation, "dilation", 1)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pad4 = (0, 0, 0, 0)
+        elif padding == "same" and allow_same:
+            if stride != (1, 1):
+                raise ValueError(f"padding='same' needs stride 1, got stride={stride}")
+            th, tw = dilation[0] * (KH - 1), dilation[1] * (KW - 1)
+            pad4 = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        else:
+            options = "'same', 'valid'" if allow_same else "'valid'"
+            raise ValueError(f"padding must be an int, a pair or one of {options}, got {padding!r}")
+    else:
+        ph, pw = pair(padding, "padding")
+        pad4 = (ph, ph, pw, pw)
+    out = []
+    for axis, n, k, s, d, p in (("height", H, KH, stride[0], dilation[0], pad4[:2]),
+                                ("width", W, KW, stride[1], dilation[1], pad4[2:])):
+        span = d * (k - 1) + 1
+        if n + sum(p) < span:
+            raise ValueError(
+                f"kernel {axis} {k} (dilation {d}, spanning {span}) is larger than the padded "
+                f"input {axis} {n} + {p[0]} + {p[1]} = {n + sum(p)}"
+            )
+        out.append((n + sum(p) - span) // s + 1)
+    return stride, dilation, pad4, tuple(out)
+
+
+def check_labels(y, name: str, n: int, num_classes: int) -> np.ndarray:
+    """Check integer class labels: shape (n,), values in [0, num_classes)."""
+    if not isinstance(y, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of integer class indices, "
+                        f"got {_describe(y)}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class indices, got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) to match the batch, got {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        bad = y[(y < 0) | (y >= num_classes)][0]
+        raise ValueError(f"{name} must be in [0, {num_classes}), got {bad}")
+    return y
+
+
+def conv_args(x, weight, bias, stride, padding, dilation):
+    """Validate conv2d's arguments; return ``(stride, dilation, pad4, (OH, OW))``.
+
+    x: (N, C, H, W); weight: (F, C, KH, KW); bias: (F,) or None.
+    """
+    check_array(x, "x", 4, axis_names="(N, C, H, W)")
+    check_array(weight, "weight", 4, axis_names="(F, C, KH, KW)")
+    if bias is not None:
+        check_array(bias, "bias", 1, axis_names="(F,)")
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(f"bias must have shape ({weight.shape[0]},) to match weight's "
+                             f"{weight.shape[0]} filters, got {bias.shape}")
+    check_same_dtype(x=x, weight=weight, bias=bias)
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(f"weight expects {weight.shape[1]} input channels (weight.shape[1]) "
+                         f"but x has {x.shape[1]} channels (x.shape[1])")
+    return window_args(x.shape, weight.shape[2:], stride, padding, dilation, allow_same=True)
+
+
+def pool_args(x, kernel_size, stride, padding):
+    """Validate a pooling op's arguments; return ``(kernel, stride, pad4, (OH, OW))``.
+
+    ``stride`` defaults to ``kernel_size``; padding may be at most half the kernel, as in PyTorch.
+    """
+    check_array(x, "x", 4, axis_names="(N, C, H, W)")
+    kernel = pair(kernel_size, "kernel_size", 1)
+    stride = kernel if stride is None else stride
+    if isinstance(padding, str):
+        raise ValueError(f"padding must be an int or a pair for pooling, got {padding!r}")
+    ph, pw = pair(padding, "padding")
+    if 2 * ph > kernel[0] or 2 * pw > kernel[1]:
+        raise ValueError(f"padding must be at most half of kernel_size {kernel}, got {(ph, pw)}")
+    stride, _, pad4, out_hw = window_args(x.shape, kernel, stride, (ph, pw), 1, allow_same=False)
+    return kernel, stride, pad4, out_hw
+
+
+def check_dout(dout, expected_shape, dtype) -> np.ndarray:
+    """Check an upstream gradient against the forward output's shape and dtype."""
+    check_array(dout, "dout", len(expected_shape))
+    if dout.shape != tuple(expected_shape):
+        raise ValueError(f"dout must have the forward output's shape {tuple(expected_shape)}, "
+                         f"got {dout.shape}")
+    if dout.dtype != dtype:
+        raise TypeError(f"dout must have the forward output's dtype {dtype}, got {dout.dtype}")
+    return dout
+
+
+def as_rng(rng, name: str = "rng") -> np.random.Generator:
+    """Turn an int seed, a ``np.random.Generator`` or None (unseeded) into a Generator."""
+    if rng is None or isinstance(rng, np.random.Generator):
+        return rng if rng is not None else np.random.default_rng()
+    if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
+        raise TypeError(f"{name} must be an int seed, a numpy.random.Generator or None, "
+                        f"got {_describe(rng)}")
+    return np.random.default_rng(check_int(rng, name))
+
+
+def check_probability(p, name: str = "p") -> float:
+    """Return ``p`` as a float in [0, 1]."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"{name} must be a float in [0, 1], got {_describe(p)}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {p}")
+    return float(p)
+
+
+def check_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """Return ``dtype`` as a NumPy float32/float64 dtype."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {dt}")
+    return dt
