@@ -1,0 +1,409 @@
+"""MNIST and Fashion-MNIST as NumPy arrays, plus the small helpers the training loops use.
+
+``load_mnist()`` takes each of the four official files from the repository's
+``data/<dataset>/`` folder (MNIST is bundled there), else from a cache folder, and downloads
+what is still missing from a list of mirrors. Every file is checked against the SHA-256 in
+``data/<dataset>/SHA256SUMS`` before it is parsed, so a corrupt or half-downloaded file is
+never used.
+
+Shapes: images are ``(N, 28, 28)`` uint8 in [0, 255], labels ``(N,)`` int64 in [0, 9].
+``normalize`` turns images into ``(N, 1, 28, 28)`` floats (NCHW), the layout the layers use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import hashlib
+import http.client
+import math
+import numbers
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .validate import check_array, check_int
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+MIRRORS = {
+    "mnist": [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ],
+    "fashion-mnist": [
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+    ],
+}
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the training pixels, on the [0, 1] scale
+FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
+_IDX_DTYPES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32",
+               0x0E: "float64"}
+_CHUNK = 1 << 20
+_USER_AGENT = "cnns-from-scratch-course (Python urllib)"
+
+
+class MNISTData(NamedTuple):
+    """The four arrays of a dataset. They are read-only (shared between calls): ``.copy()``.
+
+    x_train : (60000, 28, 28) uint8        y_train : (60000,) int64
+    x_test  : (10000, 28, 28) uint8        y_test  : (10000,) int64
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+class DownloadError(OSError):
+    """No mirror delivered a file with the expected SHA-256."""
+
+
+# --------------------------------------------------------------------------- IDX files
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Parse an IDX file of unsigned bytes (gzip-compressed or raw) into a uint8 array.
+
+    Returns a read-only array with the header's shape: (N, 28, 28) for MNIST images, (N,) for
+    labels. Raises ValueError naming the file if it is not a well-formed uint8 IDX file (wrong
+    magic number or dtype byte, truncated header or payload, extra bytes, bad gzip stream).
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
+    path = Path(path)
+    return _parse_idx(path.read_bytes(), path)
+
+
+def _parse_idx(data: bytes, path: Path) -> np.ndarray:
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise ValueError(f"{path}: corrupt or truncated gzip stream "
+                             f"({type(exc).__name__}: {exc})") from None
+    if len(data) < 4 or data[:2] != b"\x00\x00":
+        found = data[:4].hex(" ") or "an empty file"
+        raise ValueError(f"{path}: not an IDX file: expected magic bytes 00 00 08 <ndim>, "
+                         f"found {found}")
+    dtype_code, ndim = data[2], data[3]
+    if dtype_code != 0x08:
+        raise ValueError(f"{path}: expected IDX dtype byte 0x08 (uint8), found 0x{dtype_code:02x}"
+                         f" ({_IDX_DTYPES.get(dtype_code, 'not a valid IDX dtype')})")
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(data) < header:
+        raise ValueError(f"{path}: bad IDX header: expected >= 1 dimension and {header} header "
+                         f"bytes for ndim={ndim}, found {len(data)} bytes")
+    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    expected, found = math.prod(dims), len(data) - header
+    if found != expected:
+        problem = "truncated" if found < expected else "has extra bytes"
+        raise ValueError(f"{path}: IDX payload {problem}: expected {expected} bytes for shape "
+                         f"{dims}, found {found}")
+    return np.frombuffer(data, np.uint8, count=expected, offset=header).reshape(dims)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_verified(path: str, version: tuple, sha256: str) -> np.ndarray | None:
+    """Parse ``path`` if its SHA-256 is ``sha256``, else None; cached per file version."""
+    data = Path(path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        return None
+    return _parse_idx(data, Path(path))
+
+
+def _load_if_valid(path: Path, sha256: str) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    st = path.stat()
+    array = _parse_verified(str(path.resolve()), (st.st_mtime_ns, st.st_size, st.st_ino), sha256)
+    if array is None:
+        warnings.warn(f"ignoring {path}: its SHA-256 is not the expected {sha256}",
+                      RuntimeWarning, stacklevel=4)
+    return array
+
+
+def _read_sha256sums(path: Path) -> dict[str, str]:
+    sums = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if not parts or line.startswith("#"):
+            continue
+        if len(parts) != 2:
+            raise ValueError(f"{path}: expected '<sha256>  <file name>' lines, found {line!r}")
+        sums[parts[1].lstrip("*")] = parts[0].lower()
+    return sums
+
+
+# --------------------------------------------------------------------------- downloads
+
+def _fetch(url: str, dest: Path, sha256: str, timeout: float) -> None:
+    """Download ``url`` to ``dest`` via a temp file in the same folder, only if it verifies."""
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        digest, size = hashlib.sha256(), 0
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
+            length = resp.headers.get("Content-Length")
+            while chunk := resp.read(_CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+            if length is not None and size != int(length):
+                raise ValueError(f"truncated response: got {size} of {length} bytes")
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256:
+            raise ValueError(f"SHA-256 mismatch: expected {sha256}, got {digest.hexdigest()}")
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP error {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
+        exc = exc.reason
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _download(name: str, folder: Path, sha256: str, mirrors: Sequence[str],
+              timeout: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for base in mirrors:
+        url = base + ("" if base.endswith("/") else "/") + name
+        try:
+            _fetch(url, folder / name, sha256, timeout)
+            return folder / name
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            failures.append(f"  {url}: {_reason(exc)}")
+    raise DownloadError(f"could not download {name} from any of {len(failures)} mirror(s):\n"
+                        + "\n".join(failures)
+                        + f"\n(or put a copy with SHA-256 {sha256} in {folder} by hand)")
+
+
+# --------------------------------------------------------------------------- loading
+
+def load_mnist(dataset: str = "mnist", *, data_dir: str | os.PathLike | None = None,
+               cache_dir: str | os.PathLike | None = None, download: bool = True,
+               mirrors: Sequence[str] | str | None = None,
+               checksums: Mapping[str, str] | None = None, timeout: float = 30.0) -> MNISTData:
+    """Load MNIST or Fashion-MNIST; parsed arrays are kept in memory for the next call.
+
+    Each file is taken from ``data_dir``, else from ``<cache root>/<dataset>/``, else
+    downloaded there (atomically) from the first mirror that delivers it intact.
+
+    Parameters
+    ----------
+    dataset : "mnist" or "fashion-mnist".
+    data_dir : folder of bundled files and their ``SHA256SUMS``; default ``DATA_DIR/dataset``.
+    cache_dir : cache root; default ``$COURSE_DATA_DIR``, else ``~/.cache/cnns-from-scratch``.
+    download : if False, raise FileNotFoundError instead of downloading.
+    mirrors : base URLs tried in order; default ``MIRRORS[dataset]``.
+    checksums : {file name: SHA-256 hex}; default read from ``data_dir/SHA256SUMS``.
+    timeout : seconds allowed for each network operation.
+
+    Returns
+    -------
+    MNISTData(x_train, y_train, x_test, y_test), read-only: images (N, 28, 28) uint8,
+    labels (N,) int64 in [0, 9]; N = 60000 for train and 10000 for test.
+    """
+    if not isinstance(dataset, str) or dataset not in MIRRORS:
+        raise ValueError(f"dataset must be one of {sorted(MIRRORS)}, got {dataset!r}")
+    for name, value in (("data_dir", data_dir), ("cache_dir", cache_dir)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{name} must be a path or None, got {type(value).__name__} {value!r}")
+    if not isinstance(download, bool):
+        raise TypeError(f"download must be a bool, got {type(download).__name__} {download!r}")
+    mirrors = MIRRORS[dataset] if mirrors is None else [mirrors] if isinstance(mirrors, str) \
+        else mirrors
+    if not isinstance(mirrors, Sequence) or not all(isinstance(m, str) for m in mirrors):
+        raise TypeError(f"mirrors must be a list of URL strings, got {mirrors!r}")
+    if not mirrors:
+        raise ValueError("mirrors must list at least one URL, got an empty list")
+    timeout = _real(timeout, "timeout", positive=True)
+    bundled = Path(data_dir).expanduser() if data_dir is not None else DATA_DIR / dataset
+    root = cache_dir if cache_dir is not None else os.environ.get("COURSE_DATA_DIR")
+    cache = Path(root).expanduser() if root else Path.home() / ".cache" / "cnns-from-scratch"
+    cache = cache / dataset
+    if checksums is None:
+        if not (bundled / "SHA256SUMS").is_file():
+            raise FileNotFoundError(f"no checksums for {dataset}: {bundled / 'SHA256SUMS'} "
+                                    "does not exist")
+        checksums = _read_sha256sums(bundled / "SHA256SUMS")
+    if not isinstance(checksums, Mapping):
+        raise TypeError(f"checksums must be a mapping {{file name: sha256}}, got {checksums!r}")
+
+    arrays = {}
+    for key, name in FILES.items():
+        sha256 = checksums.get(name)
+        if not isinstance(sha256, str) or len(sha256) != 64:
+            raise ValueError(f"checksums must give a 64-hex-digit SHA-256 for {name}, "
+                             f"got {sha256!r}")
+        arrays[key] = _locate(name, sha256.lower(), bundled, cache, download, mirrors, timeout)
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y) or (y.size and y.max() > 9):
+            raise ValueError(f"{dataset} {split} files are inconsistent: images {x.shape}, "
+                             f"labels {y.shape} with maximum {y.max(initial=0)}")
+        arrays[f"y_{split}"] = y.astype(np.int64)
+        arrays[f"y_{split}"].flags.writeable = False
+    return MNISTData(**arrays)
+
+
+def _locate(name: str, sha256: str, bundled: Path, cache: Path, download: bool,
+            mirrors: Sequence[str], timeout: float) -> np.ndarray:
+    """The parsed file: bundled, else cached, else downloaded into the cache."""
+    for folder in (bundled, cache):
+        array = _load_if_valid(folder / name, sha256)
+        if array is not None:
+            return array
+    if not download:
+        raise FileNotFoundError(f"{name} with SHA-256 {sha256} is neither in {bundled} nor in "
+                                f"{cache}, and download=False")
+    _download(name, cache, sha256, mirrors, timeout)
+    array = _load_if_valid(cache / name, sha256)
+    if array is None:
+        raise DownloadError(f"{cache / name} was altered right after it was downloaded")
+    return array
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _real(value, name: str, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or (positive and value <= 0):
+        raise ValueError(f"{name} must be {'> 0 and ' if positive else ''}finite, got {value}")
+    return float(value)
+
+
+def _rng(seed, name: str = "seed", *, allow_none: bool = True) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None and allow_none:
+        return np.random.default_rng()
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be an int or a numpy.random.Generator, "
+                        f"got {type(seed).__name__} {seed!r}")
+    return np.random.default_rng(check_int(seed, name))
+
+
+def _check_xy(x, y) -> int:
+    for name, a in (("x", x), ("y", y)):
+        check_array(a, name, floating=False, finite=False)
+        if a.ndim == 0:
+            raise ValueError(f"{name} must have at least 1 dimension (N, ...), got a 0-D array")
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length N, got {len(x)} and {len(y)}")
+    return len(x)
+
+
+def normalize(images, mean: float | None = None, std: float | None = None,
+              dtype=np.float32) -> np.ndarray:
+    """Scale uint8 images to [0, 1] and standardise them: ``(images / 255 - mean) / std``.
+
+    Parameters
+    ----------
+    images : (N, H, W) or (N, C, H, W) uint8 array, e.g. (60000, 28, 28).
+    mean, std : on the [0, 1] scale; default MNIST's ``MNIST_MEAN`` = 0.1307 and
+        ``MNIST_STD`` = 0.3081 (Fashion-MNIST: ``FASHION_MNIST_MEAN``/``FASHION_MNIST_STD``).
+    dtype : np.float32 (default) or np.float64.
+
+    Returns
+    -------
+    New (N, 1, H, W) array (NCHW; (N, C, H, W) input keeps its C) of ``dtype``.
+    """
+    check_array(images, "images", floating=False, finite=False)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must be 3-D (N, H, W) or 4-D (N, C, H, W), got "
+                         f"{images.ndim}-D with shape {images.shape}")
+    if images.dtype != np.uint8:
+        raise TypeError(f"images must have dtype uint8 (pixels 0-255), got {images.dtype}")
+    mean = MNIST_MEAN if mean is None else _real(mean, "mean")
+    std = MNIST_STD if std is None else _real(std, "std", positive=True)
+    if dtype not in (np.float32, np.float64, "float32", "float64"):
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
+    out = (images[:, None] if images.ndim == 3 else images).astype(dtype)
+    out *= out.dtype.type(1.0 / (255.0 * std))
+    out -= out.dtype.type(mean / std)
+    return out
+
+
+def train_val_split(x, y, val_size: int = 5000, *, seed):
+    """Split off a random validation set, reproducibly.
+
+    Parameters
+    ----------
+    x : (N, ...) array.    y : (N,) array.
+    val_size : number of validation examples, 1 <= val_size < N.
+    seed : int or np.random.Generator (required, so the split is reproducible).
+
+    Returns
+    -------
+    (x_train, y_train, x_val, y_val) with N - val_size and val_size rows, disjoint, covering
+    all of x; both parts keep the original order of the rows they take.
+    """
+    n = _check_xy(x, y)
+    val_size = check_int(val_size, "val_size", 1)
+    if val_size >= n:
+        raise ValueError(f"val_size must be < N = {n} (the number of examples), got {val_size}")
+    perm = _rng(seed, allow_none=False).permutation(n)
+    val, train = np.sort(perm[:val_size]), np.sort(perm[val_size:])
+    return x[train], y[train], x[val], y[val]
+
+
+def iterate_minibatches(x, y, batch_size: int, *, shuffle: bool = True, seed=None,
+                        drop_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(x_batch, y_batch)`` pairs covering the data once (one epoch).
+
+    Parameters
+    ----------
+    x : (N, ...) array, e.g. (N, 1, 28, 28).    y : (N,) array.
+    batch_size : rows per batch; the last batch may be smaller unless ``drop_last``.
+    shuffle : visit the rows in a random order.
+    seed : int (same seed -> same order), np.random.Generator (advanced by each epoch, so
+        successive epochs differ but the run is reproducible), or None (unseeded).
+    drop_last : skip a final batch smaller than ``batch_size``.
+
+    Yields
+    ------
+    x_batch (B, ...) and y_batch (B,), B <= batch_size.
+    """
+    n = _check_xy(x, y)
+    batch_size = check_int(batch_size, "batch_size", 1)
+    for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}")
+    rng = _rng(seed)
+    order = rng.permutation(n) if shuffle else None
+    stop = n - n % batch_size if drop_last else n
+
+    def batches():
+        for start in range(0, stop, batch_size):
+            if order is None:
+                yield x[start:start + batch_size], y[start:start + batch_size]
+            else:
+                idx = order[start:start + batch_size]
+                yield x[idx], y[idx]
+
+    return batches()
