@@ -13,8 +13,8 @@ How the fast path works
 -----------------------
 conv2d  im2col: K*K strided slices of the padded input fill ``cols`` (N, C*KH*KW, OH*OW),
         then one batched matmul ``weight (F, C*KH*KW) @ cols`` gives (N, F, OH*OW), which
-        is already NCHW. Backward reuses ``cols``: dW is one tensordot, and dcols is
-        scattered back into dx with K*K slice-adds.
+        is already NCHW. Backward reuses ``cols``: dW is a batched matmul summed over the
+        batch, and dcols is scattered back into dx with K*K slice-adds.
 pooling K*K strided slices combined with ``np.maximum`` (or added, for the average).
 """
 
@@ -132,7 +132,9 @@ def conv2d_backward(dout, cache):
     F, _, KH, KW = weight.shape
     check_dout(dout, (N, F) + out_hw, weight.dtype)
     dout_r = dout.reshape(N, F, -1)
-    dweight = np.tensordot(dout_r, cols, axes=([0, 2], [0, 2])).reshape(weight.shape)
+    # dW = sum_n dout_n @ cols_n.T: N small GEMMs then a sum (measured ~2x faster here than
+    # one tensordot, which must first copy cols into (C*KH*KW, N*OH*OW) order).
+    dweight = np.matmul(dout_r, cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
     dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
     dcols = np.matmul(weight.reshape(F, -1).T, dout_r).reshape((N, C, KH, KW) + out_hw)
     dxp = np.zeros(xp_shape, dtype=dout.dtype)

@@ -1,0 +1,166 @@
+"""Benchmark conv2d and max_pool2d: readable loops vs the fast path vs PyTorch CPU.
+
+    python benchmarks/bench_ops.py [--threads 2] [--repeat 7] [--readable-batch 2]
+
+Prints, for each shape and dtype, the median time of forward and forward+backward, and
+the ratios readable/fast and fast/torch. The readable loops are timed on a slice of the
+batch (``--readable-batch`` images) and scaled linearly to the full batch: a loop's cost
+is exactly proportional to N, and the full batch would take minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=os.cpu_count(),
+                   help="BLAS threads for NumPy and intra-op threads for PyTorch")
+    p.add_argument("--repeat", type=int, default=7, help="timed runs per measurement (median)")
+    p.add_argument("--readable-batch", type=int, default=2,
+                   help="images the readable loops run on (time scaled to the full batch)")
+    return p.parse_args()
+
+
+ARGS = parse_args()
+# BLAS reads its thread count when NumPy is first imported.
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+
+from course_lib import functional as fast  # noqa: E402
+from course_lib import readable  # noqa: E402
+
+try:
+    import torch
+    import torch.nn.functional as tF
+
+    torch.set_num_threads(ARGS.threads)
+except ImportError:  # PyTorch is optional
+    torch = None
+
+# (name, batch, C_in, C_out, kernel, padding, H=W)
+CONV_SHAPES = [
+    ("1->8 3x3", 64, 1, 8, 3, 0, 28),
+    ("8->16 3x3 p1", 64, 8, 16, 3, 1, 28),
+    ("1->32 5x5 p2", 128, 1, 32, 5, 2, 28),
+]
+
+
+def median_time(fn, repeat):
+    fn()  # warm up (allocations, BLAS threads)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def conv_timers(lib, x, w, b, padding):
+    def fwd():
+        return lib.conv2d_forward(x, w, b, padding=padding)
+
+    def fwd_bwd():
+        out, cache = lib.conv2d_forward(x, w, b, padding=padding)
+        return lib.conv2d_backward(np.ones_like(out), cache)
+
+    return fwd, fwd_bwd
+
+
+def pool_timers(lib, x):
+    def fwd():
+        return lib.max_pool2d_forward(x, 2)
+
+    def fwd_bwd():
+        out, cache = lib.max_pool2d_forward(x, 2)
+        return lib.max_pool2d_backward(np.ones_like(out), cache)
+
+    return fwd, fwd_bwd
+
+
+def torch_timers(op, *arrays):
+    tensors = [torch.from_numpy(a).requires_grad_(True) for a in arrays]
+
+    def fwd():
+        with torch.no_grad():
+            return op(*tensors)
+
+    def fwd_bwd():
+        for t in tensors:
+            t.grad = None
+        out = op(*tensors)
+        out.backward(torch.ones_like(out))
+
+    return fwd, fwd_bwd
+
+
+def measure(name, dtype, make_fast, make_readable, scale, make_torch):
+    r = ARGS.repeat
+    row = {"op": name, "dtype": np.dtype(dtype).name}
+    f_fwd, f_fb = make_fast()
+    row["fast fwd"], row["fast fwd+bwd"] = median_time(f_fwd, r), median_time(f_fb, r)
+    r_fwd, r_fb = make_readable()
+    row["readable fwd+bwd"] = median_time(r_fb, 1) * scale
+    row["readable fwd"] = median_time(r_fwd, 1) * scale
+    if torch is not None:
+        t_fwd, t_fb = make_torch()
+        row["torch fwd"], row["torch fwd+bwd"] = median_time(t_fwd, r), median_time(t_fb, r)
+    return row
+
+
+def main():
+    rng = np.random.default_rng(0)
+    nr = ARGS.readable_batch
+    rows = []
+    for dtype in (np.float32, np.float64):
+        for name, n, c_in, c_out, k, p, hw in CONV_SHAPES:
+            x = rng.standard_normal((n, c_in, hw, hw)).astype(dtype)
+            w = rng.standard_normal((c_out, c_in, k, k)).astype(dtype)
+            b = rng.standard_normal(c_out).astype(dtype)
+            rows.append(measure(
+                f"conv2d {name} N={n}", dtype,
+                lambda x=x, w=w, b=b, p=p: conv_timers(fast, x, w, b, p),
+                lambda x=x, w=w, b=b, p=p: conv_timers(readable, x[:nr], w, b, p),
+                n / nr,
+                lambda x=x, w=w, b=b, p=p: torch_timers(
+                    lambda x, w, b: tF.conv2d(x, w, b, padding=p), x, w, b)))
+            y = fast.conv2d(x, w, b, padding=p)
+            rows.append(measure(
+                f"max_pool2d 2x2 on {y.shape[1]}x{y.shape[2]}x{y.shape[3]} N={n}", dtype,
+                lambda y=y: pool_timers(fast, y),
+                lambda y=y: pool_timers(readable, y[:nr]),
+                n / nr,
+                lambda y=y: torch_timers(lambda t: tF.max_pool2d(t, 2), y)))
+    print_table(rows)
+
+
+def print_table(rows):
+    ms = 1e3
+    have_torch = torch is not None
+    head = ["op", "dtype", "fast fwd ms", "fast f+b ms", "readable f+b ms", "readable/fast"]
+    if have_torch:
+        head += ["torch fwd ms", "torch f+b ms", "fast/torch fwd", "fast/torch f+b"]
+    print(f"threads={ARGS.threads}  numpy {np.__version__}"
+          + (f"  torch {torch.__version__}" if have_torch else "  (torch not installed)")
+          + f"  python {sys.version.split()[0]}\n")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        cells = [r["op"], r["dtype"], f"{r['fast fwd'] * ms:.2f}", f"{r['fast fwd+bwd'] * ms:.2f}",
+                 f"{r['readable fwd+bwd'] * ms:.0f}",
+                 f"{r['readable fwd+bwd'] / r['fast fwd+bwd']:.0f}x"]
+        if have_torch:
+            cells += [f"{r['torch fwd'] * ms:.2f}", f"{r['torch fwd+bwd'] * ms:.2f}",
+                      f"{r['fast fwd'] / r['torch fwd']:.2f}",
+                      f"{r['fast fwd+bwd'] / r['torch fwd+bwd']:.2f}"]
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
