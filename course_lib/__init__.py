@@ -6,9 +6,13 @@ layers      Conv2d, MaxPool2d, AvgPool2d, ReLU, Flatten, Linear, Dropout, BatchN
             CrossEntropyLoss
 model       Sequential
 gradcheck   numerical gradient checks with a relative-error report
+data        MNIST / Fashion-MNIST loading (bundled, or downloaded with checksums), minibatches
+
+Imported on demand (they pull in matplotlib / ipywidgets / nbformat):
+optim, train, models, viz, widgets, checks, assign, grade, slides
 """
 
-from . import functional, gradcheck, readable
+from . import data, functional, gradcheck, readable
 from .layers import (
     AvgPool2d,
     BatchNorm2d,
@@ -25,6 +29,6 @@ from .model import Sequential
 
 __version__ = "0.1.0"
 
-__all__ = ["functional", "readable", "gradcheck", "Layer", "Conv2d", "MaxPool2d", "AvgPool2d",
-           "ReLU", "Flatten", "Linear", "Dropout", "BatchNorm2d", "CrossEntropyLoss",
+__all__ = ["data", "functional", "readable", "gradcheck", "Layer", "Conv2d", "MaxPool2d",
+           "AvgPool2d", "ReLU", "Flatten", "Linear", "Dropout", "BatchNorm2d", "CrossEntropyLoss",
            "Sequential"]
