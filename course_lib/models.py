@@ -1,0 +1,80 @@
+"""The course's two MNIST networks, built from ``course_lib.layers``.
+
+``seed_net``  the tutorial's first CNN: one 3x3 convolution, a 2x2 max pool and a linear
+              classifier (about 13.6 k parameters).
+``lenet``     a LeNet-5-style net: two 5x5 conv + ReLU + pool blocks, then two linear
+              layers (about 0.1 M parameters).
+
+Both return a ``Sequential`` that maps (N, 1, 28, 28) images to (N, 10) logits; train them
+with ``CrossEntropyLoss`` (softmax cross-entropy) on top. ``MODELS`` maps a name to its
+builder so saved weights (``course_lib.train.save_model``) can record which net they fit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU
+from .model import Sequential
+from .validate import as_rng, check_dtype
+
+__all__ = ["seed_net", "lenet", "MODELS", "build_model"]
+
+
+def seed_net(rng=None, *, relu: bool = False, dtype=np.float32) -> Sequential:
+    """The tutorial's seed network: Conv2d(1, 8, 3) -> MaxPool2d(2) -> Flatten -> Linear.
+
+    x: (N, 1, 28, 28) -> conv (N, 8, 26, 26) -> pool (N, 8, 13, 13) -> (N, 1352) -> (N, 10).
+
+    Faithful to the reference tutorial there is no non-linearity between the convolution
+    and the classifier: max pooling is the only one, and it is enough for ~98% on MNIST.
+    ``relu=True`` inserts a ReLU after the convolution (it changes little here, because
+    max pooling already discards most negative responses).
+
+    rng : int seed or np.random.Generator for the He-normal initial weights.
+    dtype : float32 (default) or float64.
+    """
+    rng, dtype = as_rng(rng), check_dtype(dtype)
+    layers = [Conv2d(1, 8, 3, dtype=dtype, rng=rng)]
+    if relu:
+        layers.append(ReLU())
+    layers += [MaxPool2d(2), Flatten(), Linear(8 * 13 * 13, 10, dtype=dtype, rng=rng)]
+    return _named(Sequential(*layers), "seed", relu=relu)
+
+
+def lenet(rng=None, *, dtype=np.float32) -> Sequential:
+    """A LeNet-5-style CNN for 28x28 digits.
+
+    x: (N, 1, 28, 28)
+    -> Conv2d(1, 16, 5, padding=2) -> ReLU -> MaxPool2d(2)   (N, 16, 14, 14)
+    -> Conv2d(16, 32, 5)           -> ReLU -> MaxPool2d(2)   (N, 32, 5, 5)
+    -> Flatten -> Linear(800, 128) -> ReLU -> Linear(128, 10) (N, 10) logits.
+
+    rng : int seed or np.random.Generator for the He-normal initial weights.
+    dtype : float32 (default) or float64.
+    """
+    rng, dtype = as_rng(rng), check_dtype(dtype)
+    net = Sequential(
+        Conv2d(1, 16, 5, padding=2, dtype=dtype, rng=rng), ReLU(), MaxPool2d(2),
+        Conv2d(16, 32, 5, dtype=dtype, rng=rng), ReLU(), MaxPool2d(2),
+        Flatten(),
+        Linear(32 * 5 * 5, 128, dtype=dtype, rng=rng), ReLU(),
+        Linear(128, 10, dtype=dtype, rng=rng),
+    )
+    return _named(net, "lenet")
+
+
+def _named(net: Sequential, arch: str, **options) -> Sequential:
+    """Record how to rebuild ``net`` (``save_model`` stores it): ``MODELS[arch](**options)``."""
+    net.arch, net.arch_options = arch, options
+    return net
+
+
+MODELS = {"seed": seed_net, "lenet": lenet}
+
+
+def build_model(name: str, rng=None, **kwargs) -> Sequential:
+    """Build the registered model ``name`` (a key of ``MODELS``) with ``rng`` and options."""
+    if not isinstance(name, str) or name not in MODELS:
+        raise ValueError(f"name must be one of {sorted(MODELS)}, got {name!r}")
+    return MODELS[name](rng, **kwargs)
