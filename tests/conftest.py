@@ -1,0 +1,109 @@
+"""Shared fixtures, comparison helpers and hypothesis strategies for the core tests.
+
+Test modules import the helpers directly (``from conftest import conv_cases``): pytest puts
+``tests/`` on ``sys.path`` because it is not a package.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+# Comparison tolerances per dtype: summation order differs between the loop and the
+# vectorized code, so results agree to a few ulps times the number of terms.
+RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+@pytest.fixture
+def rng():
+    """A fresh, seeded generator per test (tests stay independent and deterministic)."""
+    return np.random.default_rng(1234)
+
+
+def assert_close(actual, desired, rtol, err_msg=""):
+    """assert_allclose with ``rtol`` and an absolute floor of ``rtol * max|desired|``.
+
+    The floor keeps entries that cancel to almost zero (sums of signed products) from
+    failing a purely relative test while still catching any real discrepancy.
+    """
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    assert actual.shape == desired.shape, f"shape {actual.shape} != {desired.shape} {err_msg}"
+    scale = float(np.max(np.abs(desired))) if desired.size else 0.0
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=rtol * max(scale, 1e-30),
+                               err_msg=err_msg)
+
+
+def _span(k: int, d: int) -> int:
+    return d * (k - 1) + 1
+
+
+@st.composite
+def conv_cases(draw, dtypes=(np.float32, np.float64)):
+    """Valid conv2d arguments: dict(x, weight, bias, stride, padding, dilation, dtype).
+
+    Covers non-square inputs and kernels, 1x1 kernels, batch 1, strides that do not
+    divide, int / pair / 'same' / 'valid' padding and dilation; sizes stay small so the
+    loop version is quick. The spatial size is drawn so the kernel span fits the padded
+    input.
+    """
+    dtype = draw(st.sampled_from(dtypes))
+    n, c, f = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    kind = draw(st.sampled_from(["int", "pair", "valid", "same"]))
+    if kind == "same":
+        stride = (1, 1)
+        pad_hw = (0, 0)  # 'same' pads inside conv2d; the input alone need not fit the span
+        padding = "same"
+    elif kind == "valid":
+        pad_hw, padding = (0, 0), "valid"
+    elif kind == "int":
+        p = draw(st.integers(0, 2))
+        pad_hw, padding = (p, p), p
+    else:
+        pad_hw = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+        padding = pad_hw
+    if kind == "same":
+        h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    else:
+        min_h = max(1, _span(kh, dilation[0]) - 2 * pad_hw[0])
+        min_w = max(1, _span(kw, dilation[1]) - 2 * pad_hw[1])
+        h, w = draw(st.integers(min_h, min_h + 5)), draw(st.integers(min_w, min_w + 5))
+    # stride and dilation given as an int when both axes agree, to exercise both forms
+    stride = stride[0] if stride[0] == stride[1] else stride
+    dilation = dilation[0] if dilation[0] == dilation[1] else dilation
+    gen = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    has_bias = draw(st.booleans())
+    return dict(
+        x=gen.standard_normal((n, c, h, w)).astype(dtype),
+        weight=gen.standard_normal((f, c, kh, kw)).astype(dtype),
+        bias=gen.standard_normal(f).astype(dtype) if has_bias else None,
+        stride=stride, padding=padding, dilation=dilation, dtype=dtype,
+    )
+
+
+@st.composite
+def pool_cases(draw, dtypes=(np.float32, np.float64)):
+    """Valid pooling arguments: dict(x, kernel_size, stride, padding, dtype).
+
+    Overlapping (stride < kernel), gapped (stride > kernel) and default (None) strides,
+    non-square kernels, padding at most half the kernel, batch 1, 1x1 kernels.
+    """
+    dtype = draw(st.sampled_from(dtypes))
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    stride = draw(st.one_of(st.none(), st.integers(1, 4),
+                            st.tuples(st.integers(1, 4), st.integers(1, 4))))
+    h = draw(st.integers(max(1, kh - 2 * ph), kh + 6))
+    w = draw(st.integers(max(1, kw - 2 * pw), kw + 6))
+    gen = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return dict(
+        x=gen.standard_normal((n, c, h, w)).astype(dtype),
+        kernel_size=kh if kh == kw else (kh, kw),
+        stride=stride,
+        padding=ph if ph == pw else (ph, pw),
+        dtype=dtype,
+    )

@@ -1,0 +1,300 @@
+"""Layers and Sequential: parameters, initialisation, dtypes, train/eval modes, state dicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import assert_close
+
+import course_lib as cl
+from course_lib import functional as F
+
+
+def lenet(dtype=np.float32, rng=0, p=0.25):
+    return cl.Sequential(
+        cl.Conv2d(1, 4, 3, padding=1, dtype=dtype, rng=rng),
+        cl.BatchNorm2d(4, dtype=dtype),
+        cl.ReLU(),
+        cl.MaxPool2d(2),
+        cl.Conv2d(4, 6, 3, dtype=dtype, rng=rng + 1),
+        cl.ReLU(),
+        cl.AvgPool2d(2),
+        cl.Flatten(),
+        cl.Dropout(p, rng=rng + 2),
+        cl.Linear(6, 3, dtype=dtype, rng=rng + 3),
+    )
+
+
+def make_layers(dtype=np.float64):
+    return {
+        "conv": cl.Conv2d(2, 3, 3, padding=1, dtype=dtype, rng=0),
+        "conv_no_bias": cl.Conv2d(2, 3, (1, 2), bias=False, dtype=dtype, rng=0),
+        "linear": cl.Linear(2 * 4 * 4, 5, dtype=dtype, rng=0),
+        "batchnorm": cl.BatchNorm2d(2, dtype=dtype),
+        "maxpool": cl.MaxPool2d(2),
+        "avgpool": cl.AvgPool2d(2, stride=1),
+        "relu": cl.ReLU(),
+        "flatten": cl.Flatten(),
+        "dropout": cl.Dropout(0.5, rng=0),
+    }
+
+
+def _input_for(name, dtype, rng):
+    shape = (3, 32) if name == "linear" else (3, 2, 4, 4)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# ----------------------------------------------------------------------------- params & grads
+@pytest.mark.parametrize("name", make_layers().keys())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_forward_backward_dtypes_shapes_and_grad_keys(name, dtype, rng):
+    layer = make_layers(dtype)[name]
+    x = _input_for(name, dtype, rng)
+    out = layer(x)
+    assert out.dtype == dtype
+    dx = layer.backward(np.ones_like(out))
+    assert dx.shape == x.shape and dx.dtype == dtype
+    assert layer.grads.keys() == layer.params.keys()
+    for k, p in layer.params.items():
+        assert layer.grads[k].shape == p.shape and layer.grads[k].dtype == dtype
+
+
+def test_weight_shapes_like_pytorch():
+    conv = cl.Conv2d(3, 8, (5, 3))
+    assert conv.params["weight"].shape == (8, 3, 5, 3) and conv.params["bias"].shape == (8,)
+    assert cl.Conv2d(3, 8, 3, bias=False).params.keys() == {"weight"}
+    lin = cl.Linear(20, 10)
+    assert lin.params["weight"].shape == (10, 20) and lin.params["bias"].shape == (10,)
+    bn = cl.BatchNorm2d(6)
+    assert bn.params["weight"].shape == bn.params["bias"].shape == (6,)
+    np.testing.assert_array_equal(bn.params["weight"], 1.0)
+    np.testing.assert_array_equal(bn.params["bias"], 0.0)
+    assert bn.buffers.keys() == {"running_mean", "running_var"}
+    for layer in (cl.ReLU(), cl.Flatten(), cl.MaxPool2d(2), cl.AvgPool2d(2), cl.Dropout()):
+        assert layer.params == {}
+    # default dtype is float32, like PyTorch
+    assert conv.params["weight"].dtype == lin.params["weight"].dtype == np.float32
+
+
+def test_layer_arguments_normalised_like_pytorch():
+    conv = cl.Conv2d(1, 1, 3, stride=2, padding=(1, 0), dilation=2)
+    assert (conv.kernel_size, conv.stride, conv.padding, conv.dilation) == (
+        (3, 3), (2, 2), (1, 0), (2, 2))
+    assert cl.MaxPool2d(3).stride == (3, 3)
+    assert cl.MaxPool2d(3, stride=1, padding=1).stride == (1, 1)
+    assert "kernel_size=(3, 3)" in repr(cl.MaxPool2d(3))
+    assert "Conv2d(1, 1" in repr(conv)
+
+
+def test_grads_overwrite_not_accumulate(rng):
+    layer = cl.Linear(3, 2, dtype=np.float64, rng=0)
+    x = rng.standard_normal((4, 3))
+    layer.backward(np.ones_like(layer(x)))
+    first = {k: g.copy() for k, g in layer.grads.items()}
+    layer.backward(np.ones_like(layer(x)))
+    for k in first:
+        np.testing.assert_array_equal(layer.grads[k], first[k])
+    layer.zero_grad()
+    assert layer.grads.keys() == layer.params.keys()
+    assert all(not g.any() for g in layer.grads.values())
+
+
+# ----------------------------------------------------------------------------- initialisation
+@pytest.mark.parametrize("make", [lambda s: cl.Conv2d(3, 4, 3, rng=s),
+                                  lambda s: cl.Linear(10, 5, rng=s)], ids=["conv", "linear"])
+def test_seeded_init_is_reproducible(make):
+    a, b, c = make(0), make(0), make(1)
+    np.testing.assert_array_equal(a.params["weight"], b.params["weight"])
+    assert not np.array_equal(a.params["weight"], c.params["weight"])
+    # a Generator works too, and advances (two layers from one generator differ)
+    gen = np.random.default_rng(5)
+    d, e = make(gen), make(gen)
+    assert not np.array_equal(d.params["weight"], e.params["weight"])
+    np.testing.assert_array_equal(make(np.random.default_rng(5)).params["weight"],
+                                  d.params["weight"])
+
+
+@pytest.mark.parametrize("make, fan_in", [
+    (lambda: cl.Conv2d(16, 64, 5, rng=0), 16 * 25),
+    (lambda: cl.Conv2d(3, 200, (3, 2), rng=1), 3 * 6),
+    (lambda: cl.Linear(300, 200, rng=2), 300),
+])
+def test_he_init_std(make, fan_in):
+    w = make().params["weight"].astype(np.float64)
+    n = w.size  # >= 20000 draws: the sample std is within ~1% of the truth
+    assert w.std() == pytest.approx(np.sqrt(2 / fan_in), rel=4 / np.sqrt(2 * n) + 0.005)
+    assert abs(w.mean()) < 4 * np.sqrt(2 / fan_in) / np.sqrt(n)
+
+
+# ----------------------------------------------------------------------------- dtypes end to end
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sequential_end_to_end_in_both_dtypes(dtype, rng):
+    model = lenet(dtype)
+    x = rng.standard_normal((5, 1, 8, 8)).astype(dtype)
+    acts = model.forward_with_activations(x)
+    assert len(acts) == len(model) and all(a.dtype == dtype for a in acts)
+    logits = acts[-1]
+    assert logits.shape == (5, 3)
+    criterion = cl.CrossEntropyLoss()
+    loss = criterion(logits, np.array([0, 1, 2, 1, 0]))
+    assert np.isfinite(loss)
+    dx = model.backward(criterion.backward())
+    assert dx.shape == x.shape and dx.dtype == dtype
+    assert model.grads.keys() == model.params.keys()
+    assert all(g.dtype == dtype for g in model.grads.values())
+
+
+def test_astype_float64_matches_float32_model(rng):
+    m32 = lenet(np.float32).eval()
+    m64 = lenet(np.float32).eval().astype(np.float64)
+    assert all(p.dtype == np.float64 for p in m64.params.values())
+    assert all(b.dtype == np.float64 for b in m64.buffers.values())
+    x = rng.standard_normal((2, 1, 8, 8))
+    out64 = m64(x)
+    assert out64.dtype == np.float64
+    np.testing.assert_allclose(m32(x.astype(np.float32)), out64, rtol=1e-4, atol=1e-5)
+    m64.backward(np.ones_like(out64))
+    assert all(g.dtype == np.float64 for g in m64.grads.values())
+
+
+def test_layer_astype_returns_self_and_resets_grads(rng):
+    layer = cl.Linear(3, 2, rng=0)
+    layer(rng.standard_normal((1, 3)).astype(np.float32))
+    layer.backward(np.ones((1, 2), np.float32))
+    assert layer.astype(np.float64) is layer
+    assert layer.grads == {}
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.ones((1, 2)))
+
+
+# ----------------------------------------------------------------------------- dropout modes
+def test_dropout_eval_is_identity(rng):
+    layer = cl.Dropout(0.7, rng=0).eval()
+    x = rng.standard_normal((4, 5))
+    np.testing.assert_array_equal(layer(x), x)
+    dout = rng.standard_normal((4, 5))
+    np.testing.assert_array_equal(layer.backward(dout), dout)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_dropout_train_statistics(p):
+    layer = cl.Dropout(p, rng=0)
+    assert layer.training
+    x = np.ones((100, 1000))
+    out = layer(x)
+    dropped = out == 0
+    assert abs(dropped.mean() - p) < 0.01  # 1e5 draws: std of the fraction <= 0.0016
+    np.testing.assert_allclose(out[~dropped], 1 / (1 - p), rtol=1e-6)
+    assert out.mean() == pytest.approx(1.0, abs=0.03)  # expectation preserved
+    dx = layer.backward(np.ones_like(x))
+    np.testing.assert_array_equal(dx, out)  # same mask, same scale
+    # a new mask on every call
+    assert not np.array_equal(layer(x) == 0, dropped)
+
+
+def test_dropout_train_eval_switch_and_seed():
+    x = np.ones((10, 10))
+    a, b = cl.Dropout(0.5, rng=3), cl.Dropout(0.5, rng=3)
+    np.testing.assert_array_equal(a(x), b(x))
+    a.eval()
+    assert not a.training
+    np.testing.assert_array_equal(a(x), x)
+    a.train()
+    assert (a(x) == 0).any()
+
+
+# ----------------------------------------------------------------------------- batch norm modes
+def test_batchnorm_train_updates_running_stats_and_eval_uses_them(rng):
+    bn = cl.BatchNorm2d(3, momentum=0.2, dtype=np.float64)
+    x = rng.standard_normal((8, 3, 4, 4)) * np.array([1.0, 2.0, 3.0])[:, None, None] + 5
+    out = bn(x)
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0.0, atol=1e-12)
+    assert_close(out.var(axis=(0, 2, 3)), x.var(axis=(0, 2, 3)) / (x.var(axis=(0, 2, 3))
+                                                                    + 1e-5), 1e-9)
+    m = 8 * 16
+    assert_close(bn.buffers["running_mean"], 0.2 * x.mean(axis=(0, 2, 3)), 1e-12)
+    assert_close(bn.buffers["running_var"], 0.8 + 0.2 * x.var(axis=(0, 2, 3)) * m / (m - 1),
+                 1e-12)
+    rm, rv = bn.buffers["running_mean"].copy(), bn.buffers["running_var"].copy()
+    bn.eval()
+    y = rng.standard_normal((2, 3, 4, 4))
+    out = bn(y)
+    assert_close(out, (y - rm[:, None, None]) / np.sqrt(rv[:, None, None] + 1e-5), 1e-12)
+    # eval does not touch the running statistics; a batch of one image is fine in eval
+    np.testing.assert_array_equal(bn.buffers["running_mean"], rm)
+    bn(y[:1, :, :1, :1])
+    np.testing.assert_array_equal(bn.buffers["running_var"], rv)
+
+
+def test_batchnorm_converges_to_data_statistics(rng):
+    bn = cl.BatchNorm2d(2, momentum=0.5, dtype=np.float64)
+    x = rng.standard_normal((16, 2, 5, 5)) * np.array([0.5, 4.0])[:, None, None] + np.array(
+        [-3.0, 2.0])[:, None, None]
+    for _ in range(60):
+        bn(x)
+    m = 16 * 25
+    assert_close(bn.buffers["running_mean"], x.mean(axis=(0, 2, 3)), 1e-10)
+    assert_close(bn.buffers["running_var"], x.var(axis=(0, 2, 3)) * m / (m - 1), 1e-10)
+
+
+# ----------------------------------------------------------------------------- Sequential
+def test_sequential_keys_like_pytorch_state_dict():
+    model = lenet()
+    assert list(model.params) == ["0.weight", "0.bias", "1.weight", "1.bias", "4.weight",
+                                  "4.bias", "9.weight", "9.bias"]
+    assert list(model.buffers) == ["1.running_mean", "1.running_var"]
+    assert model.params["0.weight"] is model[0].params["weight"]  # the layers' own arrays
+    assert len(model) == 10 and isinstance(model[3], cl.MaxPool2d)
+    assert "(9): Linear" in repr(model)
+
+
+def test_sequential_train_eval_propagates():
+    model = lenet()
+    assert model.eval() is model
+    assert not model.training and not any(layer.training for layer in model.layers)
+    model.train()
+    assert model.training and all(layer.training for layer in model.layers)
+
+
+def test_sequential_in_place_update_trains_the_layers(rng):
+    model = lenet(np.float64)
+    before = model[0].params["weight"].copy()
+    for p in model.params.values():
+        p -= 0.1
+    np.testing.assert_array_equal(model[0].params["weight"], before - 0.1)
+
+
+def test_state_dict_round_trip(rng):
+    src = lenet(rng=0)
+    src(rng.standard_normal((4, 1, 8, 8)).astype(np.float32))  # move the BN running stats
+    state = src.state_dict()
+    assert state.keys() == {**src.params, **src.buffers}.keys()
+    assert state["0.weight"] is not src.params["0.weight"]  # copies
+    state_copy = {k: v.copy() for k, v in state.items()}
+    dst = lenet(rng=100)
+    assert not np.array_equal(dst.params["0.weight"], src.params["0.weight"])
+    dst.load_state_dict(state)
+    for k, v in state_copy.items():
+        np.testing.assert_array_equal(dst.state_dict()[k], v)
+    x = rng.standard_normal((3, 1, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(src.eval()(x), dst.eval()(x))
+    # loading copies: changing the state afterwards leaves the model alone
+    state["0.weight"][:] = 0
+    assert dst.params["0.weight"].any()
+
+
+def test_zero_grad_sequential(rng):
+    model = lenet(np.float64)
+    out = model(rng.standard_normal((2, 1, 8, 8)))
+    model.backward(np.ones_like(out))
+    model.zero_grad()
+    assert model.grads.keys() == model.params.keys()
+    assert all(not g.any() for g in model.grads.values())
+
+
+def test_cross_entropy_loss_layer_matches_functional(rng):
+    z, y = rng.standard_normal((4, 3)), np.array([2, 0, 1, 1])
+    criterion = cl.CrossEntropyLoss()
+    assert criterion(z, y) == F.cross_entropy(z, y)
+    _, cache = F.cross_entropy_forward(z, y)
+    np.testing.assert_array_equal(criterion.backward(), F.cross_entropy_backward(1.0, cache))

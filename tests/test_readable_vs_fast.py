@@ -1,0 +1,98 @@
+"""The fast (vectorized) ops agree with the readable loop versions on random valid shapes.
+
+Property-based: hypothesis draws shapes, strides (dividing or not), padding (int, pair,
+'same', 'valid'), dilation, 1x1 and non-square kernels, batch 1, float32 and float64.
+``derandomize=True`` makes every run draw the same examples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import RTOL, assert_close, conv_cases, pool_cases
+from hypothesis import given, settings
+
+from course_lib import functional as F
+from course_lib import readable as R
+
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
+
+
+def _dout(shape, dtype, seed=7):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+@SETTINGS
+@given(conv_cases())
+def test_conv2d_fast_equals_readable(case):
+    dtype, rtol = case["dtype"], RTOL[case["dtype"]]
+    args = dict(x=case["x"], weight=case["weight"], bias=case["bias"], stride=case["stride"],
+                padding=case["padding"], dilation=case["dilation"])
+    out_f, cache_f = F.conv2d_forward(**args)
+    out_r, cache_r = R.conv2d_forward(**args)
+    assert out_f.dtype == out_r.dtype == dtype
+    assert_close(out_f, out_r, rtol, "forward")
+    dout = _dout(out_f.shape, dtype)
+    dx_f, dw_f, db_f = F.conv2d_backward(dout, cache_f)
+    dx_r, dw_r, db_r = R.conv2d_backward(dout, cache_r)
+    assert dx_f.shape == case["x"].shape and dw_f.shape == case["weight"].shape
+    assert dx_f.dtype == dw_f.dtype == dtype
+    assert_close(dx_f, dx_r, rtol, "dx")
+    assert_close(dw_f, dw_r, rtol, "dweight")
+    if case["bias"] is None:
+        assert db_f is None and db_r is None
+    else:
+        assert db_f.dtype == dtype
+        assert_close(db_f, db_r, rtol, "dbias")
+
+
+@SETTINGS
+@given(conv_cases())
+def test_conv2d_shortcut_equals_forward(case):
+    args = {k: case[k] for k in ("x", "weight", "bias", "stride", "padding", "dilation")}
+    np.testing.assert_array_equal(F.conv2d(**args), F.conv2d_forward(**args)[0])
+    np.testing.assert_array_equal(R.conv2d(**args), R.conv2d_forward(**args)[0])
+
+
+def _check_pool(fast_pair, readable_pair, case):
+    dtype, rtol = case["dtype"], RTOL[case["dtype"]]
+    args = {k: case[k] for k in ("x", "kernel_size", "stride", "padding")}
+    out_f, cache_f = fast_pair[0](**args)
+    out_r, cache_r = readable_pair[0](**args)
+    assert out_f.dtype == out_r.dtype == dtype
+    assert_close(out_f, out_r, rtol, "forward")
+    dout = _dout(out_f.shape, dtype)
+    dx_f, dx_r = fast_pair[1](dout, cache_f), readable_pair[1](dout, cache_r)
+    assert dx_f.shape == case["x"].shape and dx_f.dtype == dtype
+    assert_close(dx_f, dx_r, rtol, "dx")
+
+
+@SETTINGS
+@given(pool_cases())
+def test_max_pool2d_fast_equals_readable(case):
+    _check_pool((F.max_pool2d_forward, F.max_pool2d_backward),
+                (R.max_pool2d_forward, R.max_pool2d_backward), case)
+
+
+@SETTINGS
+@given(pool_cases())
+def test_avg_pool2d_fast_equals_readable(case):
+    _check_pool((F.avg_pool2d_forward, F.avg_pool2d_backward),
+                (R.avg_pool2d_forward, R.avg_pool2d_backward), case)
+
+
+@SETTINGS
+@given(pool_cases(dtypes=(np.float64,)))
+def test_max_pool2d_fast_equals_readable_with_ties(case):
+    """Inputs rounded to a few levels have many ties; both must pick the same maximum."""
+    case = {**case, "x": np.round(case["x"])}
+    _check_pool((F.max_pool2d_forward, F.max_pool2d_backward),
+                (R.max_pool2d_forward, R.max_pool2d_backward), case)
+
+
+@SETTINGS
+@given(pool_cases())
+def test_pool_shortcuts_equal_forward(case):
+    args = {k: case[k] for k in ("x", "kernel_size", "stride", "padding")}
+    for mod in (F, R):
+        np.testing.assert_array_equal(mod.max_pool2d(**args), mod.max_pool2d_forward(**args)[0])
+        np.testing.assert_array_equal(mod.avg_pool2d(**args), mod.avg_pool2d_forward(**args)[0])
