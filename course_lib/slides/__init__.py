@@ -1,0 +1,140 @@
+"""Instructor slides: reveal.js decks and PDFs of the lesson notebooks that work offline.
+
+    python -m course_lib.slides                      # every lesson in notebooks/, decks + PDFs
+    python -m course_lib.slides 01_convolution --no-pdf
+    python -m course_lib.slides --serve              # then open http://127.0.0.1:8000/
+
+A deck is the lesson executed (widget state stored, so sliders work in the deck without a
+kernel) and exported with nbconvert's reveal template pointed at a local ``assets/`` folder
+(see :mod:`course_lib.slides.assets`). Cells become slides from their
+``metadata.slideshow.slide_type`` (slide, subslide, fragment, notes, skip, ``-``).
+
+Public API
+----------
+export_deck(notebook, out_dir, ...)  -> Path of ``<name>.slides.html``
+export_pdf(deck, pdf=None, ...)      -> Path of the PDF (one page per slide, headless Chromium)
+expected_slide_count(nb)             -> number of reveal.js slides the notebook makes
+build_assets(out_dir, cache_dir)     -> the local assets folder
+find_lessons(names, notebooks_dir)   -> notebook paths for lesson names
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from .assets import URLS, build_assets
+from .browser import CHROMIUM_ARGS, export_pdf, find_chromium
+
+TEMPLATES = Path(__file__).with_name("templates")
+TEMPLATE_NAME = "course_reveal"
+#: The repository's lesson folder (this package lives in ``<repo>/course_lib/slides``).
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+
+__all__ = ["export_deck", "export_pdf", "expected_slide_count", "build_assets", "find_lessons",
+           "find_chromium", "CHROMIUM_ARGS", "URLS", "NOTEBOOKS_DIR"]
+
+
+def _as_notebook(nb, name: str = "nb") -> nbformat.NotebookNode:
+    if isinstance(nb, (str, Path)):
+        path = Path(nb)
+        if not path.is_file():
+            raise ValueError(f"{name} must be an existing .ipynb file, got {str(path)!r}")
+        return nbformat.read(path, as_version=4)
+    if isinstance(nb, dict) and "cells" in nb:
+        return nbformat.from_dict(nb)
+    raise TypeError(f"{name} must be a notebook path or a notebook dict, got {type(nb).__name__}")
+
+
+def _slide_type(cell) -> str:
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-")
+
+
+def expected_slide_count(nb) -> int:
+    """Number of slides reveal.js shows for ``nb`` (``Reveal.getTotalSlides()``).
+
+    nb : notebook path or dict. nbconvert opens a slide at the first cell that is not
+    ``notes``/``skip`` whatever its type, then at every later ``slide`` or ``subslide`` cell
+    (a subslide is a vertical slide, counted like any other); ``fragment``, ``-``, ``notes``
+    and ``skip`` cells never start one.
+    """
+    cells = _as_notebook(nb).cells
+    types = [_slide_type(cell) for cell in cells]
+    visible = [i for i, t in enumerate(types) if t not in ("notes", "skip")]
+    if not visible:
+        raise ValueError("nb has no visible cell (all are notes/skip): no slide to show")
+    return 1 + sum(t in ("slide", "subslide") for t in types[visible[0] + 1:])
+
+
+def find_lessons(names=(), notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[Path]:
+    """Notebook paths for lesson ``names`` (``"01_convolution"``, ``"01"`` or a path).
+
+    With no names, every ``*.ipynb`` in ``notebooks_dir`` in sorted order.
+    """
+    if isinstance(names, str):
+        names = [names]
+    notebooks_dir = Path(notebooks_dir)
+    available = sorted(notebooks_dir.glob("*.ipynb"))
+    if not names:
+        if not available:
+            raise ValueError(f"notebooks_dir {str(notebooks_dir)!r} holds no .ipynb file")
+        return available
+    found = []
+    for name in names:
+        if not isinstance(name, (str, Path)):
+            raise TypeError(f"lesson names must be str or Path, got {type(name).__name__}")
+        path = Path(name)
+        if path.suffix == ".ipynb" and path.is_file():
+            found.append(path)
+            continue
+        matches = [p for p in available if p.stem == str(name) or p.stem.startswith(f"{name}_")]
+        if len(matches) != 1:
+            choices = ", ".join(p.stem for p in available) or "none"
+            raise ValueError(f"lesson {str(name)!r} matches {len(matches)} notebooks in "
+                             f"{str(notebooks_dir)!r}; expected exactly one (available: {choices})")
+        found.append(matches[0])
+    return found
+
+
+def execute_notebook(nb, cwd: str | Path, timeout: int = 600) -> nbformat.NotebookNode:
+    """Run every cell of ``nb`` in a fresh kernel with widget state stored in its metadata."""
+    from nbclient import NotebookClient
+
+    nb = _as_notebook(nb)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}},
+                            store_widget_state=True)
+    client.execute()
+    return nb
+
+
+def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
+                execute: bool = True, cache_dir: str | Path = "build/cache",
+                timeout: int = 600, scroll: bool = True) -> Path:
+    """Export one lesson to ``out_dir/<name>.slides.html``; return that path.
+
+    notebook  : path of the lesson notebook.
+    execute   : run it first (in its own folder) so outputs and widget state are fresh;
+                False exports the outputs saved in the file.
+    cache_dir : where the npm widget renderer is cached (see :func:`build_assets`).
+    scroll    : slides taller than the screen scroll in the browser.
+    The assets folder is (re)built in ``out_dir`` when missing.
+    """
+    from nbconvert import SlidesExporter
+
+    path = Path(notebook)
+    nb = _as_notebook(path, "notebook")
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive int of seconds, got {timeout!r}")
+    out_dir = Path(out_dir)
+    build_assets(out_dir, cache_dir)
+    if execute:
+        nb = execute_notebook(nb, cwd=path.parent, timeout=timeout)
+    exporter = SlidesExporter(template_name=TEMPLATE_NAME,
+                              extra_template_basedirs=[str(TEMPLATES)],
+                              reveal_scroll=scroll, reveal_theme="white", **URLS)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+    deck = out_dir / f"{path.stem}.slides.html"
+    deck.write_text(body, encoding="utf-8")
+    return deck

@@ -1,0 +1,138 @@
+"""Headless Chromium for the decks: print a deck to PDF, and keep every page offline.
+
+Uses the Python ``playwright`` package driving Debian's Chromium (``apt-get install chromium``);
+playwright's own browser download is never used. The browser tests reuse
+:data:`CHROMIUM_ARGS`, :func:`block_external` and :func:`wait_for_deck`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+#: Quiet, offline flags: no sandbox (root in CI), no GPU, no background traffic.
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+INSTALL_HINT = "install Debian's Chromium with `apt-get install chromium`"
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium executable: ``$CHROMIUM``, then ``chromium`` on PATH; None if absent."""
+    candidate = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    return candidate if Path(candidate).is_file() else None
+
+
+def is_local(url: str) -> bool:
+    """True for file:, data:, blob:, about: URLs and http(s) to 127.0.0.1 / localhost."""
+    parts = urlsplit(url)
+    if parts.scheme in ("file", "data", "blob", "about"):
+        return True
+    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname in LOCAL_HOSTS
+
+
+def block_external(target) -> list[str]:
+    """Abort every request of a playwright Page/BrowserContext that leaves this machine.
+
+    Returns the list the blocked URLs are appended to (assert it stays empty).
+    """
+    blocked: list[str] = []
+
+    def handle(route):
+        url = route.request.url
+        if is_local(url):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort("blockedbyclient")
+
+    target.route("**/*", handle)
+    return blocked
+
+
+WAIT_FOR_DECK_JS = """async () => {
+    const deadline = Date.now() + 20000;
+    const pause = () => new Promise(r => setTimeout(r, 50));
+    while (!(window.Reveal && Reveal.isReady && Reveal.isReady())) {
+        if (Date.now() > deadline) throw new Error("reveal.js did not start");
+        await pause();
+    }
+    if (window.MathJax && MathJax.Hub) {
+        await new Promise(r => MathJax.Hub.Queue(r));
+    }
+    // the widget renderer replaces each view <script> with a filled .widget-subarea
+    const views = document.querySelectorAll(
+        'script[type="application/vnd.jupyter.widget-view+json"]').length;
+    while (document.querySelectorAll('.widget-subarea > *').length < views) {
+        if (Date.now() > deadline) throw new Error("widgets did not render");
+        await pause();
+    }
+    return Reveal.getTotalSlides();
+}"""
+
+
+def wait_for_deck(page) -> int:
+    """Wait until reveal.js is ready, MathJax has typeset and widgets rendered; return slides."""
+    return page.evaluate(WAIT_FOR_DECK_JS)
+
+
+def export_pdf(deck: str | Path, pdf: str | Path | None = None, *,
+               chromium: str | None = None, browser=None) -> Path:
+    """Print a deck to PDF with reveal.js ``?print-pdf``: one page per slide.
+
+    deck     : the ``.slides.html`` file (its ``assets/`` folder beside it).
+    pdf      : output path; default the deck's path with ``.pdf``.
+    chromium : Chromium executable; default :func:`find_chromium`.
+    browser  : an already launched playwright Browser to reuse (then ``chromium`` is unused).
+    Raises RuntimeError if the deck requests anything outside this machine.
+    """
+    deck = Path(deck)
+    if not deck.is_file():
+        raise ValueError(f"deck must be an existing .slides.html file, got {str(deck)!r}")
+    pdf = Path(pdf) if pdf is not None else deck.with_name(deck.name.replace(".slides.html", "")
+                                                          + ".pdf")
+    if browser is not None:
+        _print(browser, deck, pdf)
+        return pdf
+    with launch_chromium(chromium) as launched:
+        _print(launched, deck, pdf)
+    return pdf
+
+
+@contextmanager
+def launch_chromium(chromium: str | None = None):
+    """Context manager yielding a headless playwright Browser on Debian's Chromium.
+
+    chromium : executable path; default :func:`find_chromium`. RuntimeError if absent.
+    """
+    chromium = chromium or find_chromium()
+    if chromium is None or not Path(chromium).is_file():
+        raise RuntimeError(f"headless Chromium not found: {INSTALL_HINT} "
+                           f"(or set $CHROMIUM to its path)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _print(browser, deck: Path, pdf: Path) -> None:
+    context = browser.new_context()
+    try:
+        blocked = block_external(context)
+        page = context.new_page()
+        page.goto(deck.resolve().as_uri() + "?print-pdf")
+        wait_for_deck(page)
+        page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
+        if blocked:
+            raise RuntimeError(f"{deck.name} requested {len(blocked)} outside URL(s), "
+                               f"e.g. {blocked[0]}")
+    finally:
+        context.close()
