@@ -1,0 +1,479 @@
+"""The engine behind every check: run the student's function safely, compare, name the mistake.
+
+A check is described by a ``Spec``: the graded function's name, a reference implementation,
+the ``Case``s to try (fixed and seeded-random argument sets) and the ``Mistake``s to look for.
+``run_spec`` calls the student's function on every case, each call under a time limit and on
+copies of the inputs, and stops at the first case that goes wrong:
+
+1. an exception: reported with the line of the student's code where it happened
+   (``NotImplementedError`` -> "not implemented yet");
+2. the output (or each part of a tuple output, e.g. ``dx, dw, db``) is compared with the
+   reference: type, then shape and values, then dtype. When it is wrong, each candidate
+   ``Mistake`` for that output is computed from the same inputs (e.g. the reference with the
+   kernel flipped) and compared with the student's output; the first that matches names the
+   mistake. Otherwise a generic message says what differs (shape, largest difference, NaN);
+3. inputs modified in place are reported.
+
+Time limit: ``signal.setitimer`` + ``SIGALRM`` when called on the main thread of a POSIX
+process (a Jupyter kernel runs cells there), which really interrupts the student's code. On
+another thread (or Windows) the call runs in a daemon thread that is abandoned after the
+limit: the check returns, but the runaway code keeps a CPU busy until the process ends.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import os
+import signal
+import sysconfig
+import threading
+import time
+import traceback
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from types import SimpleNamespace
+
+import numpy as np
+
+TIME_LIMIT = 5.0  # seconds per call of the student's function; checks take ``time_limit=``
+
+
+# ----------------------------------------------------------------------------- the result
+@dataclass
+class CheckResult:
+    """Outcome of one check. Truthy when passed; shows a ✓ / ✗ report in a notebook.
+
+    name : the graded function's name.   passed : bool.
+    messages : human sentences, the likely mistake first.
+    """
+
+    name: str
+    passed: bool
+    messages: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "passed": self.passed, "messages": list(self.messages)}
+
+    def __str__(self) -> str:
+        head = f"✓ {self.name}: correct" if self.passed else f"✗ {self.name}: not yet"
+        return "\n".join([head] + [f"  - {m}" for m in self.messages])
+
+    def _repr_html_(self) -> str:
+        colour, head = (("#0072B2", f"✓ <code>{self.name}</code>: correct") if self.passed
+                        else ("#D55E00", f"✗ <code>{self.name}</code>: not yet"))
+        items = "".join(f"<li>{_code_html(m)}</li>" for m in self.messages)
+        return (f'<div style="border-left: 5px solid {colour}; padding: 2px 10px; '
+                f'margin: 4px 0"><b style="color: {colour}">{head}</b>'
+                f'<ul style="margin: 2px 0">{items}</ul></div>')
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _code_html(text: str) -> str:
+    """Escape ``text`` and render `backticked` spans as <code>."""
+    parts = escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+# ----------------------------------------------------------------------------- describing a check
+class Case:
+    """One set of arguments: ``Case(label, x=..., w=..., stride=2, keyword=("stride",))``.
+
+    Arguments are passed positionally in the order given, except the names in ``keyword``,
+    which are passed by keyword. ``label`` says in words what the case tests.
+    """
+
+    def __init__(self, label: str, keyword: tuple[str, ...] = (), **args):
+        self.label, self.keyword, self.args = label, tuple(keyword), args
+
+    def copy_args(self) -> dict:
+        return {k: _copy(v) for k, v in self.args.items()}
+
+    @property
+    def float32(self) -> bool:
+        return any(isinstance(v, np.ndarray) and v.dtype == np.float32
+                   for v in self.args.values())
+
+    def describe(self) -> str:
+        return ", ".join(_describe_arg(k, v) for k, v in self.args.items())
+
+
+def _copy(value):
+    if isinstance(value, np.random.Generator):
+        return copy.deepcopy(value)
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def _describe_arg(name, value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"{name} {value.shape} {value.dtype}"
+    if isinstance(value, np.random.Generator):
+        return f"{name} a seeded Generator"
+    return f"{name}={value!r}"
+
+
+@dataclass
+class Mistake:
+    """A likely mistake and how to recognise it.
+
+    output(a, ref) : what a function with this mistake returns (computed from the case's
+        arguments ``a.<name>`` and the right answer ``ref``); it matches when the student's
+        output equals it.
+    test(a, actual, ref) -> bool : alternatively, a predicate on the student's output.
+    part : which output of a tuple this is about (e.g. "dw"); None for single outputs.
+    """
+
+    message: str
+    output: Callable | None = None
+    test: Callable | None = None
+    part: str | None = None
+
+    def matches(self, a, actual, ref, float32: bool) -> bool:
+        try:
+            with np.errstate(all="ignore"):
+                if self.test is not None:
+                    return bool(self.test(a, actual, ref))
+                return _same(actual, self.output(a, ref), float32)
+        except Exception:  # a candidate that cannot be computed for this case does not match
+            return False
+
+
+@dataclass
+class Spec:
+    """Everything one check needs. See the module docstring.
+
+    reference(**args) : the right answer (a value, or a tuple when ``parts`` is given).
+    cases(rng) -> list[Case] : built from a generator seeded by the function's name.
+    kind : "array", "float" (one number) or "int".
+    parts : names of the outputs when the function returns a tuple, e.g. ("dx", "dw", "db").
+    shape_hint(a) -> str : what shape to expect, in words, for a wrong shape.
+    verify(a, actual, rerun) -> list[str] : replaces the reference comparison for functions
+        with no unique right answer (dropout); ``rerun(**changes)`` calls the student again.
+    """
+
+    name: str
+    reference: Callable | None
+    cases: Callable
+    mistakes: list[Mistake] = field(default_factory=list)
+    kind: str = "array"
+    parts: tuple[str, ...] = ()
+    shape_hint: Callable | None = None
+    verify: Callable | None = None
+
+
+# ---------------------------------------------------------------------- running the student's code
+class _TimeUp(BaseException):
+    """Raised in the student's code by the alarm; `except Exception` does not catch it."""
+
+
+class _Stop(Exception):  # noqa: N818 - control flow, not an error
+    """Ends a check early with these messages."""
+
+    def __init__(self, messages):
+        super().__init__(messages)
+        self.messages = messages
+
+
+def call_with_time_limit(fn, args=(), kwargs=None, seconds: float = TIME_LIMIT):
+    """Return ``fn(*args, **kwargs)``; raise ``_TimeUp`` if it runs longer than ``seconds``."""
+    kwargs = kwargs or {}
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        return _call_with_alarm(fn, args, kwargs, seconds)
+    return _call_in_thread(fn, args, kwargs, seconds)
+
+
+def _call_with_alarm(fn, args, kwargs, seconds):
+    def on_alarm(signum, frame):
+        raise _TimeUp
+
+    old_handler = signal.signal(signal.SIGALRM, on_alarm)
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    start = time.monotonic()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_delay > 0:  # give back an alarm someone else had set (e.g. pytest-timeout)
+            left = max(old_delay - (time.monotonic() - start), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, left, old_interval)
+
+
+def _call_in_thread(fn, args, kwargs, seconds):
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed back to the caller's thread below
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise _TimeUp
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _library_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    dirs = {paths["stdlib"], paths["purelib"], paths["platlib"],
+            os.path.dirname(np.__file__), os.path.dirname(os.path.dirname(__file__))}
+    return tuple(os.path.realpath(d) + os.sep for d in dirs)
+
+
+_LIBRARY_DIRS = _library_dirs()
+
+
+def student_frame(exc: BaseException):
+    """The innermost traceback frame in the student's code (not NumPy, Python or course_lib)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames
+            if not os.path.realpath(f.filename).startswith(_LIBRARY_DIRS)]
+    return mine[-1] if mine else (frames[-1] if frames else None)
+
+
+def where(frame) -> str:
+    """'in conv2d_forward, line 7 of its cell: `out += b`' for a traceback frame."""
+    name = os.path.basename(frame.filename)
+    in_cell = "ipykernel_" in frame.filename or name.startswith("<")
+    place = f"line {frame.lineno} of its cell" if in_cell else f"{name}, line {frame.lineno}"
+    text = f"in `{frame.name}` ({place})"
+    return f"{text}: `{frame.line.strip()}`" if frame.line else text
+
+
+def _run(spec: Spec, fn, case: Case, args: dict, seconds: float):
+    """Call the student's function on ``args``; turn every way it can fail into ``_Stop``."""
+    positional = [v for k, v in args.items() if k not in case.keyword]
+    keywords = {k: v for k, v in args.items() if k in case.keyword}
+    try:
+        return call_with_time_limit(fn, positional, keywords, seconds)
+    except NotImplementedError:
+        raise _Stop([f"`{spec.name}` is not implemented yet: replace `raise NotImplementedError()`"
+                     f" with your code."]) from None
+    except _TimeUp:
+        raise _Stop([f"`{spec.name}` was stopped after {seconds:g} s on a small input, so it "
+                     f"probably never finishes: look for a loop whose condition never becomes "
+                     f"false or whose counter is not increased.",
+                     f"Case: {case.label} ({case.describe()})."]) from None
+    except Exception as exc:
+        messages = [f"`{spec.name}` raised {type(exc).__name__}: {_short(str(exc))}"]
+        frame = student_frame(exc)
+        if frame is not None:
+            messages.append(f"It happened {where(frame)}.")
+        if "broadcast" in str(exc):
+            messages.append("Print the shapes of the arrays on that line: one of them is not "
+                            "the shape you expect.")
+        messages.append(f"Case: {case.label} ({case.describe()}).")
+        raise _Stop(messages) from None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# ----------------------------------------------------------------------------- comparing
+def _tolerance(float32: bool) -> tuple[float, float]:
+    return (1e-4, 1e-5) if float32 else (1e-7, 1e-10)
+
+
+def _same(actual, candidate, float32: bool) -> bool:
+    """Loose equality used to recognise a mistake (NaN matches NaN)."""
+    actual, candidate = np.asarray(actual), np.asarray(candidate)
+    if actual.shape != candidate.shape or actual.dtype.kind not in "fiub":
+        return False
+    if candidate.dtype.kind not in "fiub":
+        return False
+    actual, candidate = actual.astype(np.float64), candidate.astype(np.float64)
+    scale = float(np.max(np.abs(candidate[np.isfinite(candidate)]), initial=1.0))
+    rtol = 1e-3 if float32 else 1e-6
+    return bool(np.allclose(actual, candidate, rtol=rtol, atol=rtol * scale, equal_nan=True))
+
+
+def _close(actual: np.ndarray, expected: np.ndarray, float32: bool) -> bool:
+    rtol, atol = _tolerance(float32)
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    return bool(np.allclose(actual, expected, rtol=rtol, atol=atol * scale))
+
+
+def _returned(value) -> str:
+    if value is None:
+        return "None (is a `return` statement missing?)"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
+def _as_number(value):
+    """The student's value as a Python number, or None if it is not one number."""
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
+        return None
+    return value
+
+
+def _mismatch(kind: str, actual, expected, float32: bool, what: str):
+    """(code, message) describing how ``actual`` differs from ``expected``, or None.
+
+    code: "type", "shape", "nonfinite", "values" (the mistakes are tried for these) or "dtype".
+    """
+    if kind in ("float", "int"):
+        number = _as_number(actual)
+        if number is None:
+            return "type", f"{what} should be one number, but it is {_returned(actual)}."
+        if not np.isfinite(number):
+            return "nonfinite", f"{what} is {number}, expected {expected:.6g}."
+        rtol, atol = _tolerance(float32)
+        if not np.isclose(float(number), float(expected), rtol=rtol, atol=atol):
+            return "values", f"{what} is {number:.6g}, expected {expected:.6g}."
+        if kind == "int" and not isinstance(number, (numbers.Integral, np.integer)):
+            return "dtype", (f"{what} is {number!r}, a {type(number).__name__}: return an int "
+                             f"(use integer division `//`, or `int(...)`).")
+        return None
+    if not isinstance(actual, np.ndarray):
+        hint = " Convert it with `np.array(...)`." if isinstance(actual, (list, tuple)) else ""
+        return "type", f"{what} should be a NumPy array, but it is {_returned(actual)}.{hint}"
+    if actual.shape != expected.shape:
+        return "shape", f"{what} has shape {actual.shape}, expected {expected.shape}."
+    if actual.dtype.kind not in "fiub":
+        return "type", f"{what} has dtype {actual.dtype}, expected {expected.dtype}."
+    bad = ~np.isfinite(actual) & np.isfinite(expected)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        return "nonfinite", (f"{what} contains {actual[index]} (e.g. at index {index}) where "
+                             f"the right value is {expected[index]:.6g}.")
+    if not _close(actual.astype(np.float64), expected.astype(np.float64), float32):
+        diff = np.abs(actual.astype(np.float64) - expected)
+        index = tuple(int(i) for i in np.unravel_index(np.argmax(diff), diff.shape))
+        return "values", (f"{what} has wrong values: at index {index} it is "
+                          f"{actual[index]:.6g}, expected {expected[index]:.6g}.")
+    if actual.dtype != expected.dtype:
+        return "dtype", (f"{what} has the right values but dtype {actual.dtype}; it should keep "
+                         f"the input's dtype {expected.dtype}. Create new arrays with "
+                         f"`dtype=x.dtype` (e.g. `np.zeros(shape, dtype=x.dtype)`).")
+    return None
+
+
+def _judge(spec: Spec, a, actual, expected, float32: bool, part: str | None) -> list[str]:
+    """Messages about one output (empty when it is right)."""
+    what = f"`{part}`" if part else "your output"
+    problem = _mismatch(spec.kind, actual, expected, float32, what)
+    if problem is None:
+        return []
+    code, text = problem
+    if code != "dtype":
+        for mistake in spec.mistakes:
+            if mistake.part == part and mistake.matches(a, actual, expected, float32):
+                return [mistake.message]
+    if code == "shape" and spec.shape_hint is not None and not part:
+        text += " " + spec.shape_hint(a)
+    return [text]
+
+
+def _compare(spec: Spec, a, actual, expected, float32: bool) -> list[str]:
+    if not spec.parts:
+        return _judge(spec, a, actual, expected, float32, None)
+    names = ", ".join(spec.parts)
+    if not isinstance(actual, (tuple, list)):
+        return [f"`{spec.name}` should return a tuple ({names}), but it returned "
+                f"{_returned(actual)}."]
+    if len(actual) != len(spec.parts):
+        return [f"`{spec.name}` should return {len(spec.parts)} values ({names}), but it "
+                f"returned {len(actual)}."]
+    messages, right = [], []
+    for part, got, want in zip(spec.parts, actual, expected, strict=True):
+        found = _judge(spec, a, got, want, float32, part)
+        messages += [m for m in found if m not in messages]
+        if not found:
+            right.append(f"`{part}`")
+    if messages and right:
+        messages.append(f"({' and '.join(right)} {'is' if len(right) == 1 else 'are'} right.)")
+    return messages
+
+
+def _modified(case: Case, given: dict) -> list[str]:
+    changed = [k for k, v in case.args.items()
+               if isinstance(v, np.ndarray) and not (
+                   isinstance(given[k], np.ndarray) and given[k].shape == v.shape
+                   and np.array_equal(given[k], v, equal_nan=True))]
+    if not changed:
+        return []
+    names = " and ".join(f"`{k}`" for k in changed)
+    return [f"Your function changed its input {names} in place. Leave inputs untouched: work on "
+            f"a copy (`.copy()`) or build a new array, and avoid `{changed[0]} -= ...`, "
+            f"`{changed[0]}[...] = ...` on inputs."]
+
+
+# ----------------------------------------------------------------------------- the check itself
+def run_spec(spec: Spec, fn, time_limit: float | None = None) -> CheckResult:
+    """Check the student's ``fn`` against ``spec``; see the module docstring."""
+    seconds = TIME_LIMIT if time_limit is None else float(time_limit)
+    if fn is None:
+        return CheckResult(spec.name, False, [f"`{spec.name}` is not implemented yet: no "
+                                              f"function was given."])
+    if not callable(fn):
+        return CheckResult(spec.name, False, [f"`{spec.name}` should be a function, but it is "
+                                              f"{_returned(fn)}."])
+    cases = spec.cases(np.random.default_rng(zlib.crc32(spec.name.encode())))
+    try:
+        for case in cases:
+            _run_case(spec, fn, case, seconds)
+    except _Stop as stop:
+        return CheckResult(spec.name, False, stop.messages)
+    labels = "; ".join(dict.fromkeys(c.label for c in cases))
+    return CheckResult(spec.name, True, [f"All {len(cases)} cases passed: {labels}."])
+
+
+def _run_case(spec: Spec, fn, case: Case, seconds: float) -> None:
+    given = case.copy_args()
+    actual = _run(spec, fn, case, given, seconds)
+    a = SimpleNamespace(**case.copy_args())
+    if spec.verify is not None:
+        def rerun(**changes):
+            args = {**case.copy_args(), **changes}
+            return _run(spec, fn, case, args, seconds)
+        messages = spec.verify(a, actual, rerun)
+    else:
+        expected = spec.reference(**case.copy_args())
+        with np.errstate(all="ignore"):
+            messages = _compare(spec, a, actual, expected, case.float32)
+    messages = messages + _modified(case, given)
+    if messages:
+        raise _Stop(messages + [f"Case: {case.label} ({case.describe()})."])
+
+
+def make_check(spec: Spec) -> Callable:
+    """The public ``check_<name>(fn, time_limit=None) -> CheckResult`` function for ``spec``."""
+
+    def check(fn, time_limit: float | None = None) -> CheckResult:
+        return run_spec(spec, fn, time_limit)
+
+    check.__name__ = check.__qualname__ = f"check_{spec.name}"
+    check.__doc__ = (f"Check your ``{spec.name}`` on fixed and random cases; returns a "
+                     f"CheckResult (truthy when right) whose messages name the likely mistake.\n\n"
+                     f"time_limit : seconds per call (default ``checks.TIME_LIMIT``).")
+    check.spec = spec
+    return check
+
+
+# ------------------------------------------------------------------------ small helpers for specs
+def randn(rng: np.random.Generator, *shape, dtype=np.float64, scale: float = 1.0) -> np.ndarray:
+    """Standard-normal array of ``shape`` and ``dtype``."""
+    return (scale * rng.standard_normal(shape)).astype(dtype)
+
+
+def arange(*shape, dtype=np.float64) -> np.ndarray:
+    """0, 1, 2, ... in ``shape``: easy to follow by hand in a message."""
+    return np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)
