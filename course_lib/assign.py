@@ -1,0 +1,385 @@
+"""Generate the student notebooks (``exercises/``) from the solution notebooks (``solutions/``).
+
+``solutions/<lesson>.ipynb`` is the single source of truth. For every solution notebook this
+writes ``exercises/<lesson>.ipynb`` in which, as nbgrader's ``generate_assignment`` does,
+
+- a region ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` becomes ``# YOUR CODE HERE`` and
+  ``raise NotImplementedError()`` at the indentation of the BEGIN line (``YOUR ANSWER HERE`` in
+  a markdown cell); a solution cell without markers is replaced by that stub as a whole;
+- a region ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` is removed;
+- outputs and execution counts are cleared; notebook and cell metadata (``nbgrader``,
+  ``course``) are kept, so an instructor can also run nbgrader on ``solutions/``.
+
+Markers are recognised as nbgrader does: any line *containing* ``BEGIN SOLUTION``,
+``END SOLUTION``, ``BEGIN HIDDEN TESTS`` or ``END HIDDEN TESTS``. Unbalanced or nested markers, a
+solution region outside a solution cell and hidden tests outside a grade cell are errors
+(:class:`MarkerError`, naming the notebook and cell) and nothing is written.
+
+The output is deterministic (nbformat's sorted-key JSON), so ``--check`` can compare bytes.
+``exercises/.generated.json`` records the SHA-256 of each notebook as last written; a notebook
+that no longer matches its record was edited (by a student) and is kept unless ``force=True``.
+Nothing is ever written inside the source folder.
+
+Command line (paths default to the repository's ``solutions/`` and ``exercises/``)::
+
+    python -m course_lib.assign [--source DIR] [--dest DIR] [--check | --force]
+
+Exit status: 0 in sync; 1 when ``--check`` finds stale/missing/extra notebooks or when an
+edited notebook was kept; 2 on an error (no solutions, bad markers, dest inside source).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
+EXERCISES_DIR = REPO_ROOT / "exercises"
+STATE_FILE = ".generated.json"
+
+BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+TEXT_STUB = "YOUR ANSWER HERE"
+_MARKERS = {BEGIN_SOLUTION: ("begin", "solution"), END_SOLUTION: ("end", "solution"),
+            BEGIN_HIDDEN: ("begin", "hidden tests"), END_HIDDEN: ("end", "hidden tests")}
+
+
+class MarkerError(ValueError):
+    """A solution or hidden-test region is unbalanced, nested or in the wrong kind of cell."""
+
+
+# --------------------------------------------------------------------------- notebooks
+
+def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
+    """Read and validate a notebook as nbformat v4; errors name the file."""
+    path = Path(path)
+    try:
+        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat raises many types (JSON, schema, version)
+        raise ValueError(f"{path} is not a valid notebook: {exc}") from exc
+    return nb
+
+
+def render_notebook(nb: nbformat.NotebookNode) -> str:
+    """The exact text nbformat writes for ``nb`` (sorted keys, indent 1, final newline)."""
+    text = nbformat.writes(nb, version=4)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def nbgrader_meta(cell) -> dict:
+    """The cell's ``nbgrader`` metadata (an empty dict when it has none)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def graded_points(nb) -> dict[str, float]:
+    """Graded function name -> points, from the test cells (grade_id ``test_NAME``) in order.
+
+    ``nb`` is a notebook node or the plain dict ``json.load`` gives.
+    """
+    points = {}
+    for cell in nb.get("cells", []):
+        meta = nbgrader_meta(cell)
+        grade_id = meta.get("grade_id", "")
+        if meta.get("grade") and isinstance(grade_id, str) and grade_id.startswith("test_"):
+            points[grade_id[len("test_"):]] = float(meta.get("points", 0) or 0)
+    return points
+
+
+def _describe_cell(notebook: str, index: int, cell) -> str:
+    grade_id = nbgrader_meta(cell).get("grade_id")
+    first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    label = f"grade_id {grade_id!r}, " if grade_id else ""
+    return f"{notebook}, cell {index + 1} ({label}{cell.cell_type}, starting {first[:50]!r})"
+
+
+def _marker(line: str, where: str, lineno: int):
+    found = [m for m in _MARKERS if m in line]
+    if len(found) > 1:
+        raise MarkerError(f"{where}: line {lineno} holds several markers ({', '.join(found)}); "
+                          f"put each marker on its own line")
+    return _MARKERS[found[0]] if found else None
+
+
+def strip_regions(source: str, cell_type: str = "code", *, where: str = "cell"):
+    """Replace solution regions by the stub and drop hidden-test regions in one cell's source.
+
+    Returns ``(new_source, had_solution, had_hidden_tests)``. ``where`` names the cell in errors.
+    """
+    out, region, opened_at, had = [], None, 0, {"solution": False, "hidden tests": False}
+    for lineno, line in enumerate(source.splitlines(), start=1):
+        marker = _marker(line, where, lineno)
+        if marker is None:
+            if region is None:
+                out.append(line)
+            continue
+        kind, name = marker
+        if kind == "begin":
+            if region is not None:
+                raise MarkerError(f"{where}: line {lineno} opens a {name} region inside the "
+                                  f"{region} region opened on line {opened_at}; regions cannot "
+                                  f"be nested")
+            region, opened_at, had[name] = name, lineno, True
+            if name == "solution":
+                indent = re.match(r"\s*", line).group(0)
+                stub = CODE_STUB if cell_type == "code" else (TEXT_STUB,)
+                out.extend(indent + s for s in stub)
+        elif region != name:
+            opened = f"the {region} region opened on line {opened_at}" if region else "no region"
+            raise MarkerError(f"{where}: line {lineno} closes a {name} region but {opened} is "
+                              f"open")
+        else:
+            region = None
+    if region is not None:
+        raise MarkerError(f"{where}: the {region} region opened on line {opened_at} is never "
+                          f"closed (missing '### END {region.upper()}')")
+    text = "\n".join(out) + ("\n" if source.endswith("\n") and out else "")
+    return text, had["solution"], had["hidden tests"]
+
+
+def make_exercise(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """Return the student version of the solution notebook ``nb`` (``nb`` is not changed).
+
+    ``name`` (the file name) is used in error messages and, for nbformat >= 4.5, to give
+    cells without an id a deterministic one.
+    """
+    if not isinstance(nb, nbformat.NotebookNode):
+        raise TypeError(f"nb must be an nbformat.NotebookNode, got {type(nb).__name__}")
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # deep copy
+    nb.metadata.pop("widgets", None)  # saved widget state belongs to the cleared outputs
+    for index, cell in enumerate(nb.cells):
+        where = _describe_cell(name, index, cell)
+        meta = nbgrader_meta(cell)
+        source, had_solution, had_hidden = strip_regions(cell.source, cell.cell_type,
+                                                         where=where)
+        if had_solution and not meta.get("solution"):
+            raise MarkerError(f"{where}: a solution region in a cell that is not an nbgrader "
+                              f"solution cell; add metadata nbgrader.solution = true (nbgrader "
+                              f"refuses such notebooks too)")
+        if had_hidden and not meta.get("grade"):
+            raise MarkerError(f"{where}: hidden tests in a cell that is not an nbgrader grade "
+                              f"cell; add metadata nbgrader.grade = true")
+        if meta.get("solution") and not had_solution:
+            source = "\n".join(CODE_STUB) if cell.cell_type == "code" else TEXT_STUB
+        cell.source = source
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        if (nb.nbformat, nb.nbformat_minor) >= (4, 5) and not cell.get("id"):
+            cell.id = hashlib.sha256(f"{name}:{index}".encode()).hexdigest()[:12]
+    return nb
+
+
+# --------------------------------------------------------------------------- folders
+
+@dataclass
+class Report:
+    """What :func:`generate` did or what :func:`check` found (file names, relative to dest)."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept: dict[str, str] = field(default_factory=dict)   # name -> why it was not overwritten
+    removed: list[str] = field(default_factory=list)     # generated, unedited, solution gone
+    missing: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def in_sync(self) -> bool:
+        """True when dest holds exactly what would be generated."""
+        return not (self.kept or self.missing or self.stale or self.extra)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _folders(source, dest) -> tuple[Path, Path]:
+    for value, arg in ((source, "source"), (dest, "dest")):
+        if not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{arg} must be a path, got {type(value).__name__} {value!r}")
+    source, dest = Path(source).resolve(), Path(dest).resolve()
+    if dest == source or source in dest.parents:
+        raise ValueError(f"dest {dest} is inside source {source}: the generator never writes "
+                         f"into the solutions folder")
+    return source, dest
+
+
+def expected_exercises(source: str | os.PathLike = SOLUTIONS_DIR) -> dict[str, str]:
+    """File name -> exercise notebook text, for every ``*.ipynb`` directly in ``source``.
+
+    Raises FileNotFoundError when ``source`` holds no notebooks (so a check never passes
+    vacuously) and MarkerError/ValueError for a bad solution notebook.
+    """
+    source = Path(source)
+    paths = sorted(source.glob("*.ipynb")) if source.is_dir() else []
+    if not paths:
+        raise FileNotFoundError(f"no solution notebooks found: {source}/*.ipynb matches nothing")
+    expected = {}
+    for path in paths:
+        nb = read_notebook(path)
+        course = nb.metadata.setdefault("course", {})
+        lesson = course.setdefault("lesson", path.stem)
+        if lesson != path.stem:
+            raise ValueError(f"{path.name}: metadata course.lesson is {lesson!r} but the file is "
+                             f"{path.stem!r}; they must agree (the grader identifies lessons "
+                             f"by it)")
+        expected[path.name] = render_notebook(make_exercise(nb, path.name))
+    return expected
+
+
+def _read_state(dest: Path) -> dict[str, str]:
+    try:
+        state = json.loads((dest / STATE_FILE).read_text(encoding="utf-8"))
+        notebooks = state.get("notebooks", {})
+        return {k: v for k, v in notebooks.items() if isinstance(v, str)}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _existing(dest: Path) -> dict[str, bytes]:
+    if not dest.is_dir():
+        return {}
+    return {p.name: p.read_bytes() for p in sorted(dest.glob("*.ipynb")) if p.is_file()}
+
+
+def check(source: str | os.PathLike = SOLUTIONS_DIR,
+          dest: str | os.PathLike = EXERCISES_DIR) -> Report:
+    """Compare ``dest`` with what would be generated from ``source``; write nothing.
+
+    Fills ``missing``, ``stale`` (content differs) and ``extra`` (a notebook in dest with no
+    solution); ``report.in_sync`` tells whether all three are empty.
+    """
+    source, dest = _folders(source, dest)
+    expected, existing = expected_exercises(source), _existing(dest)
+    report = Report(extra=sorted(set(existing) - set(expected)))
+    for name, text in expected.items():
+        if name not in existing:
+            report.missing.append(name)
+        elif existing[name] != text.encode("utf-8"):
+            report.stale.append(name)
+        else:
+            report.unchanged.append(name)
+    return report
+
+
+def generate(source: str | os.PathLike = SOLUTIONS_DIR, dest: str | os.PathLike = EXERCISES_DIR,
+             *, force: bool = False) -> Report:
+    """Write the exercise notebooks of ``source`` into ``dest``; return what was done.
+
+    A notebook in ``dest`` that differs both from the new version and from what was last
+    generated there (an edit) is kept and listed in ``report.kept``, unless ``force``. A
+    notebook whose solution is gone is removed only if it is unedited, else listed as extra.
+    Every solution is processed before anything is written, so an error writes nothing.
+    """
+    if not isinstance(force, bool):
+        raise TypeError(f"force must be a bool, got {type(force).__name__} {force!r}")
+    source, dest = _folders(source, dest)
+    expected = expected_exercises(source)
+    dest.mkdir(parents=True, exist_ok=True)
+    state, existing, report = _read_state(dest), _existing(dest), Report()
+    new_state = {}
+    for name, text in expected.items():
+        data, current = text.encode("utf-8"), existing.get(name)
+        if current == data:
+            report.unchanged.append(name)
+        elif current is None or force or _sha256(current) == state.get(name):
+            _write_atomic(dest / name, data)
+            report.written.append(name)
+        else:
+            report.kept[name] = ("it differs from what assign last generated (edited, e.g. by "
+                                 "a student); rerun with --force to overwrite it")
+            if name in state:
+                new_state[name] = state[name]
+            continue
+        new_state[name] = _sha256(data)
+    for name in sorted(set(existing) - set(expected)):
+        if _sha256(existing[name]) == state.get(name):
+            (dest / name).unlink()
+            report.removed.append(name)
+        else:
+            report.extra.append(name)
+    state_text = json.dumps({"generated_by": "course_lib.assign", "notebooks": new_state},
+                            indent=1, sort_keys=True) + "\n"
+    state_path = dest / STATE_FILE
+    if not state_path.is_file() or state_path.read_text(encoding="utf-8") != state_text:
+        _write_atomic(dest / STATE_FILE, state_text.encode("utf-8"))
+    return report
+
+
+# --------------------------------------------------------------------------- command line
+
+def _show(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m course_lib.assign",
+                                     description="Generate exercises/ from solutions/.")
+    parser.add_argument("--source", default=str(SOLUTIONS_DIR),
+                        help="folder of solution notebooks (default: the repository's solutions/)")
+    parser.add_argument("--dest", default=str(EXERCISES_DIR),
+                        help="folder to write (default: the repository's exercises/)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 if dest is stale, missing or has extra notebooks")
+    mode.add_argument("--force", action="store_true",
+                      help="overwrite exercise notebooks even if they were edited since generated")
+    args = parser.parse_args(argv)
+    dest = Path(args.dest)
+    try:
+        report = check(args.source, dest) if args.check else generate(args.source, dest,
+                                                                      force=args.force)
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"assign: error: {exc}", file=sys.stderr)
+        return 2
+    lines = []
+    if args.check:
+        lines += [f"missing: {_show(dest / n)} (run python -m course_lib.assign)"
+                  for n in report.missing]
+        lines += [f"stale: {_show(dest / n)} differs from what its solution generates"
+                  for n in report.stale]
+    lines += [f"wrote {_show(dest / n)}" for n in report.written]
+    lines += [f"removed {_show(dest / n)} (its solution is gone; it was unedited)"
+              for n in report.removed]
+    lines += [f"kept {_show(dest / n)}: {why}" for n, why in report.kept.items()]
+    lines += [f"extra: {_show(dest / n)} has no solution notebook in {_show(Path(args.source))}"
+              for n in report.extra]
+    for line in lines:
+        print(f"assign: {line}")
+    print(f"assign: {len(report.unchanged)} up to date, {len(report.written)} written, "
+          f"{len(report.kept)} kept, {len(report.missing)} missing, {len(report.stale)} stale, "
+          f"{len(report.extra)} extra")
+    return 0 if report.in_sync else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
