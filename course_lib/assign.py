@@ -251,10 +251,18 @@ def _read_state(dest: Path) -> dict[str, str]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` in one step, keeping its mode (new files: 0o666 - umask)."""
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,294 @@
+"""Tests for course_lib.grade: batch grading of submitted notebooks.
+
+Most tests grade the toy lesson of tests/fixtures/toy_lesson.py (checked by the stand-in
+tests/fixtures/toy_checks.py, loaded inside the kernels as the real course_lib.checks would be),
+whose submissions are broken in every way the grader must survive. One module-scoped run grades
+them all (about 13 kernel starts, two at a time); the other tests read its result.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from course_lib import assign, grade
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+import toy_lesson  # noqa: E402
+
+REPO = Path(grade.__file__).resolve().parent.parent
+TOY_CHECKS = str(FIXTURES / "toy_checks.py")
+FAST = grade.Options(timeout=30, cell_timeout=4, check_timeout=4, checks_module=TOY_CHECKS)
+
+# submission -> (student, {function: status}, points); the toy lesson has 3 points.
+EXPECTED = {
+    "alice_90_toy.ipynb": ("alice", {"double": "pass", "clip01": "pass"}, 3),
+    "bob/90_toy.ipynb": ("bob", {"double": "pass", "clip01": "fail"}, 1),
+    "carol_90_toy.ipynb": ("carol", {"double": "pass", "clip01": "pass"}, 3),
+    "dave_90_toy.ipynb": ("dave", {"double": "pass", "clip01": "pass"}, 3),
+    "erin_90_toy.ipynb": ("erin", {"double": "missing", "clip01": "pass"}, 2),
+    "frank_90_toy.ipynb": ("frank", {"double": "error", "clip01": "error"}, 0),
+    "grace_90_toy.ipynb": ("grace", {"double": "error", "clip01": "error"}, 0),
+    "heidi_90_toy.ipynb": ("heidi", {"double": "error", "clip01": "error"}, 0),
+    "ivan_90_toy.ipynb": ("ivan", {"double": "fail", "clip01": "fail"}, 0),
+    "judy_90_toy.ipynb": ("judy", {"double": "pass", "clip01": "error"}, 1),
+    "mallory_90_toy.ipynb": ("mallory", {"double": "error", "clip01": "pass"}, 2),
+    "oscar_notes.ipynb": ("oscar_notes", {}, 0),
+}
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """The toy lesson's folders, graded once: (folder, {submission: SubmissionGrade}, hashes)."""
+    folder = toy_lesson.write(tmp_path_factory.mktemp("toy"))
+    before = _hashes(folder / "submissions")
+    grades = grade.grade_folder(folder / "submissions", solutions=folder / "solutions", jobs=2,
+                                options=FAST)
+    return folder, {g.submission: g for g in grades}, before
+
+
+def _feedback(g: grade.SubmissionGrade, name: str) -> str:
+    return " ".join(next(f for f in g.functions if f.name == name).messages)
+
+
+# --------------------------------------------------------------------------- the toy run
+
+def test_every_submission_gets_the_expected_statuses_and_points(toy):
+    _, grades, _ = toy
+    assert list(grades) == sorted(EXPECTED)
+    for submission, (student, statuses, points) in EXPECTED.items():
+        g = grades[submission]
+        assert (g.student, g.lesson) == (student, "90_toy" if statuses else None), submission
+        assert {f.name: f.status for f in g.functions} == statuses, (submission, g)
+        assert (g.points, g.max_points) == (points, 3 if statuses else 0), submission
+        for f in g.functions:
+            assert f.max_points == {"double": 1, "clip01": 2}[f.name]
+            assert f.points == (f.max_points if f.status == "pass" else 0)
+
+
+def test_feedback_says_what_happened(toy):
+    _, g, _ = toy
+    assert "returned [0.5, -1.0, 2.0], expected [0.5, 0.0, 1.0]" in _feedback(
+        g["bob/90_toy.ipynb"], "clip01")
+    assert "cell 5 raised ZeroDivisionError: division by zero" in g["bob/90_toy.ipynb"].notes
+    assert any("cell 3 was stopped after 4 s" in n for n in g["carol_90_toy.ipynb"].notes)
+    assert any("cell 5 crashed the kernel" in n for n in g["dave_90_toy.ipynb"].notes)
+    assert any("cell 3 crashed the kernel" in n for n in g["erin_90_toy.ipynb"].notes)
+    erin = _feedback(g["erin_90_toy.ipynb"], "double")
+    assert "double is missing" in erin and "double_it" in erin
+    assert "invalid JSON at line 1" in " ".join(g["frank_90_toy.ipynb"].notes)
+    assert "the file is empty" in g["grace_90_toy.ipynb"].notes
+    assert "JSON but not a notebook" in " ".join(g["heidi_90_toy.ipynb"].notes)
+    assert "not implemented yet" in _feedback(g["ivan_90_toy.ipynb"], "double")
+    assert "crashed the kernel while it was being checked" in _feedback(
+        g["judy_90_toy.ipynb"], "clip01")
+    assert "did not finish within 4 s" in _feedback(g["mallory_90_toy.ipynb"], "double")
+    assert "could not tell which lesson" in " ".join(g["oscar_notes.ipynb"].notes)
+    for submission in ("frank_90_toy.ipynb", "grace_90_toy.ipynb", "oscar_notes.ipynb"):
+        assert not g[submission].graded and not g[submission].grader_error
+
+
+def test_submissions_are_not_modified(toy):
+    folder, _, before = toy
+    assert _hashes(folder / "submissions") == before
+
+
+def test_csv_has_a_row_per_function_and_a_total(toy, tmp_path):
+    _, grades, _ = toy
+    out = tmp_path / "grades.csv"
+    grade.write_csv(list(grades.values()), out)
+    with open(out, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert tuple(reader.fieldnames) == grade.COLUMNS
+        table = list(reader)
+    assert len(table) == sum(len(s) for _, s, _ in EXPECTED.values()) + len(EXPECTED)
+    for submission, (student, statuses, points) in EXPECTED.items():
+        mine = [r for r in table if r["submission"] == submission]
+        assert [r["function"] for r in mine] == list(statuses) + [grade.TOTAL]
+        assert all(r["student"] == student for r in mine)
+        assert [r["status"] for r in mine[:-1]] == list(statuses.values())
+        total = mine[-1]
+        assert float(total["points"]) == points
+        assert float(total["points"]) == sum(float(r["points"]) for r in mine[:-1])
+    alice_total = next(r for r in table if r["student"] == "alice" and r["function"] == "TOTAL")
+    assert (alice_total["status"], alice_total["max_points"]) == ("2/2 passed", "3")
+
+
+def test_report_is_readable_markdown(toy):
+    _, grades, _ = toy
+    report = grade.format_report(list(grades.values()))
+    assert report.startswith("# Grades\n")
+    assert "| alice | 90_toy | 3 / 3 | `alice_90_toy.ipynb` |" in report
+    assert "## bob — 90_toy: 1 / 3 points" in report
+    assert "- ✓ `double` (1 / 1): double passed 3 cases." in report
+    assert "- ✗ `clip01` (0 / 2): clip01([0.5, -1.0, 2.0],) returned" in report
+    assert "- ✗ `double` (0 / 1) — missing: double is missing" in report
+    assert "## oscar_notes — unknown lesson: not graded" in report
+    assert "- cell 5 raised ZeroDivisionError: division by zero" in report
+
+
+# --------------------------------------------------------------------------- command line
+
+def test_command_line_writes_csv_and_report_without_importing_the_checks(toy, tmp_path):
+    folder, _, _ = toy
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("alice_90_toy.ipynb", "grace_90_toy.ipynb"):
+        shutil.copy(folder / "submissions" / name, subs / name)
+    out, report = tmp_path / "g.csv", tmp_path / "r.md"
+    args = [str(subs), "--out", str(out), "--report", str(report), "--solutions",
+            str(folder / "solutions"), "--checks-module", TOY_CHECKS, "--timeout", "30"]
+    code = ("import sys\nfrom course_lib import grade\nstatus = grade.main(sys.argv[1:])\n"
+            "assert 'course_lib.checks' not in sys.modules, 'grade imported the checks'\n"
+            "sys.exit(status)")
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "alice_90_toy.ipynb: 3/3" in done.stdout
+    assert "grace_90_toy.ipynb: not graded" in done.stdout
+    table = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["student"], r["function"], r["status"]) for r in table] == [
+        ("alice", "double", "pass"), ("alice", "clip01", "pass"), ("alice", "TOTAL", "2/2 passed"),
+        ("grace", "double", "error"), ("grace", "clip01", "error"), ("grace", "TOTAL", "error")]
+    assert "## alice — 90_toy: 3 / 3 points" in report.read_text(encoding="utf-8")
+    assert sorted(p.name for p in subs.iterdir()) == ["alice_90_toy.ipynb", "grace_90_toy.ipynb"]
+
+
+def test_a_checks_module_that_cannot_load_is_a_grader_error(toy, tmp_path, capsys):
+    folder, _, _ = toy
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(folder / "submissions" / "alice_90_toy.ipynb", subs)
+    status = grade.main([str(subs), "--out", str(tmp_path / "g.csv"), "--solutions",
+                         str(folder / "solutions"), "--checks-module", "no_such_checks_module"])
+    assert status == 1
+    assert "could not check 1 submission" in capsys.readouterr().err
+    table = list(csv.DictReader((tmp_path / "g.csv").open(encoding="utf-8")))
+    assert [r["status"] for r in table] == ["error", "error", "error"]
+    assert "could not load the checks from no_such_checks_module" in table[0]["feedback"]
+    assert "ModuleNotFoundError" in table[0]["feedback"]
+
+
+def test_usage_errors_exit_2_before_running_anything(toy, tmp_path, capsys):
+    folder, _, _ = toy
+    solutions = ["--solutions", str(folder / "solutions")]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = ["--out", str(tmp_path / "g.csv")]
+    assert grade.main([str(tmp_path / "absent"), *out, *solutions]) == 2
+    assert grade.main([str(empty), *out, *solutions]) == 2
+    assert grade.main([str(folder / "submissions"), *out, "--solutions", str(empty)]) == 2
+    assert grade.main([str(folder / "submissions"), *out, *solutions, "--kernel", "nope"]) == 2
+    assert grade.main([str(folder / "submissions"), "--out", "x.ipynb", *solutions]) == 2
+    err = capsys.readouterr().err
+    for message in ("does not exist", "no .ipynb files", "no solution notebooks",
+                    "kernel 'nope' is not installed", "looks like a notebook"):
+        assert message in err
+    assert not (tmp_path / "g.csv").exists()
+
+
+# --------------------------------------------------------------------------- no kernel
+
+def test_load_submission_reports_bad_files():
+    assert grade.load_submission(b"  \n").problem == "the file is empty"
+    assert "invalid JSON" in grade.load_submission(b"{nope").problem
+    assert "not UTF-8" in grade.load_submission(b'{"cells": "\xff"}').problem
+    assert "got list" in grade.load_submission(b"[1, 2]").problem
+    assert "got NoneType" in grade.load_submission(b'{"nbformat": 4}').problem
+    text = toy_lesson.submission(toy_lesson.CORRECT).encode()
+    loaded = grade.load_submission(text)
+    assert loaded.problem is None and loaded.lesson == "90_toy"
+    sources = [source for _, source in loaded.cells]
+    assert toy_lesson.CORRECT["double"] in sources
+    assert not any("check_double" in s for s in sources), "test cells are not run"
+
+
+def test_load_submission_tolerates_odd_but_usable_cells():
+    nb = {"cells": [{"cell_type": "code", "source": ["x = 1\n", "y = 2"]}, "junk",
+                    {"cell_type": "markdown", "source": "text"},
+                    {"cell_type": "code", "source": "   "}],
+          "metadata": {"course": "not a dict"}}
+    loaded = grade.load_submission(json.dumps(nb).encode())
+    assert loaded.problem is None and loaded.lesson is None
+    assert loaded.cells == [(1, "x = 1\ny = 2")]
+
+
+@pytest.mark.parametrize("path, lesson", [
+    ("alice_01_convolution.ipynb", "01_convolution"),
+    ("alice/01_convolution.ipynb", "01_convolution"),
+    ("01_convolution/alice.ipynb", "01_convolution"),
+    ("submitted/alice/02_padding_and_stride/02_padding_and_stride.ipynb",
+     "02_padding_and_stride"),
+    ("alice-03.ipynb", "03_pooling"),
+    ("alice_01_convolutions.ipynb", "01_convolution"),
+    ("alice_convolution.ipynb", None),
+    ("alice_101_convolution.ipynb", None),
+    ("notes.ipynb", None),
+])
+def test_infer_lesson_from_names(path, lesson):
+    lessons = ["01_convolution", "02_padding_and_stride", "03_pooling"]
+    assert grade.infer_lesson(path, lessons) == lesson
+
+
+def test_infer_student():
+    assert grade.infer_student("alice_01_convolution.ipynb", "01_convolution") == "alice"
+    assert grade.infer_student("alice/01_convolution.ipynb", "01_convolution") == "alice"
+    assert grade.infer_student("01_convolution.ipynb", "01_convolution") == "01_convolution"
+    assert grade.infer_student("notes.ipynb", None) == "notes"
+
+
+def test_lesson_points_and_bad_arguments(tmp_path):
+    toy_lesson.write(tmp_path)
+    assert grade.lesson_points(tmp_path / "solutions") == {"90_toy": {"double": 1.0,
+                                                                      "clip01": 2.0}}
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no solution notebooks"):
+        grade.lesson_points(tmp_path / "empty")
+    subs = tmp_path / "submissions"
+    with pytest.raises(ValueError, match="jobs must be an int >= 1"):
+        grade.grade_folder(subs, solutions=tmp_path / "solutions", jobs=0)
+    with pytest.raises(ValueError, match="timeout must be a number of seconds > 0"):
+        grade.grade_folder(subs, solutions=tmp_path / "solutions",
+                           options=grade.Options(timeout=-1))
+    with pytest.raises(TypeError, match="options must be a grade.Options"):
+        grade.grade_folder(subs, solutions=tmp_path / "solutions", options={"timeout": 1})
+
+
+# --------------------------------------------------------------------------- the real course
+
+def test_real_solutions_pass_and_real_exercises_fail_with_the_real_checks(tmp_path):
+    """The repository's own solution (all ✓) and generated exercise (all "not implemented")."""
+    solutions = sorted((REPO / "solutions").glob("*.ipynb"))
+    if not (REPO / "course_lib" / "checks").is_dir() or not solutions:
+        pytest.skip("course_lib/checks or solutions/*.ipynb do not exist yet")
+    lesson = next((p for p in solutions if p.stem == "01_convolution"), solutions[0])
+    subs = tmp_path / "subs"
+    (subs / "sol").mkdir(parents=True)
+    (subs / "ex").mkdir()
+    shutil.copy(lesson, subs / "sol" / lesson.name)
+    exercise = assign.expected_exercises(REPO / "solutions")[lesson.name]
+    (subs / "ex" / lesson.name).write_text(exercise, encoding="utf-8")
+    grades = {g.student: g for g in grade.grade_folder(subs, jobs=2,
+                                                       options=grade.Options(timeout=120))}
+    points = assign.graded_points(json.loads(lesson.read_text(encoding="utf-8")))
+    solved, stubs = grades["sol"], grades["ex"]
+    assert solved.lesson == stubs.lesson == lesson.stem
+    assert [f.name for f in solved.functions] == list(points), solved
+    assert all(f.status == "pass" for f in solved.functions), solved
+    assert solved.points == solved.max_points == sum(points.values())
+    assert all(f.status == "fail" for f in stubs.functions), stubs
+    assert all("not implemented yet" in " ".join(f.messages) for f in stubs.functions), stubs
+    assert stubs.points == 0
