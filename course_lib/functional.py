@@ -236,15 +236,15 @@ def relu(x) -> np.ndarray:
 
 
 def relu_forward(x):
-    """out = max(x, 0); the cache is the mask x > 0 (the gradient at 0 is 0, as in PyTorch)."""
+    """out = max(x, 0); the cache holds the mask x > 0 (the gradient at 0 is 0, as in PyTorch)."""
     check_array(x, "x")
-    return np.maximum(x, 0), x > 0
+    return np.maximum(x, 0), (x > 0, x.dtype)
 
 
 def relu_backward(dout, cache):
     """dx = dout where x > 0, else 0."""
-    mask = cache
-    check_dout(dout, mask.shape, dout.dtype)
+    mask, dtype = cache
+    check_dout(dout, mask.shape, dtype)
     return dout * mask
 
 
@@ -442,22 +442,24 @@ def dropout_forward(x, p: float, rng, training: bool = True):
 
     The expected output equals x, so eval mode (or p = 0) is the identity.
     x : any shape; rng : int seed or ``np.random.Generator``.
-    Returns out (same shape) and the cache ``(mask, p)`` with mask of 0s and 1s.
+    Returns out (same shape) and the cache ``(mask, p)`` with mask of 0s and 1s (in eval
+    mode a read-only all-ones mask and p = 0, so the backward is the identity too).
     """
     check_array(x, "x")
     p = check_probability(p)
     if not training or p == 0.0:
-        return x, (None, p)
+        return x, (np.broadcast_to(np.ones((), dtype=x.dtype), x.shape), 0.0)
     mask = (as_rng(rng).random(x.shape) >= p).astype(x.dtype)
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return x * mask * x.dtype.type(scale), (mask, p)
+    return x * mask * _keep_scale(p, x.dtype), (mask, p)
+
+
+def _keep_scale(p, dtype):
+    """1 / (1 - p), the factor that keeps dropout's expectation; 0 when everything drops."""
+    return dtype.type(0.0 if p == 1.0 else 1.0 / (1.0 - p))
 
 
 def dropout_backward(dout, cache):
     """dx = dout * mask / (1 - p): the kept entries pass the gradient through, scaled."""
     mask, p = cache
-    check_array(dout, "dout")
-    if mask is None:
-        return dout
     check_dout(dout, mask.shape, mask.dtype)
-    return dout * mask * dout.dtype.type(0.0 if p == 1.0 else 1.0 / (1.0 - p))
+    return dout * mask * _keep_scale(p, mask.dtype)

@@ -12,7 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .validate import as_rng, check_array, check_dtype, check_int, check_probability, pair
+from .validate import (
+    as_rng,
+    check_array,
+    check_dout,
+    check_dtype,
+    check_int,
+    check_probability,
+    pair,
+    pool_params,
+    window_params,
+)
 
 __all__ = ["Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "Linear",
            "Dropout", "BatchNorm2d", "CrossEntropyLoss"]
@@ -92,8 +102,8 @@ class Conv2d(Layer):
         self.kernel_size = pair(kernel_size, "kernel_size", 1)
         self.stride, self.dilation = pair(stride, "stride", 1), pair(dilation, "dilation", 1)
         self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
-        if padding not in ("same", "valid") and isinstance(padding, str):
-            raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+        # Reject bad combinations now (e.g. 'same' with stride 2), not at the first forward.
+        window_params(self.kernel_size, self.stride, self.padding, self.dilation, allow_same=True)
         dtype = check_dtype(dtype)
         fan_in = c_in * self.kernel_size[0] * self.kernel_size[1]
         self.params["weight"] = _he_normal(as_rng(rng), (c_out, c_in, *self.kernel_size),
@@ -126,9 +136,7 @@ class _Pool2d(Layer):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = pair(kernel_size, "kernel_size", 1)
-        self.stride = self.kernel_size if stride is None else pair(stride, "stride", 1)
-        self.padding = pair(padding, "padding")
+        self.kernel_size, self.stride, self.padding = pool_params(kernel_size, stride, padding)
 
     def forward(self, x):
         out, self._cache = type(self)._forward(x, self.kernel_size, self.stride, self.padding)
@@ -176,11 +184,13 @@ class Flatten(Layer):
         check_array(x, "x", finite=False)
         if x.ndim < 2:
             raise ValueError(f"x must have a batch axis and at least one more, got shape {x.shape}")
-        self._cache = x.shape
-        return x.reshape(x.shape[0], -1)
+        out = x.reshape(x.shape[0], -1)
+        self._cache = (x.shape, out.shape, x.dtype)
+        return out
 
     def backward(self, dout):
-        return dout.reshape(self._take_cache())
+        x_shape, out_shape, dtype = self._take_cache()
+        return check_dout(dout, out_shape, dtype).reshape(x_shape)
 
 
 class Linear(Layer):

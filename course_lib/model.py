@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layers import Layer
-from .validate import check_dtype
+from .validate import check_array, check_dtype
 
 __all__ = ["Sequential"]
 
@@ -80,7 +80,9 @@ class Sequential(Layer):
         return {k: v.copy() for k, v in {**self.params, **self.buffers}.items()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Copy arrays from ``state`` into the model; keys, shapes and dtypes must match."""
+        """Copy arrays from ``state`` into the model (cast to the model's dtype).
+
+        Keys and shapes must match, and values must be finite."""
         own = {**self.params, **self.buffers}
         missing, unexpected = own.keys() - state.keys(), state.keys() - own.keys()
         if missing or unexpected:
@@ -90,6 +92,7 @@ class Sequential(Layer):
             new = np.asarray(state[k])
             if new.shape != v.shape:
                 raise ValueError(f"state[{k!r}] must have shape {v.shape}, got {new.shape}")
+            check_array(new, f"state[{k!r}]", nonempty=False)
             v[...] = new.astype(v.dtype)
 
     def __repr__(self):

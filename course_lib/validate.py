@@ -122,15 +122,14 @@ def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0
     return (n + 2 * p - span) // s + 1
 
 
-def window_args(x_shape, kernel_hw, stride, padding, dilation, *, allow_same: bool):
-    """Validate and normalise the arguments of a sliding-window op.
+def window_params(kernel_hw, stride, padding, dilation, *, allow_same: bool):
+    """Validate and normalise the arguments of a sliding-window op (no input needed).
 
-    Returns ``(stride, dilation, pad4, (OH, OW))`` with ``stride``/``dilation`` pairs and
+    Returns ``(stride, dilation, pad4)`` with ``stride``/``dilation`` pairs and
     ``pad4 = (top, bottom, left, right)``. ``padding`` may be an int, a pair, ``'valid'``
     or (when ``allow_same``) ``'same'``, which needs stride 1 and puts any odd extra
     padding at the bottom/right, as PyTorch does.
     """
-    _, _, H, W = x_shape
     KH, KW = kernel_hw
     stride = pair(stride, "stride", 1)
     dilation = pair(dilation, "dilation", 1)
@@ -143,11 +142,23 @@ def window_args(x_shape, kernel_hw, stride, padding, dilation, *, allow_same: bo
             th, tw = dilation[0] * (KH - 1), dilation[1] * (KW - 1)
             pad4 = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
         else:
-            options = "'same', 'valid'" if allow_same else "'valid'"
-            raise ValueError(f"padding must be an int, a pair or one of {options}, got {padding!r}")
+            options = "'same' or 'valid'" if allow_same else "'valid'"
+            raise ValueError(f"padding must be an int, a pair, {options}, got {padding!r}")
     else:
         ph, pw = pair(padding, "padding")
         pad4 = (ph, ph, pw, pw)
+    return stride, dilation, pad4
+
+
+def window_args(x_shape, kernel_hw, stride, padding, dilation, *, allow_same: bool):
+    """``window_params`` plus the output size for an input of shape (N, C, H, W).
+
+    Returns ``(stride, dilation, pad4, (OH, OW))``; raises if the kernel does not fit.
+    """
+    _, _, H, W = x_shape
+    KH, KW = kernel_hw
+    stride, dilation, pad4 = window_params(kernel_hw, stride, padding, dilation,
+                                           allow_same=allow_same)
     out = []
     for axis, n, k, s, d, p in (("height", H, KH, stride[0], dilation[0], pad4[:2]),
                                 ("width", W, KW, stride[1], dilation[1], pad4[2:])):
@@ -201,15 +212,21 @@ def pool_args(x, kernel_size, stride, padding):
     ``stride`` defaults to ``kernel_size``; padding may be at most half the kernel, as in PyTorch.
     """
     check_array(x, "x", 4, axis_names="(N, C, H, W)")
+    kernel, stride, padding = pool_params(kernel_size, stride, padding)
+    stride, _, pad4, out_hw = window_args(x.shape, kernel, stride, padding, 1, allow_same=False)
+    return kernel, stride, pad4, out_hw
+
+
+def pool_params(kernel_size, stride, padding):
+    """Validate pooling arguments (no input needed); return (kernel, stride, padding) pairs."""
     kernel = pair(kernel_size, "kernel_size", 1)
-    stride = kernel if stride is None else stride
+    stride = kernel if stride is None else pair(stride, "stride", 1)
     if isinstance(padding, str):
         raise ValueError(f"padding must be an int or a pair for pooling, got {padding!r}")
-    ph, pw = pair(padding, "padding")
-    if 2 * ph > kernel[0] or 2 * pw > kernel[1]:
-        raise ValueError(f"padding must be at most half of kernel_size {kernel}, got {(ph, pw)}")
-    stride, _, pad4, out_hw = window_args(x.shape, kernel, stride, (ph, pw), 1, allow_same=False)
-    return kernel, stride, pad4, out_hw
+    padding = pair(padding, "padding")
+    if 2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]:
+        raise ValueError(f"padding must be at most half of kernel_size {kernel}, got {padding}")
+    return kernel, stride, padding
 
 
 def check_dout(dout, expected_shape, dtype) -> np.ndarray:
