@@ -55,7 +55,7 @@ CONV_CASES = {
     "padding_float": (dict(padding=0.5), TypeError, r"padding must be an int, got float"),
     "padding_bool": (dict(padding=False), TypeError, r"padding must be an int, got bool"),
     "padding_unknown_str": (dict(padding="full"), ValueError,
-                            r"padding must be an int, a pair or one of 'same', 'valid'"),
+                            r"padding must be an int, a pair, 'same' or 'valid', got 'full'"),
     "dilation_0": (dict(dilation=0), ValueError, r"dilation must be >= 1, got 0"),
     "dilation_float": (dict(dilation=2.0), TypeError, r"dilation must be an int, got float"),
     "dilation_bool": (dict(dilation=True), TypeError, r"dilation must be an int, got bool"),
