@@ -1,0 +1,181 @@
+"""Training on full MNIST: seconds per epoch and test accuracy, NumPy vs PyTorch CPU.
+
+    .venv/bin/python benchmarks/bench_train.py                 # seed 3 epochs, LeNet 5 epochs
+    .venv/bin/python benchmarks/bench_train.py --models lenet --epochs 1 --threads 1
+
+Both models train in float32 at batch 64 with the CLI's tuned optimiser and schedule
+(``course_lib.train.DEFAULTS``). When PyTorch is installed the same net is trained in
+PyTorch too, from the same initial weights (copied), on the same batches in the same order,
+with the same optimiser and the same learning rate at every step, on as many threads as
+NumPy's BLAS uses; the table then shows both and the time ratio NumPy / PyTorch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import time
+
+import numpy as np
+
+from course_lib import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU
+from course_lib.data import iterate_minibatches, load_mnist, normalize
+from course_lib.models import build_model
+from course_lib.train import DEFAULTS, fit, make_optimizer, make_schedule
+
+try:
+    import torch
+except ImportError:  # PyTorch is optional
+    torch = None
+
+try:
+    import threadpoolctl
+except ImportError:  # optional: without it the BLAS thread count is only estimated
+    threadpoolctl = None
+
+
+def blas_threads() -> int:
+    """Threads NumPy's BLAS uses (threadpoolctl if installed, else the environment)."""
+    if threadpoolctl is not None:
+        counts = [p["num_threads"] for p in threadpoolctl.threadpool_info()
+                  if p.get("user_api") == "blas"]
+        if counts:
+            return max(counts)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    return os.cpu_count() or 1
+
+
+def torch_copy(model):
+    """The same architecture as a torch.nn.Sequential, with the same weights."""
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, Conv2d):
+            f, c = layer.params["weight"].shape[:2]
+            layers.append(torch.nn.Conv2d(c, f, layer.kernel_size, layer.stride, layer.padding,
+                                          layer.dilation, bias="bias" in layer.params))
+        elif isinstance(layer, Linear):
+            d_out, d_in = layer.params["weight"].shape
+            layers.append(torch.nn.Linear(d_in, d_out, bias="bias" in layer.params))
+        elif isinstance(layer, MaxPool2d):
+            layers.append(torch.nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding))
+        elif isinstance(layer, ReLU):
+            layers.append(torch.nn.ReLU())
+        elif isinstance(layer, Flatten):
+            layers.append(torch.nn.Flatten())
+        else:
+            raise TypeError(f"no PyTorch twin for {type(layer).__name__}")
+    net = torch.nn.Sequential(*layers)
+    net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()})
+    return net
+
+
+def train_torch(net, name, opt_name, lr, total_steps, warmup, steps_per_epoch, data, epochs,
+                batch_size, seed):
+    """Train ``net`` like ``fit`` does; returns (epoch seconds, test accuracy per epoch)."""
+    x, y, xt, yt = data
+    if opt_name == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+    # the learning rate of every step from our schedule, so both runs use the same one
+    from course_lib.optim import SGD as _SGD
+    ours = make_schedule(DEFAULTS[name]["schedule"], _SGD({"w": np.zeros(1)}, lr), total_steps,
+                         warmup=warmup, steps_per_epoch=steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, (lambda t: ours.lr_at(t) / lr) if ours is not None else (lambda t: 1.0))
+    rng = np.random.default_rng(seed)
+    xt_t, yt_t = torch.from_numpy(xt), torch.from_numpy(yt)
+    times, accs = [], []
+    for _ in range(epochs):
+        net.train()
+        start = time.perf_counter()
+        for xb, yb in iterate_minibatches(x, y, batch_size, shuffle=True, seed=rng):
+            opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(xb)),
+                                                     torch.from_numpy(yb))
+            loss.backward()
+            opt.step()
+            sched.step()
+        times.append(time.perf_counter() - start)
+        net.eval()
+        with torch.no_grad():
+            pred = torch.cat([net(xt_t[i:i + 1000]).argmax(1) for i in range(0, len(xt), 1000)])
+        accs.append(float((pred == yt_t).float().mean()))
+    return times, accs
+
+
+def bench(name, epochs, data, args):
+    x, y, xt, yt = data
+    defaults = DEFAULTS[name]
+    rng = np.random.default_rng(args.seed)
+    model = build_model(name, rng)
+    twin = torch_copy(model) if torch is not None and not args.no_torch else None
+    opt = make_optimizer(defaults["optimizer"], model.params, defaults["lr"])
+    steps = math.ceil(len(x) / args.batch_size)
+    sched = make_schedule(defaults["schedule"], opt, epochs * steps, warmup=defaults["warmup"],
+                          steps_per_epoch=steps)
+    batch_seed = int(rng.integers(2**31))  # fit's and PyTorch's batch order
+    hist = fit(model, CrossEntropyLoss(), opt, (x, y), epochs, args.batch_size, val=(xt, yt),
+               schedule=sched, seed=batch_seed, progress=False)
+    t_times = t_accs = None
+    if twin is not None:
+        t_times, t_accs = train_torch(twin, name, defaults["optimizer"], defaults["lr"],
+                                      epochs * steps, defaults["warmup"], steps, data, epochs,
+                                      args.batch_size, batch_seed)
+    print(f"\n{name}: {opt!r}, {sched!r}")
+    head = "| epoch | NumPy s/epoch | NumPy test acc |"
+    if twin is not None:
+        head += " PyTorch s/epoch | PyTorch test acc | time ratio |"
+    print(head + "\n|" + "|".join("---" for _ in range(head.count("|") - 1)) + "|")
+    for e in range(epochs):
+        row = f"| {e + 1} | {hist.epoch_time[e]:.1f} | {hist.val_acc[e]:.2%} |"
+        if twin is not None:
+            row += (f" {t_times[e]:.1f} | {t_accs[e]:.2%} | "
+                    f"{hist.epoch_time[e] / t_times[e]:.1f}x |")
+        print(row, flush=True)
+    mean = f"| mean | {np.mean(hist.epoch_time):.1f} | |"
+    if twin is not None:
+        mean += f" {np.mean(t_times):.1f} | | " \
+                f"{np.mean(hist.epoch_time) / np.mean(t_times):.1f}x |"
+    print(mean, flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", nargs="+", choices=sorted(DEFAULTS), default=["seed", "lenet"])
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs per model (default: seed 3, lenet 5)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None,
+                   help="limit NumPy's BLAS (needs threadpoolctl) and PyTorch to N threads")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    args = p.parse_args()
+    if args.threads is not None:
+        if threadpoolctl is None:
+            p.error("--threads needs threadpoolctl (pip install threadpoolctl)")
+        threadpoolctl.threadpool_limits(args.threads, user_api="blas")
+    n_threads = blas_threads()
+    if torch is not None:
+        torch.set_num_threads(n_threads)
+    d = load_mnist()
+    x, y = d.x_train[:args.limit], d.y_train[:args.limit]
+    data = (normalize(x), y.copy(), normalize(d.x_test), d.y_test.copy())
+    print(f"MNIST: {len(x)} training / {len(d.x_test)} test images, float32, batch "
+          f"{args.batch_size}; NumPy {np.__version__} with {n_threads} BLAS thread(s); "
+          + (f"PyTorch {torch.__version__} with {torch.get_num_threads()} thread(s); "
+             if torch is not None and not args.no_torch else "PyTorch not used; ")
+          + f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    for name in args.models:
+        epochs = args.epochs or {"seed": 3, "lenet": 5}[name]
+        bench(name, epochs, data, args)
+
+
+if __name__ == "__main__":
+    main()
