@@ -312,7 +312,7 @@ def _returned(value) -> str:
         return "None (is a `return` statement missing?)"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
-    return f"a {type(value).__name__}"
+    return f"a value of type {type(value).__name__} ({_short(repr(value), 60)})"
 
 
 def _as_number(value):
@@ -368,7 +368,7 @@ def _mismatch(kind: str, actual, expected, float32: bool, what: str):
 
 def _judge(spec: Spec, a, actual, expected, float32: bool, part: str | None) -> list[str]:
     """Messages about one output (empty when it is right)."""
-    what = f"`{part}`" if part else "your output"
+    what = f"`{part}`" if part else "Your output"
     problem = _mismatch(spec.kind, actual, expected, float32, what)
     if problem is None:
         return []

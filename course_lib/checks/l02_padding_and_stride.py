@@ -18,14 +18,18 @@ def _np_pad(x, top, bottom, left, right):
     return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
 
 
+ONE_SIDE = ("You padded one side only: add the padding on both sides, ph rows above AND below, "
+            "pw columns left AND right.")
+
+
 def _pad_cases(rng):
     return [
-        Case("padding=1 on a 2 x 3 x 4 x 5 batch", x=randn(rng, 2, 3, 4, 5), padding=1),
+        Case("padding=2 on a 2 x 3 x 4 x 5 batch", x=randn(rng, 2, 3, 4, 5), padding=2),
         Case("padding=(1, 2): 1 row above and below, 2 columns left and right",
              x=randn(rng, 1, 2, 3, 4), padding=(1, 2)),
         Case("padding=(2, 0): rows only", x=randn(rng, 2, 1, 3, 3), padding=(2, 0)),
-        Case("batch 1, float32, padding=2", x=randn(rng, 1, 2, 3, 5, dtype=np.float32),
-             padding=2),
+        Case("batch 1, float32, padding=1", x=randn(rng, 1, 2, 3, 5, dtype=np.float32),
+             padding=1),
         Case("padding=0 (nothing to add)", x=randn(rng, 2, 2, 3, 2), padding=0),
     ]
 
@@ -35,12 +39,10 @@ PAD2D = Spec(
     reference=lambda x, padding: F.pad2d(x, padding),
     cases=_pad_cases,
     mistakes=[
-        Mistake("You padded one side only: add the padding on both sides, ph rows above AND "
-                "below, pw columns left AND right.",
-                lambda a, ref: _np_pad(a.x, 0, _ph_pw(a.padding)[0], 0, _ph_pw(a.padding)[1])),
-        Mistake("You padded one side only: add the padding on both sides, ph rows above AND "
-                "below, pw columns left AND right.",
-                lambda a, ref: _np_pad(a.x, _ph_pw(a.padding)[0], 0, _ph_pw(a.padding)[1], 0)),
+        *[Mistake(ONE_SIDE, lambda a, ref, before=before, after=after: _np_pad(
+            a.x, before * _ph_pw(a.padding)[0], after * _ph_pw(a.padding)[0],
+            before * _ph_pw(a.padding)[1], after * _ph_pw(a.padding)[1]))
+          for before, after in ((0, 2), (2, 0), (0, 1), (1, 0))],
         Mistake("You padded the N and C axes too: `np.pad(x, p)` pads every axis. Pad only H "
                 "and W: `np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))`.",
                 lambda a, ref: np.pad(a.x, a.padding)),

@@ -55,9 +55,9 @@ def _linear_cases(rng):
     def case(label, n, d, m, dtype=np.float64):
         return Case(label, dout=randn(rng, n, m, dtype=dtype), x=randn(rng, n, d, dtype=dtype),
                     w=randn(rng, d, m, dtype=dtype))
-    return [case("N=4 examples, D=3 inputs, M=5 outputs", 4, 3, 5),
+    return [case("D = M = 3 (a missing transpose keeps the shape here)", 5, 3, 3),
+            case("N=4 examples, D=3 inputs, M=5 outputs", 4, 3, 5),
             case("batch 1", 1, 6, 2),
-            case("D = M = 3 (a missing transpose keeps the shape here)", 5, 3, 3),
             case("float32", 3, 4, 2, np.float32)]
 
 
@@ -121,10 +121,10 @@ SOFTMAX_CROSS_ENTROPY_BACKWARD = Spec(
                 lambda a, ref: -ref),
         Mistake("Subtract 1 at the true class only: dlogits = (softmax - onehot(y)) / N.",
                 lambda a, ref: F.softmax(a.logits) / len(a.y)),
-        Mistake("You subtracted 1 from every entry: subtract it at the true class only, "
-                "`p[np.arange(N), y] -= 1`.", lambda a, ref: (F.softmax(a.logits) - 1) / len(a.y)),
         Mistake("`p[:, y] -= 1` changes whole columns: use `p[np.arange(N), y] -= 1`.",
                 lambda a, ref: _column_subtract(a)),
+        Mistake("You subtracted 1 from every entry: subtract it at the true class only, "
+                "`p[np.arange(N), y] -= 1`.", lambda a, ref: (F.softmax(a.logits) - 1) / len(a.y)),
         Mistake("Your softmax overflows for large logits (NaN): subtract each row's maximum "
                 "before `np.exp`.",
                 lambda a, ref: (unshifted_softmax(a.logits)

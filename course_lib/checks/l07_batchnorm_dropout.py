@@ -21,16 +21,22 @@ def _with(a, **changes):
     return SimpleNamespace(**{**vars(a), **changes})
 
 
-def _bn(a, axes=AXES, ddof=0, eps=None, eps_inside=True, power=0.5, last_axis=False):
-    """Batch norm of case ``a`` with one thing changed: builds the mistakes."""
+def _bn(a, axes=AXES, ddof=0, eps=None, eps_inside=True, power=0.5, last_axis=""):
+    """Batch norm of case ``a`` with one thing changed: builds the mistakes.
+
+    last_axis: "" (right), "affine" (gamma and beta broadcast along W) or "all" (the
+    per-channel mean and variance too).
+    """
     eps = getattr(a, "eps", 1e-5) if eps is None else eps
-    if last_axis:  # per-channel statistics and gamma/beta broadcast along W
+    if last_axis == "all":
         mu, var = a.x.mean(axis=AXES), a.x.var(axis=AXES, ddof=ddof)
         return a.gamma * (a.x - mu) / np.sqrt(var + eps) + a.beta
     mu = a.x.mean(axis=axes, keepdims=True)
     var = a.x.var(axis=axes, keepdims=True, ddof=ddof)
     scale = (var + eps) ** power if eps_inside else np.sqrt(var) + eps
     xhat = (a.x - mu) / scale
+    if last_axis == "affine":
+        return a.gamma * xhat + a.beta
     return a.gamma[:, None, None] * xhat + a.beta[:, None, None]
 
 
@@ -45,10 +51,10 @@ def _bn_inputs(rng, n, c, h, w, dtype=np.float64, small_channel=False):
 
 def _bn_cases(rng):
     return [
-        Case("a (4, 3, 2, 5) batch with per-channel offsets and scales",
-             **_bn_inputs(rng, 4, 3, 2, 5)),
         Case("width W = C = 3 (a (C,) array broadcast on the wrong axis shows)",
              **_bn_inputs(rng, 2, 3, 4, 3)),
+        Case("a (4, 3, 2, 5) batch with per-channel offsets and scales",
+             **_bn_inputs(rng, 4, 3, 2, 5)),
         Case("batch 1: the statistics come from H and W", **_bn_inputs(rng, 1, 2, 3, 4)),
         Case("a channel with variance 1e-4 (eps matters)",
              **_bn_inputs(rng, 3, 2, 3, 3, small_channel=True)),
@@ -78,7 +84,10 @@ BATCHNORM_FORWARD = Spec(
                 lambda a, ref: _bn(a, axes=None)),
         Mistake("A (C,) array is broadcast along the last axis (width): reshape the per-channel "
                 "mean, variance, gamma and beta to (1, C, 1, 1), e.g. `gamma[:, None, None]` "
-                "or `keepdims=True`.", lambda a, ref: _bn(a, last_axis=True)),
+                "or `keepdims=True`.", lambda a, ref: _bn(a, last_axis="all")),
+        Mistake("gamma and beta are broadcast along the last axis (width): reshape them to "
+                "(1, C, 1, 1), e.g. `gamma[:, None, None]`.",
+                lambda a, ref: _bn(a, last_axis="affine")),
         Mistake("eps goes inside the square root: divide by `np.sqrt(var + eps)`.",
                 lambda a, ref: _bn(a, eps_inside=False)),
         Mistake("Divide by the standard deviation `np.sqrt(var + eps)`, not the variance.",
@@ -126,8 +135,8 @@ def _bn_backward_cases(rng):
         inputs = _bn_inputs(rng, n, c, h, w, dtype, small_channel=bool(extra))
         return Case(label, dout=randn(rng, n, c, h, w, dtype=dtype), x=inputs["x"],
                     gamma=inputs["gamma"], **extra)
-    return [case("a (4, 3, 2, 5) batch", 4, 3, 2, 5),
-            case("width W = C = 3", 2, 3, 4, 3),
+    return [case("width W = C = 3", 2, 3, 4, 3),
+            case("a (4, 3, 2, 5) batch", 4, 3, 2, 5),
             case("batch 1", 1, 2, 3, 4),
             case("eps=0.1 given, a channel with small variance", 3, 2, 3, 3, eps=0.1),
             case("float32", 3, 2, 3, 4, np.float32)]
@@ -182,7 +191,30 @@ def _dropout_cases(rng):
 
 
 def _verify_dropout(a, actual, rerun) -> list[str]:
-    """Properties of (out, mask): there is no unique right mask, so no reference output."""
+    """Properties of (out, mask), then that the mask comes from ``rng`` and only from it.
+
+    There is no unique right mask, so there is no reference output to compare with.
+    """
+    problems = _dropout_problems(a, actual)
+    if problems or not 0 < a.p < 1:
+        return problems
+    mask = np.asarray(actual[1])
+    again = rerun()
+    if _dropout_problems(a, again) or not np.array_equal(np.asarray(again[1]), mask):
+        return ["Two calls with identically seeded `rng`s gave different results: draw the "
+                "randomness only from `rng` (e.g. `rng.random(x.shape)`), not from "
+                "`np.random`."]
+    other = rerun(rng=np.random.default_rng(12345))
+    problems = _dropout_problems(a, other)
+    if problems:
+        return [f"With another `rng`: {problems[0]}"]
+    if np.array_equal(np.asarray(other[1]), mask):
+        return ["Different `rng`s gave the same mask: draw the mask from the `rng` argument."]
+    return []
+
+
+def _dropout_problems(a, actual) -> list[str]:
+    """What is wrong with one (out, mask) for input ``a.x`` and drop probability ``a.p``."""
     if not isinstance(actual, (tuple, list)) or len(actual) != 2:
         return ["`dropout_forward` should return a tuple (out, mask)."]
     out, mask = actual
@@ -224,16 +256,6 @@ def _verify_dropout(a, actual, rerun) -> list[str]:
                     f"(e.g. `mask = rng.random(x.shape) >= p`)."]
         return [f"You dropped {dropped:.1%} of the values, but p={a.p}: drop each value "
                 f"independently with probability p (e.g. `mask = rng.random(x.shape) >= p`)."]
-    if 0 < a.p < 1:
-        again = rerun()
-        if not np.array_equal(np.asarray(again[1]), mask):
-            return ["Two calls with identically seeded `rng`s gave different masks: draw the "
-                    "randomness only from `rng` (e.g. `rng.random(x.shape)`), not from "
-                    "`np.random`."]
-        other = rerun(rng=np.random.default_rng(12345))
-        if np.array_equal(np.asarray(other[1]), mask):
-            return ["Different `rng`s gave the same mask: draw the mask from the `rng` "
-                    "argument."]
     return []
 
 

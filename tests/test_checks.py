@@ -1,0 +1,300 @@
+"""Tests for course_lib.checks: the checks reject wrong code with the right hint and accept
+right code in any style.
+
+The gallery (tests/wrong_impls/) holds deliberately wrong implementations, each with a
+keyword its hint must contain, and correct implementations written differently.
+"""
+
+from __future__ import annotations
+
+import json
+import linecache
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+from wrong_impls import RIGHT, WRONG
+
+from course_lib import checks
+from course_lib.checks import CHECKS, LESSONS, CheckResult
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # wrong code overflows
+
+STEMS = ["01_convolution", "02_padding_and_stride", "03_pooling", "04_softmax_cross_entropy",
+         "05_backprop_by_layer", "06_training_on_mnist", "07_batchnorm_and_dropout"]
+
+
+def _text(result: CheckResult) -> str:
+    return " ".join(result.messages).lower()
+
+
+def _right(name):
+    return next(fn for n, fn in RIGHT if n == name)
+
+
+# ----------------------------------------------------------------------------- the contract
+def test_lessons_and_checks_follow_the_contract():
+    assert list(LESSONS) == STEMS
+    names = [n for stem in STEMS for n in LESSONS[stem]]
+    assert list(CHECKS) == names and len(names) == 20
+    for name, check in CHECKS.items():
+        assert check.__name__ == f"check_{name}"
+        assert getattr(checks, f"check_{name}") is check
+        assert f"check_{name}" in checks.__all__
+
+
+def test_check_result_reports():
+    ok = CheckResult("softmax", True, ["All 3 cases passed."])
+    bad = CheckResult("softmax", False, ["Use `x > 0` <not> `x >= 0`.", "Case: z (2,)."])
+    assert ok and not bad
+    assert str(ok).startswith("✓ softmax") and str(bad).startswith("✗ softmax")
+    assert "  - Case: z (2,)." in str(bad)
+    html = bad._repr_html_()
+    assert "✗" in html and "<code>x &gt; 0</code>" in html and "&lt;not&gt;" in html
+    assert "✓" in ok._repr_html_()
+    assert json.loads(json.dumps(bad.to_dict())) == {"name": "softmax", "passed": False,
+                                                     "messages": bad.messages}
+
+
+# ----------------------------------------------------------------------------- the gallery
+@pytest.mark.parametrize("name, fn, keyword", WRONG,
+                         ids=[f"{n}-{fn.__name__}" for n, fn, _ in WRONG])
+def test_wrong_implementation_is_rejected_with_its_hint(name, fn, keyword):
+    result = CHECKS[name](fn)
+    assert not result.passed
+    assert keyword.lower() in _text(result), result.messages
+    assert all(len(m) <= 320 for m in result.messages), result.messages
+
+
+def test_gallery_covers_every_check_three_times():
+    for name in CHECKS:
+        assert sum(n == name for n, _, _ in WRONG) >= 3, name
+        assert any(n == name for n, _ in RIGHT), name
+
+
+@pytest.mark.parametrize("name, fn", RIGHT, ids=[f"{n}-{fn.__name__}" for n, fn in RIGHT])
+def test_right_implementation_in_another_style_is_accepted(name, fn):
+    result = CHECKS[name](fn)
+    assert result.passed, result.messages
+    assert "passed" in _text(result)
+
+
+def _perturb(value):
+    """A slightly wrong version of a returned value (ints +1, floats and arrays nudged, 0/1
+    masks flipped), never the same value."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_perturb(v) for v in value)
+    if isinstance(value, (int, np.integer)):
+        return value + 1
+    if isinstance(value, (float, np.floating)):
+        return value + 0.01 * (1 + abs(value))
+    value = np.array(value)
+    if value.dtype == bool or np.isin(value, (0, 1)).all():
+        value.flat[0] = 1 - value.flat[0]
+    else:
+        value.flat[0] += 0.01 * (1 + abs(value.flat[0]))
+    return value
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_a_function_wrong_on_any_single_case_fails(name):
+    """Right everywhere except on the k-th call: the check must notice, for every k."""
+    fn, calls = _right(name), []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return fn(*args, **kwargs)
+
+    assert CHECKS[name](counted)
+    for k in range(len(calls)):
+        seen = []
+
+        def wrong_once(*args, k=k, seen=seen, **kwargs):
+            seen.append(1)
+            out = fn(*args, **kwargs)
+            return _perturb(out) if len(seen) == k + 1 else out
+
+        assert not CHECKS[name](wrong_once), f"call {k} of {len(calls)} was wrong but passed"
+
+
+# ----------------------------------------------------------------------------- not implemented
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_stub_and_missing_function_are_not_implemented_yet(name):
+    def stub(*args, **kwargs):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    for fn in (stub, None):
+        result = CHECKS[name](fn)
+        assert not result.passed and "not implemented yet" in result.messages[0]
+
+
+def test_not_a_function():
+    result = checks.check_softmax(np.zeros(3))
+    assert not result.passed and "should be a function" in result.messages[0]
+
+
+def test_forgotten_return_is_named():
+    def softmax(z):
+        np.exp(z)
+
+    result = checks.check_softmax(softmax)
+    assert "None" in result.messages[0] and "return" in result.messages[0]
+
+
+# ----------------------------------------------------------------------------- exceptions
+def test_exception_reports_the_students_line():
+    def conv2d_forward(x, w, b):
+        out = np.zeros((x.shape[0], w.shape[0], 2, 2))
+        out[0, 5] = 1.0
+        return out
+
+    result = checks.check_conv2d_forward(conv2d_forward)
+    assert not result.passed
+    assert result.messages[0].startswith("`conv2d_forward` raised IndexError")
+    assert "test_checks.py, line" in result.messages[1]
+    assert "`out[0, 5] = 1.0`" in result.messages[1]
+    assert result.messages[-1].startswith("Case:")
+
+
+def test_exception_in_a_notebook_cell_names_the_cell_line_and_a_broadcast_hint():
+    filename = "/tmp/ipykernel_4242/123456.py"  # how ipykernel names a cell's code
+    source = ("import numpy as np\n\n"
+              "def conv2d_forward(x, w, b):\n"
+              "    out = np.zeros((x.shape[0], w.shape[0], 2, 2))\n"
+              "    return out + np.zeros(7)\n")
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {}
+    exec(compile(source, filename, "exec"), namespace)
+    try:
+        result = checks.check_conv2d_forward(namespace["conv2d_forward"])
+    finally:
+        linecache.cache.pop(filename, None)
+    assert "ValueError" in result.messages[0]
+    assert result.messages[1] == ("It happened in `conv2d_forward` (line 5 of its cell): "
+                                  "`return out + np.zeros(7)`.")
+    assert "Print the shapes" in result.messages[2]
+
+
+def test_exception_inside_the_library_points_at_the_students_call():
+    from course_lib import functional as F
+
+    def pad2d(x, padding):
+        return F.pad2d(x.astype(int), padding)
+
+    result = checks.check_pad2d(pad2d)
+    assert "TypeError" in result.messages[0]
+    assert "`return F.pad2d(x.astype(int), padding)`" in result.messages[1]
+
+
+# ----------------------------------------------------------------------------- time limit
+def _endless_pad2d(x, padding):
+    total = 0
+    while True:
+        total += 1
+
+
+def test_infinite_loop_is_stopped_by_the_time_limit():
+    start = time.perf_counter()
+    result = checks.check_pad2d(_endless_pad2d, time_limit=0.5)
+    assert time.perf_counter() - start < 2.0
+    assert not result.passed and "stopped after 0.5 s" in result.messages[0]
+
+
+def test_loop_catching_every_exception_is_still_stopped():
+    def relu_backward(dout, x):
+        while True:
+            try:
+                time.sleep(0.01)
+            except Exception:  # a student's blanket except must not swallow the time limit
+                pass
+
+    result = checks.check_relu_backward(relu_backward, time_limit=0.3)
+    assert "stopped after 0.3 s" in result.messages[0]
+
+
+def test_an_alarm_set_by_someone_else_is_given_back():
+    signal.setitimer(signal.ITIMER_REAL, 100.0)
+    try:
+        assert checks.check_softmax(_right("softmax"))
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 95.0 < left <= 100.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def test_time_limit_off_the_main_thread_uses_a_worker_thread():
+    stop = threading.Event()
+
+    def slow_softmax(z):
+        while not stop.wait(0.01):  # ends when the test is over: no CPU left spinning
+            pass
+
+    results = {}
+
+    def run():
+        results["slow"] = checks.check_softmax(slow_softmax, time_limit=0.3)
+        results["right"] = checks.check_softmax(_right("softmax"))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(10)
+    stop.set()
+    assert "stopped after 0.3 s" in results["slow"].messages[0]
+    assert results["right"].passed
+
+
+# ----------------------------------------------------------------------------- inputs and dtypes
+def test_inputs_modified_in_place_are_caught():
+    def conv2d_forward(x, w, b):
+        out = _right("conv2d_forward")(x, w, b)
+        x[...] = 0.0
+        return out
+
+    result = checks.check_conv2d_forward(conv2d_forward)
+    assert not result.passed
+    assert "changed its input `x` in place" in result.messages[0]
+
+
+def test_float64_output_for_float32_input_is_named():
+    def relu_backward(dout, x):
+        return (dout * (x > 0)).astype(np.float64)
+
+    result = checks.check_relu_backward(relu_backward)
+    assert not result.passed and "dtype float64" in result.messages[0]
+    assert "float32" in result.messages[0]
+
+
+def test_tuple_output_reports_each_wrong_part_and_the_right_ones():
+    def linear_backward(dout, x, w):
+        return dout @ w.T, dout.T @ x, dout
+
+    messages = checks.check_linear_backward(linear_backward).messages
+    assert "`dw` is transposed" in messages[0] and "`db` must be summed" in messages[1]
+    assert messages[2] == "(`dx` is right.)"
+
+
+def test_wrong_number_of_outputs():
+    result = checks.check_conv2d_backward(lambda dout, x, w, stride=1, padding=0: x)
+    assert "should return a tuple (dx, dw, db)" in result.messages[0]
+    result = checks.check_conv2d_backward(lambda dout, x, w, stride=1, padding=0: (x, w))
+    assert "should return 3 values" in result.messages[0]
+
+
+def test_unrecognised_mistake_gets_a_precise_generic_message():
+    def softmax(z):
+        return np.full_like(z, 0.5)
+
+    result = checks.check_softmax(softmax)
+    assert result.messages[0].startswith("Your output has wrong values: at index (3, 2) it is 0.5")
+
+
+def test_wrong_shape_gets_the_expected_shape_in_words():
+    def conv2d_forward(x, w, b):
+        return np.zeros((x.shape[0], w.shape[0], 1, 1), dtype=x.dtype)
+
+    message = checks.check_conv2d_forward(conv2d_forward).messages[0]
+    assert "shape (1, 1, 1, 1), expected (1, 1, 2, 3)" in message
+    assert "OH = H - KH + 1" in message
