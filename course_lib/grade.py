@@ -28,7 +28,7 @@ Command line::
 
     python -m course_lib.grade SUBMISSIONS_DIR --out grades.csv [--report report.md]
         [--solutions solutions] [--timeout 120] [--cell-timeout 60] [--check-timeout 60]
-        [--jobs 1] [--kernel python3] [--checks-module course_lib.checks]
+        [--jobs 1] [--kernel python3] [--data data] [--checks-module course_lib.checks]
 
 CSV columns (one row per submission x graded function, then a ``TOTAL`` row per submission):
 
@@ -58,6 +58,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -335,77 +336,95 @@ async def _attempt(job: _Job, opts: Options, workdir: Path) -> bool:
                             startup_timeout=60, record_timing=False,
                             resources={"metadata": {"path": str(workdir)}})
 
-    async def run(source: str, limit: float):
-        cell = new_code_cell(source)
-        nb.cells.append(cell)
+    async def run(cell, position: int, limit: float) -> str | None:
+        """Execute one cell; None when it finished, else "timeout" or "crash"."""
         client.timeout = max(1, math.ceil(limit))
-        await client.async_execute_cell(cell, len(nb.cells) - 1)
-        return cell
+        try:
+            await client.async_execute_cell(cell, position)
+        except CellTimeoutError:
+            return "timeout"
+        except DeadKernelError:
+            return "crash"
+        return None
 
+    async def run_new(source: str, limit: float):
+        nb.cells.append(new_code_cell(source))
+        return nb.cells[-1], await run(nb.cells[-1], len(nb.cells) - 1, limit)
+
+    started = False
     try:
         async with client.async_setup_kernel(cleanup_kc=True, env=_kernel_env()):
-            deadline = time.monotonic() + opts.timeout
-            for position, (number, _) in enumerate(job.cells):
-                if position in job.skip:
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    job.cell_notes.setdefault(number, (
-                        f"the notebook's time limit ({opts.timeout:g} s) was reached: cells from "
-                        f"cell {number} on were not run"))
-                    break
-                limit = min(opts.per_cell, remaining)
-                cell = nb.cells[position]
-                client.timeout = max(1, math.ceil(limit))
-                try:
-                    await client.async_execute_cell(cell, position)
-                except CellTimeoutError:
-                    job.skip.add(position)
-                    job.cell_notes[number] = (f"cell {number} was stopped after {limit:.0f} s "
-                                              f"(an infinite loop?) and left out")
-                    return False
-                except DeadKernelError:
-                    job.skip.add(position)
-                    job.cell_notes[number] = (f"cell {number} crashed the kernel (os._exit, "
-                                              f"a segfault, ...) and was left out")
-                    return False
-                error = _error_text(cell)
-                if error:
-                    job.cell_notes.setdefault(number, f"cell {number} raised {error}")
-            extra = [n for n in job.points]
-            setup = await run(f"{_KERNEL_HELPERS}\n_course_grade, _course_grade_info = "
-                              f"_course_grade_make({opts.checks_module!r}, {job.lesson!r}, "
-                              f"{extra!r})\n_course_grade_info", max(30.0, opts.check_timeout))
-            info = _parse(setup)
-            if "error" in info:
-                job.grader_error = info["error"]
-                return True
-            job.names = list(info["functions"])
-            for name in job.names:
-                if name in job.results:
-                    continue
-                try:
-                    cell = await run(f"_course_grade({name!r})", opts.check_timeout)
-                except CellTimeoutError:
-                    job.results[name] = job.grade(name, "error", [
-                        f"checking {name} did not finish within {opts.check_timeout:g} s "
-                        f"(an infinite loop in {name}?)"])
-                    return False
-                except DeadKernelError:
-                    job.results[name] = job.grade(name, "error", [
-                        f"{name} crashed the kernel while it was being checked (os._exit, "
-                        f"a segfault, e.g. from as_strided with wrong strides, ...)"])
-                    return False
-                result = _parse(cell)
-                if "error" in result and "status" not in result:
-                    job.results[name] = job.grade(name, "error", [result["error"]])
-                else:
-                    job.results[name] = job.grade(name, result["status"], result["messages"])
-    except (CellTimeoutError, DeadKernelError) as exc:  # while loading the helpers
-        job.notes.append(f"the kernel was lost while loading the checks ({exc})")
+            started = True
+            return (await _run_cells(job, opts, nb, run)
+                    and await _run_checks(job, opts, run_new))
+    except Exception as exc:
+        if started:
+            raise
+        job.grader_error = f"could not start a {opts.kernel} kernel: {type(exc).__name__}: {exc}"
+        return True
+
+
+async def _run_cells(job: _Job, opts: Options, nb, run) -> bool:
+    """Run the submission's cells; False when one was lost (timed out, crashed the kernel)."""
+    deadline = time.monotonic() + opts.timeout
+    for position, (number, _) in enumerate(job.cells):
+        if position in job.skip:
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            job.cell_notes.setdefault(number, f"the notebook's time limit ({opts.timeout:g} s) "
+                                              f"was reached: cells from cell {number} on were "
+                                              f"not run")
+            return True
+        limit = min(opts.per_cell, remaining)
+        lost = await run(nb.cells[position], position, limit)
+        if lost:
+            job.skip.add(position)
+            job.cell_notes[number] = (
+                f"cell {number} was stopped after {limit:.0f} s (an infinite loop?) and left out"
+                if lost == "timeout" else
+                f"cell {number} crashed the kernel (os._exit, a segfault, ...) and was left out")
+            return False
+        error = _error_text(nb.cells[position])
+        if error:
+            job.cell_notes.setdefault(number, f"cell {number} raised {error}")
+    return True
+
+
+async def _run_checks(job: _Job, opts: Options, run_new) -> bool:
+    """Check each graded function not checked yet; False when the kernel was lost."""
+    setup, lost = await run_new(
+        f"{_KERNEL_HELPERS}\n_course_grade, _course_grade_info = _course_grade_make("
+        f"{opts.checks_module!r}, {job.lesson!r}, {list(job.points)!r})\n_course_grade_info",
+        max(30.0, opts.check_timeout))
+    if lost:
+        job.notes.append(f"the kernel was lost while loading the checks ({lost})")
         return False
-    except Exception as exc:  # noqa: BLE001 - the kernel could not start: grader-side
-        job.grader_error = f"could not run a {opts.kernel} kernel: {type(exc).__name__}: {exc}"
+    info = _parse(setup)
+    if "error" in info:
+        job.grader_error = info["error"]
+        return True
+    job.names = list(info["functions"])
+    for name in job.names:
+        if name in job.results:
+            continue
+        cell, lost = await run_new(f"_course_grade({name!r})", opts.check_timeout)
+        if lost == "timeout":
+            job.results[name] = job.grade(name, "error", [
+                f"checking {name} did not finish within {opts.check_timeout:g} s (an infinite "
+                f"loop in {name}?)"])
+        elif lost == "crash":
+            job.results[name] = job.grade(name, "error", [
+                f"{name} crashed the kernel while it was being checked (os._exit, a segfault, "
+                f"e.g. from as_strided with wrong strides, ...)"])
+        else:
+            result = _parse(cell)
+            if "status" in result:
+                job.results[name] = job.grade(name, result["status"], result["messages"])
+            else:
+                job.results[name] = job.grade(name, "error", [result["error"]])
+        if lost:
+            return False
     return True
 
 
@@ -435,6 +454,9 @@ def _run_job(job: _Job, opts: Options) -> None:
                 break
             if restart == opts.max_restarts:
                 job.notes.append(f"the kernel was lost {restart + 1} times: stopped grading")
+    except Exception as exc:  # noqa: BLE001 - one submission must not stop the batch
+        job.grader_error = f"internal error of the grader: {type(exc).__name__}: {exc}"
+        traceback.print_exc()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -622,6 +644,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per graded function's check (default 60)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel (default python3)")
+    parser.add_argument("--data", default=str(DATA_DIR),
+                        help="folder the notebooks see as ../data (default: the repository's "
+                             "data/)")
     parser.add_argument("--checks-module", default="course_lib.checks",
                         help="module (or .py file) with CHECKS and LESSONS, imported in the "
                              "kernel (default course_lib.checks)")
@@ -631,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         checks_module = str(Path(checks_module).resolve())
     options = Options(timeout=args.timeout, cell_timeout=args.cell_timeout,
                       check_timeout=args.check_timeout, checks_module=checks_module,
-                      kernel=args.kernel)
+                      kernel=args.kernel, data_dir=Path(args.data))
     root = Path(args.submissions).resolve()
     for output in (args.out, args.report):
         if output and Path(output).suffix == ".ipynb":

@@ -9,6 +9,7 @@ them all (about 13 kernel starts, two at a time); the other tests read its resul
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -55,8 +56,9 @@ def toy(tmp_path_factory):
     """The toy lesson's folders, graded once: (folder, {submission: SubmissionGrade}, hashes)."""
     folder = toy_lesson.write(tmp_path_factory.mktemp("toy"))
     before = _hashes(folder / "submissions")
+    options = dataclasses.replace(FAST, data_dir=folder / "data")
     grades = grade.grade_folder(folder / "submissions", solutions=folder / "solutions", jobs=2,
-                                options=FAST)
+                                options=options)
     return folder, {g.submission: g for g in grades}, before
 
 
@@ -81,6 +83,7 @@ def test_every_submission_gets_the_expected_statuses_and_points(toy):
 
 def test_feedback_says_what_happened(toy):
     _, g, _ = toy
+    assert g["alice_90_toy.ipynb"].notes == [], "../data must be readable, cwd writable"
     assert "returned [0.5, -1.0, 2.0], expected [0.5, 0.0, 1.0]" in _feedback(
         g["bob/90_toy.ipynb"], "clip01")
     assert "cell 5 raised ZeroDivisionError: division by zero" in g["bob/90_toy.ipynb"].notes
