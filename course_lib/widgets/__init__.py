@@ -1,0 +1,51 @@
+"""Interactive explorers for the lessons, built on core ipywidgets and ``course_lib.functional``.
+
+KernelEditor            a 3x3 kernel grid with presets filtering a photo or a digit live
+SlidingWindowStepper    the kernel stepping over the input, the dot product written out
+ConvArithmeticExplorer  o = floor((i + 2p - d(k-1) - 1)/s) + 1 with the numbers substituted
+PoolingExplorer         max/avg pooling, the argmax mask and a shift for translation invariance
+TemperatureExplorer     softmax(z / T) and its entropy
+BackwardStepper         which entries of dW and dX one upstream-gradient cell feeds
+FeatureMapExplorer      a trained Sequential's feature maps: image, layer, channel, colour scale
+
+Every explorer has ``.controls`` (name -> ipywidgets control: set ``.value`` to move it),
+``.readout`` (the text under the picture), ``.widget`` (the container to display),
+``.static_figure()`` (its matplotlib Figure) and state arrays computed with
+``course_lib.functional`` (see each class). ``with explorer.hold(): ...`` changes several
+controls with one redraw.
+
+Rendering
+---------
+Each explorer owns one persistent matplotlib ``Figure`` on the Agg canvas (never created
+through pyplot, so nothing accumulates in ``plt.get_fignums()``). A control change
+recomputes the state, moves the existing artists (``set_data``, ``set_clim``,
+``set_text``, ``set_bounds``), draws the figure (blitting: the static part -- axes, tick
+labels -- is drawn once and its pixels reused) and sets the PNG bytes as the value of an
+``ipywidgets.Image``. This needs no ``%matplotlib widget``/ipympl and works wherever core
+widgets work (JupyterLab, Notebook 7, VS Code, Colab, Voila) and in exported HTML/slides
+with embedded widget state.
+
+Static fallback
+---------------
+Displaying an explorer (last expression of a cell, or ``display(explorer)``) calls its
+``_repr_mimebundle_``, which returns three representations in one output:
+``application/vnd.jupyter.widget-view+json`` (the live widget), ``image/png`` (the
+current state) and a stable ``text/plain`` (class name and settings, no ids or addresses,
+so nbval can compare it). Live frontends render the widget; GitHub, nbconvert HTML
+without widget state and slides render the PNG (nbconvert skips a widget view whose state
+is not saved). Displaying ``explorer.widget`` directly gives the widget only.
+"""
+
+from ._base import Explorer
+from .arithmetic import ConvArithmeticExplorer, conv_arithmetic
+from .backward import BackwardStepper
+from .feature_maps import FeatureMapExplorer
+from .kernel_editor import BORDERS, KERNELS, KernelEditor, filter_image, sample_photo
+from .pooling import PoolingExplorer
+from .sliding_window import SlidingWindowStepper
+from .temperature import TemperatureExplorer, softmax_with_temperature
+
+__all__ = ["Explorer", "KERNELS", "BORDERS", "KernelEditor", "SlidingWindowStepper",
+           "ConvArithmeticExplorer", "PoolingExplorer", "TemperatureExplorer", "BackwardStepper",
+           "FeatureMapExplorer", "sample_photo", "filter_image", "conv_arithmetic",
+           "softmax_with_temperature"]

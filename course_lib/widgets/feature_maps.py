@@ -1,0 +1,185 @@
+"""``FeatureMapExplorer``: the feature maps of a trained network, image by image."""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as W
+import numpy as np
+
+from .. import functional as F
+from ..model import Sequential
+from ..validate import check_array, check_labels
+from ._base import (
+    Explorer,
+    colorbar,
+    highlight,
+    int_slider,
+    label_axes,
+    place,
+    set_colors,
+    show,
+)
+
+__all__ = ["FeatureMapExplorer", "mosaic"]
+
+SCALES = ("local", "global")
+
+
+def mosaic(maps: np.ndarray, pad_value=np.nan) -> tuple[np.ndarray, int]:
+    """Tile (C, h, w) maps in a near-square grid with a 1-pixel gap; returns (grid, columns)."""
+    C, h, w = maps.shape
+    cols = math.ceil(math.sqrt(C))
+    rows = math.ceil(C / cols)
+    grid = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), pad_value, dtype=np.float64)
+    for c in range(C):
+        r, q = divmod(c, cols)
+        grid[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = maps[c]
+    return grid, cols
+
+
+class FeatureMapExplorer(Explorer):
+    """Pick an image, a layer and a channel of a trained ``Sequential``.
+
+    Parameters
+    ----------
+    model : ``course_lib.Sequential``; it is run in eval mode (its mode is restored).
+    images : (N, C, H, W) float array the model accepts.
+    labels : (N,) integer labels, optional (shown next to the prediction).
+
+    Controls: ``image`` (IntSlider), ``layer`` (Dropdown of the layers with 4-D
+    outputs, value = layer index), ``channel`` (IntSlider), ``scale`` ('local': this
+    channel's own range; 'global': the range over all channels of the layer).
+
+    State: ``activations`` (outputs of every layer for the current image, batch of 1),
+    ``feature_map`` (h, w), ``clim`` (vmin, vmax) of the colour scale, ``prediction``
+    (class index or None if the last output is not (1, K)).
+    """
+
+    figsize = (10.0, 3.6)
+
+    def __init__(self, model, images, labels=None):
+        if not isinstance(model, Sequential):
+            raise TypeError(f"model must be a course_lib.Sequential, got {type(model).__name__}")
+        check_array(images, "images", 4, axis_names="(N, C, H, W)")
+        self.model, self.images = model, images
+        if labels is not None:
+            labels = check_labels(labels, "labels", images.shape[0], np.iinfo(np.int64).max)
+        self.labels = labels
+        acts = self._activations(0)
+        layers = [(f"{k}: {model[k]!r} -> {'×'.join(map(str, a.shape[1:]))}", k)
+                  for k, a in enumerate(acts) if a.ndim == 4]
+        if not layers:
+            raise ValueError("model has no layer with a 4-D (N, C, H, W) output to explore")
+        controls = {
+            "image": int_slider("image", 0, 0, images.shape[0] - 1),
+            "layer": W.Dropdown(options=layers, value=layers[0][1], description="layer",
+                                layout=W.Layout(width="max-content")),
+            "channel": int_slider("channel", 0, 0, acts[layers[0][1]].shape[1] - 1),
+            "scale": W.ToggleButtons(options=SCALES, value="local", description="colour scale"),
+        }
+        self._init_view(controls, rows=[["image", "layer"], ["channel", "scale"]])
+
+    def _activations(self, index: int) -> list[np.ndarray]:
+        """Every layer's output for image ``index`` (kept for the current image)."""
+        if getattr(self, "_acts", (None,))[0] != index:
+            self._acts = (index, _forward(self.model, self.images, index))
+        return self._acts[1]
+
+    def refresh(self) -> None:
+        """Recompute the activations (after the model's weights changed) and redraw."""
+        self._acts = (None,)
+        self.update()
+
+    def _compute(self) -> None:
+        c = self.controls
+        n, k = c["image"].value, c["layer"].value
+        self.activations = self._activations(n)
+        layer_out = self.activations[k][0]
+        c["channel"].max = layer_out.shape[0] - 1  # clamps the value too
+        c["channel"].disabled = layer_out.shape[0] == 1
+        ch = c["channel"].value
+        self.feature_map = layer_out[ch]
+        scope = self.feature_map if c["scale"].value == "local" else layer_out
+        lo, hi = float(scope.min()), float(scope.max())
+        self.signed = lo < 0
+        if self.signed:
+            m = max(-lo, hi)
+            self.clim = (-m, m)
+        else:
+            self.clim = (0.0, hi if hi > 0 else 1.0)
+        last = self.activations[-1]
+        self.prediction = None
+        lines = []
+        if last.ndim == 2 and last.shape[0] == 1:
+            p = F.softmax(last.astype(np.float64))[0]
+            self.prediction = int(np.argmax(p))
+            lines.append(f"image {n}: predicted {self.prediction} (p = {p.max():.2f})"
+                         + (f", label {self.labels[n]}" if self.labels is not None else ""))
+        fm = self.feature_map
+        lines.append(f"layer {k} ({self.model[k]!r}) output {'×'.join(map(str, layer_out.shape))}"
+                     f"; channel {ch}: min {fm.min():.3g}, max {fm.max():.3g}, "
+                     f"mean {fm.mean():.3g}, {(fm == 0).mean():.0%} zeros")
+        scope_text = ("this channel" if c["scale"].value == "local"
+                      else f"all {layer_out.shape[0]} channels of the layer")
+        lines.append(f"colour scale {c['scale'].value} ({scope_text}): "
+                     f"[{self.clim[0]:.3g}, {self.clim[1]:.3g}]")
+        self.readout = "\n".join(lines)
+
+    def _build(self) -> None:
+        ax_x, ax_f, ax_m = self.fig.subplots(1, 3, width_ratios=[1, 1.2, 1.2])
+        img = self.images[0]
+        self._im_x = ax_x.imshow(img[0], cmap="gray", interpolation="nearest",
+                                 vmin=float(self.images.min()), vmax=float(self.images.max()))
+        self._im_f = ax_f.imshow(np.zeros((1, 1)), interpolation="nearest")
+        cb = colorbar(self.fig, self._im_f, ax_f, "activation")
+        self._im_m = ax_m.imshow(np.zeros((1, 1)), interpolation="nearest")
+        ax_m.set_xticks([])
+        ax_m.set_yticks([])
+        self._box_m = highlight(ax_m)
+        self._axes = ax_x, ax_f, ax_m
+        self._dyn(self._im_x, self._im_f, cb, self._im_m, self._box_m,
+                  *(a.title for a in self._axes))
+        self._shape = None
+
+    def _draw(self) -> None:
+        c = self.controls
+        n, k, ch = c["image"].value, c["layer"].value, c["channel"].value
+        ax_x, ax_f, ax_m = self._axes
+        self._im_x.set_data(self.images[n, 0])
+        label_axes(ax_x, f"input image {n}" + (f" (label {self.labels[n]})"
+                                               if self.labels is not None else ""))
+        layer_out = self.activations[k][0]
+        if layer_out.shape != self._shape:  # new extent -> new ticks: redraw everything
+            self._shape = layer_out.shape
+            self._full_redraw = True
+        cmap = "RdBu_r" if self.signed else "viridis"
+        show(self._im_f, self.feature_map)
+        set_colors(self._im_f, cmap, *self.clim)
+        label_axes(ax_f, f"layer {k}, channel {ch} ({c['scale'].value} scale)")
+        grid, cols = mosaic(layer_out)
+        show(self._im_m, grid)
+        lo, hi = float(layer_out.min()), float(layer_out.max())
+        m = max(-lo, hi, 1e-12)
+        set_colors(self._im_m, cmap, -m if self.signed else 0.0, m)
+        h, w = layer_out.shape[1:]
+        r, q = divmod(ch, cols)
+        place(self._box_m, (r * (h + 1), r * (h + 1) + h), (q * (w + 1), q * (w + 1) + w))
+        ax_m.set_title(f"all {layer_out.shape[0]} channels (global scale)", fontsize=10)
+        ax_m.set_xlabel("box: selected channel", fontsize=8)
+
+    def _describe(self) -> str:
+        c = self.controls
+        return (f"images={self.images.shape[0]}, image={c['image'].value}, "
+                f"layer={c['layer'].value}, channel={c['channel'].value}, "
+                f"scale={c['scale'].value!r}")
+
+
+def _forward(model: Sequential, images: np.ndarray, index: int) -> list[np.ndarray]:
+    """Every layer's output for ``images[index:index+1]``, in eval mode (mode restored)."""
+    mode = model.training
+    model.train(False)
+    try:
+        return model.forward_with_activations(images[index:index + 1])
+    finally:
+        model.train(mode)

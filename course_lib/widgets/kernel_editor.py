@@ -1,0 +1,253 @@
+"""``KernelEditor``: type a 3x3 kernel (or pick a preset) and watch the filtered image."""
+
+from __future__ import annotations
+
+import functools
+
+import ipywidgets as W
+import numpy as np
+from matplotlib import cbook
+
+from .. import functional as F
+from ._base import (
+    Explorer,
+    as_image,
+    auto_clim,
+    cell_texts,
+    colorbar,
+    fmt,
+    label_axes,
+    show,
+    signed_clim,
+    write_values,
+)
+
+__all__ = ["KERNELS", "BORDERS", "KernelEditor", "sample_photo"]
+
+
+def _kernels() -> dict[str, np.ndarray]:
+    gauss = np.outer([1, 2, 1], [1, 2, 1]) / 16
+    sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    kernels = {
+        "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
+        "box blur": np.full((3, 3), 1 / 9),
+        "gaussian": gauss,
+        "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
+        "sobel x": sobel_x,
+        "sobel y": sobel_x.T,
+        "laplacian": np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]]),
+        "emboss": np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]),
+    }
+    for name, k in kernels.items():
+        kernels[name] = k.astype(np.float64)
+        kernels[name].flags.writeable = False
+    return kernels
+
+
+KERNELS: dict[str, np.ndarray] = _kernels()
+"""Preset 3x3 kernels (read-only float64), applied as cross-correlation like conv2d."""
+
+BORDERS = ("valid", "zero padding", "reflect")
+"""Border modes: no padding (output shrinks by 2), one ring of zeros, mirrored edge pixels."""
+
+
+@functools.lru_cache(maxsize=4)
+def _photo(size: int) -> np.ndarray:
+    from PIL import Image
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        img = Image.open(f).convert("L")
+    w, h = img.size
+    side = min(w, h)
+    left = (w - side) // 2  # keep the top of the portrait: that is where the face is
+    img = img.crop((left, 0, left + side, side))
+    img = img.resize((size, size), Image.Resampling.BOX)
+    return np.asarray(img, dtype=np.float32) / np.float32(255)
+
+
+def sample_photo(size: int = 256) -> np.ndarray:
+    """Grace Hopper's portrait (shipped with matplotlib) as a grayscale photo.
+
+    Returns a new (size, size) float32 array in [0, 1] (the top square of the portrait,
+    area-averaged down to ``size``). size : 8 to 512.
+    """
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"size must be an int, got {type(size).__name__} {size!r}")
+    if not 8 <= size <= 512:
+        raise ValueError(f"size must be between 8 and 512, got {size}")
+    return _photo(size).copy()
+
+
+def _preset_name(kernel: np.ndarray) -> str:
+    for name, k in KERNELS.items():
+        if np.allclose(kernel, k, rtol=0, atol=1e-9):
+            return name
+    return "custom"
+
+
+def filter_image(image: np.ndarray, kernel: np.ndarray, border: str) -> np.ndarray:
+    """Cross-correlate one image (H, W) with one kernel (3, 3) using ``functional.conv2d``.
+
+    border : 'valid' -> (H-2, W-2); 'zero padding' -> (H, W); 'reflect' -> (H, W), the
+    image mirrored by one pixel (``np.pad(mode='reflect')``) before a valid convolution.
+    """
+    x = image[None, None]
+    w = kernel.astype(image.dtype)[None, None]
+    if border == "reflect":
+        return F.conv2d(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect"), w)[0, 0]
+    return F.conv2d(x, w, padding=1 if border == "zero padding" else 0)[0, 0]
+
+
+class KernelEditor(Explorer):
+    """A 3x3 kernel editor that filters an image live.
+
+    Parameters
+    ----------
+    image : (H, W) float array (or (1, H, W), (1, 1, H, W)), at least 3x3, e.g.
+        ``sample_photo()`` or an MNIST digit ``x[0, 0]``.
+    kernel : a preset name from ``KERNELS`` or a (3, 3) float array.
+    border : one of ``BORDERS``.
+
+    Controls
+    --------
+    ``k00`` ... ``k22`` (FloatText, row then column), ``preset`` (Dropdown, 'custom' when
+    the numbers match no preset), ``normalise`` (Button: divide by the sum), ``border``.
+
+    State
+    -----
+    ``kernel`` (3, 3) float64, ``output`` the filtered image (H, W), or (H-2, W-2) for 'valid'.
+    """
+
+    figsize = (10.0, 3.4)
+
+    def __init__(self, image, kernel="identity", border: str = "zero padding"):
+        self.image = as_image(image, "image")
+        if min(self.image.shape) < 3:
+            raise ValueError(f"image must be at least 3x3 for a 3x3 kernel, "
+                             f"got shape {self.image.shape}")
+        if isinstance(kernel, str):
+            if kernel not in KERNELS:
+                raise ValueError(f"kernel must be one of {list(KERNELS)} or a (3, 3) array, "
+                                 f"got {kernel!r}")
+            kernel = KERNELS[kernel]
+        elif isinstance(kernel, np.ndarray):
+            if kernel.shape != (3, 3):
+                raise ValueError(f"kernel must have shape (3, 3), got {kernel.shape}")
+            if kernel.dtype.kind not in "fiu" or not np.isfinite(kernel).all():
+                raise ValueError("kernel must hold finite real numbers")
+        else:
+            raise TypeError(f"kernel must be a preset name or a (3, 3) numpy array, "
+                            f"got {type(kernel).__name__}")
+        if border not in BORDERS:
+            raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
+        self._note = ""
+        self._preset = _preset_name(kernel)
+        controls = {f"k{i}{j}": W.FloatText(value=float(kernel[i, j]), step=0.1,
+                                            layout=W.Layout(width="80px"))
+                    for i in range(3) for j in range(3)}
+        controls["preset"] = W.Dropdown(options=[*KERNELS, "custom"],
+                                        value=_preset_name(kernel), description="preset")
+        controls["normalise"] = W.Button(description="normalise to sum 1")
+        controls["normalise"].on_click(lambda _: self.normalise())
+        controls["border"] = W.ToggleButtons(options=BORDERS, value=border,
+                                             description="border")
+        self._init_view(controls, rows=[["k00", "k01", "k02", "preset"],
+                                        ["k10", "k11", "k12", "normalise"],
+                                        ["k20", "k21", "k22", "border"]])
+
+    # ------------------------------------------------------------------ API
+    @property
+    def kernel(self) -> np.ndarray:
+        """The kernel in the grid, (3, 3) float64."""
+        return np.array([[self.controls[f"k{i}{j}"].value for j in range(3)] for i in range(3)],
+                        dtype=np.float64)
+
+    def set_kernel(self, kernel) -> None:
+        """Write a preset name or a (3, 3) array into the grid (one redraw)."""
+        if isinstance(kernel, str):
+            if kernel not in KERNELS:
+                raise ValueError(f"kernel must be one of {list(KERNELS)}, got {kernel!r}")
+            kernel = KERNELS[kernel]
+        kernel = np.asarray(kernel, dtype=np.float64)
+        if kernel.shape != (3, 3) or not np.isfinite(kernel).all():
+            raise ValueError(f"kernel must be a finite (3, 3) array, got shape {kernel.shape}")
+        with self.hold():
+            for (i, j), v in np.ndenumerate(kernel):
+                self.controls[f"k{i}{j}"].value = float(v)
+
+    def normalise(self) -> None:
+        """Divide the kernel by its sum so it sums to 1 (impossible if the sum is 0)."""
+        total = self.kernel.sum()
+        if abs(total) < 1e-12:
+            self._note = "cannot normalise: the kernel sums to 0 (as edge detectors do)"
+            self.update()
+            self._note = ""
+            return
+        self.set_kernel(self.kernel / total)
+
+    # ------------------------------------------------------------------ explorer hooks
+    def _compute(self) -> None:
+        preset = self.controls["preset"].value
+        if preset != self._preset and preset != "custom":  # a preset was picked: fill the grid
+            for (i, j), v in np.ndenumerate(KERNELS[preset]):
+                self.controls[f"k{i}{j}"].value = float(v)
+        k = self.kernel
+        self._preset = self.controls["preset"].value = _preset_name(k)  # or the grid was edited
+        border = self.controls["border"].value
+        if not np.isfinite(k).all():
+            self.readout = "the kernel must hold finite numbers: fix the grid"
+            return
+        self.output = filter_image(self.image, k, border)
+        total = float(k.sum())
+        if abs(total - 1) < 1e-9:
+            effect = "flat regions keep their brightness"
+        elif abs(total) < 1e-9:
+            effect = "flat regions become 0: only changes (edges) respond"
+        else:
+            effect = f"flat regions are scaled by {fmt(total)}"
+        (h, w), (oh, ow) = self.image.shape, self.output.shape
+        pad = {"valid": "no padding", "zero padding": "one ring of zeros",
+               "reflect": "edge pixels mirrored"}[border]
+        lines = [f"kernel sum = {fmt(total)}: {effect}",
+                 f"border '{border}' ({pad}): input {h}×{w} -> output {oh}×{ow}",
+                 f"output range [{fmt(self.output.min())}, {fmt(self.output.max())}]"]
+        if self._note:
+            lines.append(self._note)
+        self.readout = "\n".join(lines)
+
+    def _build(self) -> None:
+        ax_in, ax_k, ax_out = self.fig.subplots(1, 3, width_ratios=[1, 0.7, 1])
+        h, w = self.image.shape
+        ax_in.imshow(self.image, cmap="gray", interpolation="nearest")
+        label_axes(ax_in, f"input image ({h}×{w})")
+        self._im_k = ax_k.imshow(np.zeros((3, 3)), interpolation="nearest")
+        cbar_k = colorbar(self.fig, self._im_k, ax_k, "weight")
+        self._k_texts = cell_texts(ax_k, (3, 3), fontsize=9)
+        label_axes(ax_k, "kernel (cross-correlation)", "kernel column", "kernel row")
+        ax_k.set_xticks(range(3))
+        ax_k.set_yticks(range(3))
+        self._im_out = ax_out.imshow(np.zeros((h, w)), interpolation="nearest")
+        cbar_out = colorbar(self.fig, self._im_out, ax_out, "output value")
+        ax_out.set_xlim(-0.5, w - 0.5)
+        ax_out.set_ylim(h - 0.5, -0.5)
+        self._ax_out = ax_out
+        self._dyn(self._im_k, *self._k_texts.flat, cbar_k, self._im_out, cbar_out,
+                  ax_out.title)
+
+    def _draw(self) -> None:
+        k = self.kernel
+        if not np.isfinite(k).all():
+            return
+        self._im_k.set_data(k)
+        signed_clim(self._im_k, k)
+        write_values(self._k_texts, k, self._im_k)
+        valid = self.controls["border"].value == "valid"
+        show(self._im_out, self.output, origin=(1, 1) if valid else (0, 0))
+        signed = auto_clim(self._im_out, self.output, nonneg_cmap="gray")
+        oh, ow = self.output.shape
+        label_axes(self._ax_out, f"output ({oh}×{ow})" + (", red > 0 > blue" if signed else ""))
+
+    def _describe(self) -> str:
+        h, w = self.image.shape
+        return (f"image={h}×{w}, kernel={self.controls['preset'].value!r}, "
+                f"border={self.controls['border'].value!r}")
