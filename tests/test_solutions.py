@@ -144,12 +144,36 @@ def test_test_cell_of_a_stub_fails_its_assert():
 
 
 # ----------------------------------------------------------------------------- in a real kernel
+KERNEL_PROBE = """
+def max_pool2d_forward(x, kernel_size, stride):
+    while True:
+        pass
+
+print(check_max_pool2d_forward(max_pool2d_forward, time_limit=0.5))
+
+def avg_pool2d_forward(x, kernel_size, stride):
+    return x[:, :, ::stride, ::stride] + x.shape[7]
+
+print(check_avg_pool2d_forward(avg_pool2d_forward))
+"""
+
+
 def test_one_solution_notebook_runs_in_a_kernel():
+    """The whole notebook in a real kernel, then a cell whose code loops forever (stopped by
+    SIGALRM in the kernel's main thread) and one that raises (reported with its cell line)."""
     from nbclient import NotebookClient
 
     nb = _notebook("03_pooling")
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "from course_lib.checks import check_avg_pool2d_forward, check_max_pool2d_forward\n"
+        + KERNEL_PROBE))
     NotebookClient(nb, timeout=60, kernel_name="python3",
                    resources={"metadata": {"path": str(SOLUTIONS)}}).execute()
     reports = [o.data["text/html"] for c in nb.cells if _grader(c).get("grade")
                for o in c.outputs if "text/html" in o.get("data", {})]
     assert len(reports) == 2 and all("✓" in r for r in reports)
+    printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert "✗ max_pool2d_forward: not yet" in printed and "stopped after 0.5 s" in printed
+    assert "raised IndexError" in printed
+    assert ("in `avg_pool2d_forward` (line 10 of its cell): "
+            "`return x[:, :, ::stride, ::stride] + x.shape[7]`") in printed

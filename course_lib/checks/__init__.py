@@ -10,7 +10,7 @@ not divide, batch 1, float32 and float64), compares it with the library's refere
 when something is wrong says what is probably wrong ("the kernel is flipped", "the bias is
 added along the last axis", "db is not summed over the batch"...) rather than only "wrong
 values". An exception is reported with the line of your code where it happened; a call that
-runs longer than ``time_limit`` seconds (default ``TIME_LIMIT`` = 5) is stopped.
+runs longer than ``time_limit`` seconds (default 5) is stopped.
 
 CHECKS       graded function name -> its check function ``check(fn, time_limit=None)``
 LESSONS      lesson stem (e.g. "01_convolution") -> its graded function names, in order
@@ -23,7 +23,7 @@ cases and candidate mistakes are in its own module, ``l01_convolution.py`` ...
 
 from __future__ import annotations
 
-from ._engine import TIME_LIMIT, CheckResult, call_with_time_limit
+from ._engine import CheckResult, call_with_time_limit
 from .l01_convolution import check_conv2d_forward, check_correlate2d
 from .l02_padding_and_stride import (
     check_conv2d_forward_general,
@@ -63,7 +63,7 @@ LESSONS: dict[str, list[str]] = {
 CHECKS = {name: globals()[f"check_{name}"] for names in LESSONS.values() for name in names}
 
 __all__ = [
-    "CHECKS", "LESSONS", "TIME_LIMIT", "CheckResult", "call_with_time_limit",
+    "CHECKS", "LESSONS", "CheckResult", "call_with_time_limit",
     "check_correlate2d", "check_conv2d_forward",
     "check_pad2d", "check_conv_output_size", "check_conv2d_forward_general",
     "check_max_pool2d_forward", "check_avg_pool2d_forward",
