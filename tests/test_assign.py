@@ -291,3 +291,16 @@ def test_repository_exercises_are_in_sync_with_solutions():
     assert done.returncode == 0, (
         f"exercises/ is out of date; run `python -m course_lib.assign`:\n{done.stdout}"
         f"{done.stderr}")
+
+
+def test_same_sources_as_nbgrader_generate_assignment():
+    """nbgrader's own preprocessors turn the toy solution into the same cells (if installed)."""
+    preprocessors = pytest.importorskip("nbgrader.preprocessors")
+    solution = toy_lesson.solution_notebook()
+    theirs, resources = nbformat.from_dict(json.loads(json.dumps(solution))), {}
+    for step in (preprocessors.ClearSolutions(), preprocessors.ClearHiddenTests(),
+                 preprocessors.ClearOutput()):
+        theirs, resources = step.preprocess(theirs, {"language": "python", **resources})
+    ours = assign.make_exercise(solution, "90_toy.ipynb")
+    assert [c.source for c in ours.cells] == [c.source for c in theirs.cells]
+    assert [c.get("outputs") for c in ours.cells] == [c.get("outputs") for c in theirs.cells]
