@@ -298,3 +298,25 @@ def test_wrong_shape_gets_the_expected_shape_in_words():
     message = checks.check_conv2d_forward(conv2d_forward).messages[0]
     assert "shape (1, 1, 1, 1), expected (1, 1, 2, 3)" in message
     assert "OH = H - KH + 1" in message
+
+
+def test_a_helper_that_is_still_a_stub_is_named():
+    def pad2d(x, padding):
+        raise NotImplementedError()
+
+    def conv2d_forward_general(x, w, b, stride=1, padding=0):
+        xp = pad2d(x, padding)
+        return xp
+
+    message = checks.check_conv2d_forward_general(conv2d_forward_general).messages[0]
+    assert message == ("`conv2d_forward_general` calls `pad2d`, which is not implemented yet: "
+                       "write `pad2d` first.")
+
+
+def test_numbers_that_look_equal_are_printed_with_more_digits():
+    def cross_entropy(logits, y):
+        return _right("cross_entropy")(logits, y) + 1e-6
+
+    message = checks.check_cross_entropy(cross_entropy).messages[0]
+    got, want = message.removeprefix("Your output is ").rstrip(".").split(", expected ")
+    assert got != want

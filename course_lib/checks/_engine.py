@@ -140,7 +140,10 @@ class Mistake:
             with np.errstate(all="ignore"):
                 if self.test is not None:
                     return bool(self.test(a, actual, ref))
-                return _same(actual, self.output(a, ref), float32)
+                candidate = self.output(a, ref)
+                # it must fit the student's output, and better than the right answer does
+                return (_same(actual, candidate, float32)
+                        and _distance(actual, candidate) < _distance(actual, ref))
         except Exception:  # a candidate that cannot be computed for this case does not match
             return False
 
@@ -258,9 +261,8 @@ def _run(spec: Spec, fn, case: Case, args: dict, seconds: float):
     keywords = {k: v for k, v in args.items() if k in case.keyword}
     try:
         return call_with_time_limit(fn, positional, keywords, seconds)
-    except NotImplementedError:
-        raise _Stop([f"`{spec.name}` is not implemented yet: replace `raise NotImplementedError()`"
-                     f" with your code."]) from None
+    except NotImplementedError as exc:
+        raise _Stop([_not_implemented(spec.name, exc)]) from None
     except _TimeUp:
         raise _Stop([f"`{spec.name}` was stopped after {seconds:g} s on a small input, so it "
                      f"probably never finishes: look for a loop whose condition never becomes "
@@ -276,6 +278,24 @@ def _run(spec: Spec, fn, case: Case, args: dict, seconds: float):
                             "the shape you expect.")
         messages.append(f"Case: {case.label} ({case.describe()}).")
         raise _Stop(messages) from None
+
+
+def _not_implemented(name: str, exc: NotImplementedError) -> str:
+    frame = student_frame(exc)
+    if frame is not None and frame.name not in (name, "<lambda>", "<module>"):
+        return (f"`{name}` calls `{frame.name}`, which is not implemented yet: "
+                f"write `{frame.name}` first.")
+    return (f"`{name}` is not implemented yet: replace `raise NotImplementedError()` with your "
+            f"code.")
+
+
+def _pair_text(actual, expected) -> tuple[str, str]:
+    """The two numbers with enough digits to tell them apart."""
+    for digits in (6, 10, 17):
+        a, b = f"{actual:.{digits}g}", f"{expected:.{digits}g}"
+        if a != b:
+            break
+    return a, b
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -299,6 +319,18 @@ def _same(actual, candidate, float32: bool) -> bool:
     scale = float(np.max(np.abs(candidate[np.isfinite(candidate)]), initial=1.0))
     rtol = 1e-3 if float32 else 1e-6
     return bool(np.allclose(actual, candidate, rtol=rtol, atol=rtol * scale, equal_nan=True))
+
+
+def _distance(x, y) -> float:
+    """Largest difference between x and y (NaN equals NaN; other shapes are infinitely far)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape:
+        return np.inf
+    both_nan = np.isnan(x) & np.isnan(y)
+    diff = np.where(both_nan, 0.0, np.abs(x - y))
+    same_inf = np.isinf(x) & (x == y)
+    diff = np.where(same_inf, 0.0, np.nan_to_num(diff, nan=np.inf))
+    return float(np.max(diff, initial=0.0))
 
 
 def _close(actual: np.ndarray, expected: np.ndarray, float32: bool) -> bool:
@@ -337,7 +369,8 @@ def _mismatch(kind: str, actual, expected, float32: bool, what: str):
             return "nonfinite", f"{what} is {number}, expected {expected:.6g}."
         rtol, atol = _tolerance(float32)
         if not np.isclose(float(number), float(expected), rtol=rtol, atol=atol):
-            return "values", f"{what} is {number:.6g}, expected {expected:.6g}."
+            got, want = _pair_text(number, expected)
+            return "values", f"{what} is {got}, expected {want}."
         if kind == "int" and not isinstance(number, (numbers.Integral, np.integer)):
             return "dtype", (f"{what} is {number!r}, a {type(number).__name__}: return an int "
                              f"(use integer division `//`, or `int(...)`).")
@@ -357,8 +390,8 @@ def _mismatch(kind: str, actual, expected, float32: bool, what: str):
     if not _close(actual.astype(np.float64), expected.astype(np.float64), float32):
         diff = np.abs(actual.astype(np.float64) - expected)
         index = tuple(int(i) for i in np.unravel_index(np.argmax(diff), diff.shape))
-        return "values", (f"{what} has wrong values: at index {index} it is "
-                          f"{actual[index]:.6g}, expected {expected[index]:.6g}.")
+        got, want = _pair_text(actual[index], expected[index])
+        return "values", f"{what} has wrong values: at index {index} it is {got}, expected {want}."
     if actual.dtype != expected.dtype:
         return "dtype", (f"{what} has the right values but dtype {actual.dtype}; it should keep "
                          f"the input's dtype {expected.dtype}. Create new arrays with "

@@ -218,6 +218,9 @@ def _dropout_problems(a, actual) -> list[str]:
     if not isinstance(actual, (tuple, list)) or len(actual) != 2:
         return ["`dropout_forward` should return a tuple (out, mask)."]
     out, mask = actual
+    if isinstance(mask, np.ndarray) and mask.ndim < a.x.ndim and mask.size > 1:
+        return [f"`mask` has shape {mask.shape}: draw one value per entry of x, "
+                f"`rng.random(x.shape)`, so each example gets its own mask."]
     for name, value in (("out", out), ("mask", mask)):
         if not isinstance(value, np.ndarray) or value.shape != a.x.shape:
             got = value.shape if isinstance(value, np.ndarray) else type(value).__name__

@@ -178,3 +178,9 @@ def dropout_back_inverted(dout, mask, p):
 @right("dropout_backward")
 def dropout_back_where(dout, mask, p):
     return np.where(mask != 0, dout / dout.dtype.type(1 - p), dout.dtype.type(0))
+
+
+@wrong("dropout_forward", "each example gets its own mask")
+def dropout_shared_mask(x, p, rng):
+    mask = (rng.random(x.shape[1:]) >= p).astype(x.dtype)
+    return x * mask / (1 - p), mask
