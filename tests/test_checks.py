@@ -320,3 +320,13 @@ def test_numbers_that_look_equal_are_printed_with_more_digits():
     message = checks.check_cross_entropy(cross_entropy).messages[0]
     got, want = message.removeprefix("Your output is ").rstrip(".").split(", expected ")
     assert got != want
+
+
+def test_a_missing_parameter_is_explained():
+    def conv2d_forward_general(x, w, b):
+        return x
+
+    messages = checks.check_conv2d_forward_general(conv2d_forward_general).messages
+    assert "TypeError" in messages[0]
+    assert messages[1] == ("The check calls `conv2d_forward_general(x, w, b, stride, padding)`: "
+                           "give your function these parameters.")

@@ -243,7 +243,7 @@ def student_frame(exc: BaseException):
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames
             if not os.path.realpath(f.filename).startswith(_LIBRARY_DIRS)]
-    return mine[-1] if mine else (frames[-1] if frames else None)
+    return mine[-1] if mine else None
 
 
 def where(frame) -> str:
@@ -273,6 +273,10 @@ def _run(spec: Spec, fn, case: Case, args: dict, seconds: float):
         frame = student_frame(exc)
         if frame is not None:
             messages.append(f"It happened {where(frame)}.")
+        elif isinstance(exc, TypeError):  # the call itself failed: a parameter list differs
+            call = ", ".join(k if k not in case.keyword else f"{k}=..." for k in args)
+            messages.append(f"The check calls `{spec.name}({call})`: give your function "
+                            f"these parameters.")
         if "broadcast" in str(exc):
             messages.append("Print the shapes of the arrays on that line: one of them is not "
                             "the shape you expect.")
