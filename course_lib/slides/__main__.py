@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from nbclient.exceptions import CellExecutionError
+
 from . import NOTEBOOKS_DIR, expected_slide_count, export_deck, find_lessons
 from .browser import export_pdf, launch_chromium
 
@@ -81,11 +83,17 @@ def main(argv=None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    decks = []
+    decks, failed = [], []
     for notebook in lessons:
         start = time.perf_counter()
-        deck = export_deck(notebook, args.out, execute=args.execute, cache_dir=args.cache,
-                           timeout=args.timeout)
+        try:
+            deck = export_deck(notebook, args.out, execute=args.execute, cache_dir=args.cache,
+                               timeout=args.timeout)
+        except CellExecutionError as err:
+            failed.append(notebook.stem)
+            summary = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+            print(f"error: {notebook} failed while executing: {summary}", file=sys.stderr)
+            continue
         decks.append(deck)
         print(f"{deck}  ({expected_slide_count(notebook)} slides, "
               f"{time.perf_counter() - start:.1f} s)")
@@ -98,6 +106,9 @@ def main(argv=None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 1
     print(write_index(args.out))
+    if failed:
+        print(f"error: no deck for {', '.join(failed)} (see above)", file=sys.stderr)
+        return 1
     if args.serve:
         serve(args.out, args.port)
     return 0

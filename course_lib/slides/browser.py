@@ -55,7 +55,7 @@ def block_external(target) -> list[str]:
 
 
 WAIT_FOR_DECK_JS = """async () => {
-    const deadline = Date.now() + 20000;
+    const deadline = Date.now() + 60000;
     const pause = () => new Promise(r => setTimeout(r, 50));
     while (!(window.Reveal && Reveal.isReady && Reveal.isReady())) {
         if (Date.now() > deadline) throw new Error("reveal.js did not start");
@@ -72,6 +72,28 @@ WAIT_FOR_DECK_JS = """async () => {
         await pause();
     }
     return Reveal.getTotalSlides();
+}"""
+
+
+#: print-pdf: shrink each slide taller than its page so nothing is cut off; returns how many.
+FIT_PAGES_JS = """() => {
+    let scaled = 0;
+    document.querySelectorAll('.reveal .pdf-page').forEach(page => {
+        const slide = page.querySelector(':scope > section');
+        if (!slide) return;
+        const room = page.clientHeight, need = slide.scrollHeight;
+        if (need > room) {
+            // zoom, not transform: printing splits the *layout* box across pages, and
+            // reveal's print stylesheet forces `transform: none !important` anyway
+            const zoom = 0.99 * room / need, width = slide.offsetWidth;
+            slide.style.setProperty('zoom', String(zoom), 'important');
+            slide.style.setProperty('top', '0px', 'important');
+            const left = (page.clientWidth - width * zoom) / 2 / zoom;
+            slide.style.setProperty('left', `${left}px`, 'important');
+            scaled += 1;
+        }
+    });
+    return scaled;
 }"""
 
 
@@ -130,6 +152,8 @@ def _print(browser, deck: Path, pdf: Path) -> None:
         page = context.new_page()
         page.goto(deck.resolve().as_uri() + "?print-pdf")
         wait_for_deck(page)
+        page.emulate_media(media="print")  # measure with the print stylesheets in force
+        page.evaluate(FIT_PAGES_JS)
         page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
         if blocked:
             raise RuntimeError(f"{deck.name} requested {len(blocked)} outside URL(s), "

@@ -1,0 +1,74 @@
+"""A lesson as a widgets-only app for students: Voila, code cells hidden, fully offline.
+
+    python -m course_lib.slides.app 01_convolution        # opens the browser
+    python -m course_lib.slides.app 02 --port 8866 --no-browser
+
+Voila runs the notebook in a fresh kernel and shows its Markdown, outputs and live widgets,
+without the code. Plain ``voila notebooks/01_convolution.ipynb`` works too; this launcher
+adds the ``course_app`` template (Voila's lab template without two CDN stylesheet links,
+see ``jupyter/voila/templates/course_app``) and binds to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import find_lessons
+
+#: A Jupyter data dir holding ``voila/templates/course_app``; added to ``$JUPYTER_PATH``.
+JUPYTER_DATA = Path(__file__).with_name("jupyter")
+TEMPLATE = "course_app"
+
+
+def voila_env(base: dict | None = None) -> dict:
+    """A copy of ``base`` (default ``os.environ``) whose JUPYTER_PATH finds the app template."""
+    env = dict(os.environ if base is None else base)
+    paths = [str(JUPYTER_DATA)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    env["JUPYTER_PATH"] = os.pathsep.join(paths)
+    return env
+
+
+def voila_command(notebook: str | Path, port: int = 8866, *, open_browser: bool = True) -> list:
+    """The command line that serves ``notebook`` with Voila on http://127.0.0.1:PORT/.
+
+    Run it with :func:`voila_env` as its environment.
+    """
+    path = Path(notebook)
+    if not path.is_file() or path.suffix != ".ipynb":
+        raise ValueError(f"notebook must be an existing .ipynb file, got {str(path)!r}")
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise ValueError(f"port must be an int in 1..65535, got {port!r}")
+    command = [sys.executable, "-m", "voila", str(path), f"--template={TEMPLATE}",
+               f"--port={port}", "--Voila.ip=127.0.0.1", "--show_tracebacks=True"]
+    if not open_browser:
+        command.append("--no-browser")
+    return command
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.slides.app",
+                                     description="Open a lesson as a widgets-only Voila app.")
+    parser.add_argument("lesson", help="lesson name (01_convolution, 01) or .ipynb path")
+    parser.add_argument("--port", type=int, default=8866, help="port (default 8866)")
+    parser.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True,
+                        help="open a browser tab (default: on)")
+    args = parser.parse_args(argv)
+    try:
+        (notebook,) = find_lessons([args.lesson])
+        command = voila_command(notebook, args.port, open_browser=args.browser)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"serving {notebook} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
+    try:
+        return subprocess.call(command, env=voila_env())
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
