@@ -326,12 +326,20 @@ async def _attempt(job: _Job, opts: Options, workdir: Path) -> bool:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbformat.v4 import new_code_cell, new_notebook
 
+    class Client(NotebookClient):
+        """Keeps only errors and results: a cell printing in a loop cannot fill the memory."""
+
+        def output(self, outs, msg, display_id, cell_index):
+            if msg["msg_type"] in ("error", "execute_result"):
+                return super().output(outs, msg, display_id, cell_index)
+            return None
+
     nb = new_notebook(cells=[new_code_cell(source) for _, source in job.cells])
     # IPC sockets in the private temporary folder: no TCP ports to race for between
-    # parallel kernels, and nothing reachable from the network.
-    km = AsyncKernelManager(kernel_name=opts.kernel, transport="ipc",
-                            ip=str(workdir.parent / "kernel"))
-    client = NotebookClient(nb, km=km, kernel_name=opts.kernel, allow_errors=True,
+    # parallel kernels, and nothing reachable from the network (Windows has no IPC).
+    km = AsyncKernelManager(kernel_name=opts.kernel, transport="tcp" if os.name == "nt" else "ipc",
+                            ip="127.0.0.1" if os.name == "nt" else str(workdir.parent / "kernel"))
+    client = Client(nb, km=km, kernel_name=opts.kernel, allow_errors=True,
                             interrupt_on_timeout=False, shutdown_kernel="immediate",
                             startup_timeout=60, record_timing=False,
                             resources={"metadata": {"path": str(workdir)}})
@@ -448,7 +456,11 @@ def _run_job(job: _Job, opts: Options) -> None:
         cwd = workdir / "exercises"
         cwd.mkdir()
         if opts.data_dir is not None and Path(opts.data_dir).is_dir():
-            (workdir / "data").symlink_to(Path(opts.data_dir).resolve(), target_is_directory=True)
+            try:
+                (workdir / "data").symlink_to(Path(opts.data_dir).resolve(),
+                                              target_is_directory=True)
+            except OSError as exc:  # e.g. Windows without the right to make symlinks
+                job.notes.append(f"../data is not available to the notebook: {exc}")
         for restart in range(opts.max_restarts + 1):
             if asyncio.run(_attempt(job, opts, cwd)):
                 break
