@@ -64,6 +64,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+
 from .assign import REPO_ROOT, SOLUTIONS_DIR, graded_points, nbgrader_meta
 
 COLUMNS = ("submission", "student", "lesson", "function", "status", "points", "max_points",
@@ -180,41 +182,42 @@ class Options:
 # --------------------------------------------------------------------------- reading
 
 @dataclass
-class _Loaded:
+class LoadedNotebook:
+    """What the grader takes from a submitted file."""
+
     lesson: str | None = None               # from the metadata
     cells: list[tuple[int, str]] = field(default_factory=list)   # (cell number, code)
     problem: str | None = None              # why it cannot be run
 
 
-def load_submission(data: bytes) -> _Loaded:
+def load_submission(data: bytes) -> LoadedNotebook:
     """Parse a submission's bytes: its metadata lesson and the code cells to run.
 
     Never raises for a bad file: ``problem`` then says what is wrong with it.
     """
     if not data.strip():
-        return _Loaded(problem="the file is empty")
+        return LoadedNotebook(problem="the file is empty")
     try:
         nb = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        return _Loaded(problem=f"the file is not a notebook (not UTF-8 text: {exc})")
+        return LoadedNotebook(problem=f"the file is not a notebook (not UTF-8 text: {exc})")
     except json.JSONDecodeError as exc:
-        return _Loaded(problem=f"the file is not a notebook: invalid JSON at line {exc.lineno}, "
-                               f"column {exc.colno} ({exc.msg})")
+        return LoadedNotebook(problem=f"the file is not a notebook: invalid JSON at line "
+                                      f"{exc.lineno}, column {exc.colno} ({exc.msg})")
     if isinstance(nb, dict) and "worksheets" in nb:  # nbformat 3
         try:
-            import nbformat
             nb = json.loads(nbformat.writes(nbformat.reads(data.decode("utf-8"), as_version=4)))
-        except Exception as exc:  # noqa: BLE001 - any failure means: not convertible
-            return _Loaded(problem=f"the file is an old-format notebook that could not be "
-                                   f"converted: {exc}")
+        except Exception as exc:  # any failure means: not convertible
+            return LoadedNotebook(problem=f"the file is an old-format notebook that could not "
+                                          f"be converted: {exc}")
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         kind = type(nb.get("cells")).__name__ if isinstance(nb, dict) else type(nb).__name__
-        return _Loaded(problem=f"the file is JSON but not a notebook: expected an object with a "
-                               f"list of cells, got {kind}")
+        return LoadedNotebook(problem=f"the file is JSON but not a notebook: expected an object "
+                                      f"with a list of cells, got {kind}")
     metadata = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
     course = metadata.get("course") if isinstance(metadata.get("course"), dict) else {}
     lesson = course.get("lesson") if isinstance(course.get("lesson"), str) else None
-    loaded = _Loaded(lesson=lesson)
+    loaded = LoadedNotebook(lesson=lesson)
     for number, cell in enumerate(nb["cells"], start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -281,7 +284,7 @@ def lesson_points(solutions: str | os.PathLike = SOLUTIONS_DIR) -> dict[str, dic
 class _Job:
     """The mutable state of grading one notebook across kernel restarts."""
 
-    def __init__(self, loaded: _Loaded, lesson: str, points: dict[str, float]):
+    def __init__(self, loaded: LoadedNotebook, lesson: str, points: dict[str, float]):
         self.cells, self.lesson, self.points = loaded.cells, lesson, points
         self.skip: set[int] = set()                     # positions in self.cells left out
         self.cell_notes: dict[int, str] = {}            # cell number -> note
@@ -466,7 +469,7 @@ def _run_job(job: _Job, opts: Options) -> None:
                 break
             if restart == opts.max_restarts:
                 job.notes.append(f"the kernel was lost {restart + 1} times: stopped grading")
-    except Exception as exc:  # noqa: BLE001 - one submission must not stop the batch
+    except Exception as exc:  # one submission must not stop the batch
         job.grader_error = f"internal error of the grader: {type(exc).__name__}: {exc}"
         traceback.print_exc()
     finally:

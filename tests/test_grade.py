@@ -219,6 +219,14 @@ def test_load_submission_reports_bad_files():
     assert not any("check_double" in s for s in sources), "test cells are not run"
 
 
+def test_load_submission_reads_an_nbformat_3_notebook():
+    from nbformat import v3
+
+    old = v3.new_notebook(worksheets=[v3.new_worksheet(cells=[v3.new_code_cell("x = 1")])])
+    loaded = grade.load_submission(v3.writes_json(old).encode())
+    assert loaded.problem is None and loaded.cells == [(1, "x = 1")]
+
+
 def test_load_submission_tolerates_odd_but_usable_cells():
     nb = {"cells": [{"cell_type": "code", "source": ["x = 1\n", "y = 2"]}, "junk",
                     {"cell_type": "markdown", "source": "text"},
