@@ -119,6 +119,7 @@ def bench(name, epochs, data, args):
     sched = make_schedule(defaults["schedule"], opt, epochs * steps, warmup=defaults["warmup"],
                           steps_per_epoch=steps)
     batch_seed = int(rng.integers(2**31))  # fit's and PyTorch's batch order
+    print(f"\n{name}: {opt!r} (base lr {defaults['lr']}), {sched!r}", flush=True)
     hist = fit(model, CrossEntropyLoss(), opt, (x, y), epochs, args.batch_size, val=(xt, yt),
                schedule=sched, seed=batch_seed, progress=False)
     t_times = t_accs = None
@@ -126,7 +127,6 @@ def bench(name, epochs, data, args):
         t_times, t_accs = train_torch(twin, name, defaults["optimizer"], defaults["lr"],
                                       epochs * steps, defaults["warmup"], steps, data, epochs,
                                       args.batch_size, batch_seed)
-    print(f"\n{name}: {opt!r}, {sched!r}")
     head = "| epoch | NumPy s/epoch | NumPy test acc |"
     if twin is not None:
         head += " PyTorch s/epoch | PyTorch test acc | time ratio |"

@@ -345,7 +345,7 @@ def load_model(path, model=None, rng=0):
 
 # ----------------------------------------------------------------------------- CLI
 DEFAULTS = {  # tuned on full MNIST: see benchmarks/README.md
-    "seed": {"optimizer": "adam", "lr": 3e-3, "schedule": "cosine", "warmup": 200},
+    "seed": {"optimizer": "adam", "lr": 1e-2, "schedule": "cosine", "warmup": 200},
     "lenet": {"optimizer": "adam", "lr": 2e-3, "schedule": "cosine", "warmup": 200},
 }
 
