@@ -120,6 +120,11 @@ class ConvArithmeticExplorer(Explorer):
 
     def _build(self) -> None:
         self._ax_in, self._ax_out = self.fig.subplots(1, 2, width_ratios=[1.6, 1])
+        label_axes(self._ax_in, "")
+        label_axes(self._ax_out, "", "output column", "output row")
+        for ax in (self._ax_in, self._ax_out):
+            ax.tick_params(which="minor", length=0)
+            ax.grid(which="minor", color="white", linewidth=1)
         self._im_in = self._ax_in.imshow(np.zeros((1, 1)), cmap=GRID_COLORS, vmin=-0.5,
                                          vmax=3.5, interpolation="nearest")
         self._im_out = self._ax_out.imshow(np.zeros((1, 1)), cmap=OUTPUT_COLORS, vmin=-0.5,
@@ -133,8 +138,6 @@ class ConvArithmeticExplorer(Explorer):
     def _grid(self, ax, n: int) -> None:
         ax.set_xticks(np.arange(-0.5, n, 1), minor=True)
         ax.set_yticks(np.arange(-0.5, n, 1), minor=True)
-        ax.grid(which="minor", color="white", linewidth=1)
-        ax.tick_params(which="minor", length=0)
         step = 1 if n <= 12 else 2 if n <= 24 else 4
         ax.set_xticks(range(0, n, step))
         ax.set_yticks(range(0, n, step))
@@ -158,7 +161,7 @@ class ConvArithmeticExplorer(Explorer):
         self._im_in.set_data(cells)
         self._im_in.set_extent((-0.5, n - 0.5, n - 0.5, -0.5))
         self._grid(self._ax_in, n)
-        label_axes(self._ax_in, f"padded input {n}×{n} (i={i}, p={p}); kernel {k}×{k}, "
+        self._ax_in.set_title(f"padded input {n}×{n} (i={i}, p={p}); kernel {k}×{k}, "
                                 f"dilation {d}, stride {s}")
         m = o if o is not None else 1
         out = np.zeros((m, m))
@@ -167,8 +170,7 @@ class ConvArithmeticExplorer(Explorer):
         self._im_out.set_extent((-0.5, m - 0.5, m - 0.5, -0.5))
         self._im_out.set_visible(o is not None)
         self._grid(self._ax_out, m)
-        label_axes(self._ax_out, f"output {o}×{o}" if o is not None else "no output",
-                   "output column", "output row")
+        self._ax_out.set_title(f"output {o}×{o}" if o is not None else "no output", fontsize=10)
 
     def _describe(self) -> str:
         i, k, p, s, d = self._args()

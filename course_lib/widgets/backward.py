@@ -163,7 +163,7 @@ class BackwardStepper(Explorer):
         (r0, r1), (c0, c1) = self.window
         ph, pw = self.padding
         self._im_x.set_data(self.x[c])
-        label_axes(ax_x, f"input x[{c}], window of ({i}, {j})")
+        ax_x.set_title(f"input x[{c}], window of ({i}, {j})", fontsize=10)
         place(self._box_x, (r0 - ph, r1 - ph), (c0 - pw, c1 - pw))
         self._im_g.set_data(self.dout[f])
         place(self._box_g, (i, i + 1), (j, j + 1))

@@ -72,7 +72,7 @@ class FeatureMapExplorer(Explorer):
         if not layers:
             raise ValueError("model has no layer with a 4-D (N, C, H, W) output to explore")
         controls = {
-            "image": int_slider("image", 0, 0, images.shape[0] - 1),
+            "image": int_slider("image", 0, 0, images.shape[0] - 1, continuous_update=False),
             "layer": W.Dropdown(options=layers, value=layers[0][1], description="layer",
                                 layout=W.Layout(width="max-content")),
             "channel": int_slider("channel", 0, 0, acts[layers[0][1]].shape[1] - 1),
@@ -133,6 +133,8 @@ class FeatureMapExplorer(Explorer):
                                  vmin=float(self.images.min()), vmax=float(self.images.max()))
         self._im_f = ax_f.imshow(np.zeros((1, 1)), interpolation="nearest")
         cb = colorbar(self.fig, self._im_f, ax_f, "activation")
+        label_axes(ax_x, "")
+        label_axes(ax_f, "")
         self._im_m = ax_m.imshow(np.zeros((1, 1)), interpolation="nearest")
         ax_m.set_xticks([])
         ax_m.set_yticks([])
@@ -147,8 +149,8 @@ class FeatureMapExplorer(Explorer):
         n, k, ch = c["image"].value, c["layer"].value, c["channel"].value
         ax_x, ax_f, ax_m = self._axes
         self._im_x.set_data(self.images[n, 0])
-        label_axes(ax_x, f"input image {n}" + (f" (label {self.labels[n]})"
-                                               if self.labels is not None else ""))
+        ax_x.set_title(f"input image {n}" + (f" (label {self.labels[n]})"
+                                             if self.labels is not None else ""), fontsize=10)
         layer_out = self.activations[k][0]
         if layer_out.shape != self._shape:  # new extent -> new ticks: redraw everything
             self._shape = layer_out.shape
@@ -156,7 +158,7 @@ class FeatureMapExplorer(Explorer):
         cmap = "RdBu_r" if self.signed else "viridis"
         show(self._im_f, self.feature_map)
         set_colors(self._im_f, cmap, *self.clim)
-        label_axes(ax_f, f"layer {k}, channel {ch} ({c['scale'].value} scale)")
+        ax_f.set_title(f"layer {k}, channel {ch} ({c['scale'].value} scale)", fontsize=10)
         grid, cols = mosaic(layer_out)
         show(self._im_m, grid)
         lo, hi = float(layer_out.min()), float(layer_out.max())

@@ -228,6 +228,7 @@ class KernelEditor(Explorer):
         ax_k.set_yticks(range(3))
         self._im_out = ax_out.imshow(np.zeros((h, w)), interpolation="nearest")
         cbar_out = colorbar(self.fig, self._im_out, ax_out, "output value")
+        label_axes(ax_out, "")
         ax_out.set_xlim(-0.5, w - 0.5)
         ax_out.set_ylim(h - 0.5, -0.5)
         self._ax_out = ax_out
@@ -245,7 +246,8 @@ class KernelEditor(Explorer):
         show(self._im_out, self.output, origin=(1, 1) if valid else (0, 0))
         signed = auto_clim(self._im_out, self.output, nonneg_cmap="gray")
         oh, ow = self.output.shape
-        label_axes(self._ax_out, f"output ({oh}×{ow})" + (", red > 0 > blue" if signed else ""))
+        self._ax_out.set_title(f"output ({oh}×{ow})" + (", red > 0 > blue" if signed else ""),
+                               fontsize=10)
 
     def _describe(self) -> str:
         h, w = self.image.shape

@@ -87,7 +87,7 @@ class PoolingExplorer(Explorer):
         kmax = min(max(4, k), H, W_)
         strides = [("= kernel_size", None)] + [(str(v), v) for v in range(1, max(4, s or 1) + 1)]
         controls = {
-            "kernel_size": int_slider("kernel_size", k, 1, kmax),
+            "kernel_size": int_slider("kernel_size", k, 1, kmax, continuous_update=False),
             "stride": W.Dropdown(options=strides, value=s, description="stride"),
             "mode": W.ToggleButtons(options=MODES, value=mode, description="mode"),
             "shift": int_slider("shift (px right)", shift, -4, 4),
@@ -143,6 +143,8 @@ class PoolingExplorer(Explorer):
         cb_o = colorbar(self.fig, self._im_o, ax_o, "pooled value")
         cb_d = colorbar(self.fig, self._im_d, ax_d, "|change|")
         self._ax_o, self._ax_d = ax_o, ax_d
+        for ax in (ax_x, ax_o, ax_d):
+            label_axes(ax, "")
         self._dyn(self._im_x, self._dots, ax_x.title, self._im_o, cb_o, self._im_d, cb_d,
                   ax_o.title, ax_d.title)
         self._shape = None
@@ -155,8 +157,8 @@ class PoolingExplorer(Explorer):
         rows, cols = np.nonzero(self.argmax_mask)
         show_dots = mode == "max" and self.output.size <= MAX_MARKERS
         self._dots.set_offsets(np.c_[cols, rows] if show_dots else np.empty((0, 2)))
-        label_axes(self._ax_x, f"input shifted {shift:+d} px" + (", dots: argmax" if show_dots
-                                                                 else ""))
+        self._ax_x.set_title(f"input shifted {shift:+d} px"
+                             + (", dots: argmax" if show_dots else ""), fontsize=10)
         if self.output.shape != self._shape:  # new extent -> new ticks: redraw everything
             self._shape = self.output.shape
             self._full_redraw = True
@@ -164,11 +166,12 @@ class PoolingExplorer(Explorer):
         lo, hi = min(0.0, float(self.output.min())), float(self.output.max())
         set_colors(self._im_o, "viridis", lo, hi if hi > lo else lo + 1.0)
         OH, OW = self.output.shape
-        label_axes(self._ax_o, f"{mode} pooled {OH}×{OW}")
+        self._ax_o.set_title(f"{mode} pooled {OH}×{OW}", fontsize=10)
         diff = np.abs(self.output - self.reference)
         show(self._im_d, diff)
         nonneg_clim(self._im_d, diff)
-        label_axes(self._ax_d, f"change caused by the shift ({(diff > 0).mean():.0%})")
+        self._ax_d.set_title(f"change caused by the shift ({(diff > 0).mean():.0%})",
+                             fontsize=10)
 
     def _describe(self) -> str:
         k, s, mode, shift = self._settings()
