@@ -344,7 +344,7 @@ async def _attempt(job: _Job, opts: Options, workdir: Path) -> bool:
                             ip="127.0.0.1" if os.name == "nt" else str(workdir.parent / "kernel"))
     client = Client(nb, km=km, kernel_name=opts.kernel, allow_errors=True,
                             interrupt_on_timeout=False, shutdown_kernel="immediate",
-                            startup_timeout=60, record_timing=False,
+                            startup_timeout=60, iopub_timeout=30, record_timing=False,
                             resources={"metadata": {"path": str(workdir)}})
 
     async def run(cell, position: int, limit: float) -> str | None:
@@ -643,8 +643,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m course_lib.grade",
         description="Run and check every submitted notebook; write a CSV and a report.",
-        epilog="Worst case per notebook: about (restarts + 1) * timeout + functions * "
-               "check-timeout seconds.")
+        epilog="A notebook whose cell crashes the kernel or exceeds --cell-timeout is run "
+               "again without that cell (at most 5 times): the worst case per notebook is "
+               "about 6 * timeout + functions * check-timeout seconds.")
     parser.add_argument("submissions", help="folder of submitted .ipynb files (searched "
                                             "recursively, never modified)")
     parser.add_argument("--out", required=True, help="CSV file to write")
