@@ -11,14 +11,17 @@ import argparse
 import functools
 import html
 import http.server
+import re
 import sys
 import time
 from pathlib import Path
 
 from nbclient.exceptions import CellExecutionError
 
-from . import NOTEBOOKS_DIR, expected_slide_count, export_deck, find_lessons
+from . import NOTEBOOKS_DIR, build_assets, expected_slide_count, export_deck, find_lessons
 from .browser import export_pdf, launch_chromium
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in kernel tracebacks
 
 
 def write_index(out_dir: str | Path) -> Path:
@@ -70,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "uses the outputs saved in the file")
     parser.add_argument("--timeout", type=int, default=600,
                         help="seconds allowed per cell when executing (default: 600)")
+    parser.add_argument("--assets-only", action="store_true",
+                        help="only gather OUT/assets (fetching the npm widget renderer into the "
+                             "cache if needed), so later exports and the tests work offline")
     parser.add_argument("--serve", action="store_true",
                         help="afterwards serve the output folder on 127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000)")
@@ -78,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.assets_only:
+        try:
+            print(build_assets(args.out, args.cache))
+        except RuntimeError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        return 0
     try:
         lessons = find_lessons(args.lessons)
     except ValueError as err:
@@ -91,7 +104,8 @@ def main(argv=None) -> int:
                                timeout=args.timeout)
         except CellExecutionError as err:
             failed.append(notebook.stem)
-            summary = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+            text = _ANSI.sub("", str(err)).strip()
+            summary = text.splitlines()[-1] if text else repr(err)
             print(f"error: {notebook} failed while executing: {summary}", file=sys.stderr)
             continue
         decks.append(deck)

@@ -187,3 +187,4 @@ def build_assets(out_dir: str | Path, cache_dir: str | Path) -> Path:
     _extract_html_manager(fetch_npm_tarball(HTML_MANAGER, cache_dir), assets / "html-manager")
     stamp.write_text(json.dumps(record, indent=2) + "\n")
     return assets
+

@@ -1,0 +1,220 @@
+"""Offline reveal.js decks and PDFs (course_lib.slides), checked on a small fixture lesson.
+
+The fixture (tests/fixtures_slides/deck_fixture.ipynb) has every slide type, inline and
+display math, a skipped setup cell and an ipywidgets slider + image + readout. It is
+exported once per session (executed, widget state embedded); the browser tests open that
+deck from disk and over HTTP with every request beyond 127.0.0.1 blocked, and print it.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+import pytest
+from browser_support import (
+    ASSET_CACHE,
+    FIXTURE_NOTEBOOK,
+    browser_marks,
+    offline_page,
+    serve_directory,
+    shared_browser,
+)
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from course_lib.slides import expected_slide_count, export_deck, export_pdf, find_lessons
+from course_lib.slides.__main__ import main as slides_main
+from course_lib.slides.app import voila_command
+from course_lib.slides.assets import (
+    HTML_MANAGER,
+    NpmPackage,
+    _sha512_integrity,
+    build_assets,
+    fetch_npm_tarball,
+)
+from course_lib.slides.browser import is_local, wait_for_deck
+
+FIXTURE_SLIDES = 4  # title (+ fragment), subslide with display math, widget, summary
+
+
+def _cell(kind: str, slide_type: str | None):
+    cell = new_markdown_cell("text") if kind == "md" else new_code_cell("1")
+    if slide_type is not None:
+        cell.metadata["slideshow"] = {"slide_type": slide_type}
+    return cell
+
+
+# ---------------------------------------------------------------------- slide counting
+def test_fixture_slide_count_matches_hand_count():
+    assert expected_slide_count(FIXTURE_NOTEBOOK) == FIXTURE_SLIDES
+
+
+@pytest.mark.parametrize("types, expected", [
+    (["slide", "-", "fragment", "subslide", "slide"], 3),
+    (["-", "-", "slide"], 2),                  # the first visible cell always opens a slide
+    (["skip", "notes", "fragment", "slide"], 2),
+    (["skip", "subslide", "subslide"], 2),     # skip cells before the first slide are ignored
+    ([None, "slide", "notes", "skip"], 2),     # no metadata counts as '-'
+    (["slide", "skip", "slide"], 2),
+])
+def test_expected_slide_count_follows_nbconvert_grouping(types, expected):
+    nb = new_notebook(cells=[_cell("md", t) for t in types])
+    assert expected_slide_count(nb) == expected
+
+
+def test_expected_slide_count_rejects_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="no visible cell"):
+        expected_slide_count(new_notebook(cells=[_cell("md", "skip"), _cell("md", "notes")]))
+    with pytest.raises(TypeError, match="notebook path or a notebook dict"):
+        expected_slide_count(42)
+    with pytest.raises(ValueError, match="existing .ipynb"):
+        expected_slide_count(tmp_path / "missing.ipynb")
+
+
+def test_find_lessons_by_name_prefix_and_path(tmp_path):
+    for name in ("01_convolution", "02_padding_and_stride", "10_extra"):
+        nbformat.write(new_notebook(cells=[_cell("md", "slide")]), tmp_path / f"{name}.ipynb")
+    assert [p.stem for p in find_lessons([], tmp_path)] == ["01_convolution",
+                                                            "02_padding_and_stride", "10_extra"]
+    assert find_lessons(["02"], tmp_path)[0].stem == "02_padding_and_stride"
+    assert find_lessons("01_convolution", tmp_path)[0].stem == "01_convolution"
+    assert find_lessons([FIXTURE_NOTEBOOK], tmp_path) == [FIXTURE_NOTEBOOK]
+    with pytest.raises(ValueError, match="matches 0 notebooks.*available: 01_convolution"):
+        find_lessons(["03"], tmp_path)
+    with pytest.raises(TypeError, match="str or Path"):
+        find_lessons([3], tmp_path)
+
+
+def test_cli_reports_an_unknown_lesson(capsys):
+    assert slides_main(["no_such_lesson", "--no-pdf"]) == 2
+    assert "lesson 'no_such_lesson' matches 0 notebooks" in capsys.readouterr().err
+
+
+def test_voila_command_validates_and_binds_locally(tmp_path):
+    command = voila_command(FIXTURE_NOTEBOOK, 8899, open_browser=False)
+    assert "--Voila.ip=127.0.0.1" in command and "--port=8899" in command
+    assert "--template=course_app" in command and "--no-browser" in command
+    with pytest.raises(ValueError, match="existing .ipynb"):
+        voila_command(tmp_path / "nope.ipynb")
+    with pytest.raises(ValueError, match="port must be"):
+        voila_command(FIXTURE_NOTEBOOK, 0)
+
+
+def test_is_local():
+    assert is_local("http://127.0.0.1:8000/a.js") and is_local("file:///tmp/x.html")
+    assert is_local("http://localhost/x") and is_local("data:text/plain,hi")
+    assert not is_local("https://cdn.jsdelivr.net/npm/x") and not is_local("http://10.0.0.1/")
+
+
+# ---------------------------------------------------------------------- npm tarball pin
+def test_fetch_npm_tarball_uses_a_verified_cache_without_npm(tmp_path, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)  # any npm call would fail
+    tarball = tmp_path / "demo-1.0.0.tgz"
+    tarball.write_bytes(b"pretend tarball")
+    good = NpmPackage("demo", "1.0.0", _sha512_integrity(tarball), "MIT")
+    assert fetch_npm_tarball(good, tmp_path) == tarball
+    bad = NpmPackage("demo", "1.0.0", "sha512-AAAA", "MIT")
+    with pytest.raises(RuntimeError, match="needs npm"):
+        fetch_npm_tarball(bad, tmp_path)
+    assert not tarball.exists(), "a tarball that fails the pin must not be kept"
+
+
+def test_html_manager_pin_names_the_npm_tarball():
+    assert HTML_MANAGER.tarball_name == "jupyter-widgets-html-manager-1.0.15.tgz"
+    assert HTML_MANAGER.integrity.startswith("sha512-")
+
+
+# ---------------------------------------------------------------------- the exported deck
+@pytest.fixture(scope="session")
+def fixture_deck(tmp_path_factory) -> Path:
+    """The fixture lesson exported (executed) into a fresh folder; its path."""
+    if not (ASSET_CACHE / HTML_MANAGER.tarball_name).exists():
+        pytest.skip(f"the widget renderer {HTML_MANAGER.spec} is not in {ASSET_CACHE}: run "
+                    "`make setup` or `.venv/bin/python -m course_lib.slides --assets-only` "
+                    "(fetches it from npm once; the tests never use the network)")
+    out = tmp_path_factory.mktemp("slides")
+    return export_deck(FIXTURE_NOTEBOOK, out, cache_dir=ASSET_CACHE)
+
+
+class _Refs(HTMLParser):
+    """Collect the URLs a page loads: script src, link href, img src."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        key = {"script": "src", "link": "href", "img": "src"}.get(tag)
+        if key and attrs.get(key):
+            self.urls.append(attrs[key])
+
+
+def test_deck_loads_only_files_shipped_beside_it(fixture_deck):
+    html = fixture_deck.read_text(encoding="utf-8")
+    refs = _Refs()
+    refs.feed(html)
+    assert len(refs.urls) >= 5, refs.urls  # jQuery, require, MathJax, reveal css + theme
+    for url in refs.urls:
+        parts = urlsplit(url)
+        if parts.scheme == "data":
+            continue
+        assert not parts.scheme and not parts.netloc, f"deck loads a remote URL: {url}"
+        assert (fixture_deck.parent / unquote(parts.path)).is_file(), f"missing asset {url}"
+    # the URLs built in JavaScript: reveal.js via require, the widget renderer
+    for path in re.findall(r'"(assets/[^"?]+\.js)"', html) + re.findall(
+            r"widgetRendererSrc = '([^']+)'", html):
+        assert (fixture_deck.parent / path).is_file(), f"missing asset {path}"
+    assert "application/vnd.jupyter.widget-state+json" in html, "widget state not embedded"
+    assert not re.search(r"""(src|href)=["']https?://""", html)
+
+
+def test_build_assets_is_idempotent(fixture_deck):
+    stamp = fixture_deck.parent / "assets" / "SOURCES.json"
+    before = stamp.stat().st_mtime_ns
+    build_assets(fixture_deck.parent, ASSET_CACHE)
+    assert stamp.stat().st_mtime_ns == before
+
+
+def _check_deck(page, blocked, url):
+    page.goto(url)
+    assert wait_for_deck(page) == FIXTURE_SLIDES == expected_slide_count(FIXTURE_NOTEBOOK)
+    assert page.evaluate("Reveal.isReady()")
+    # inline and display math typeset by MathJax (the TeX source is gone from the page)
+    assert page.locator(".MathJax").count() >= 2
+    assert page.locator(".MathJax_Display").count() >= 1
+    assert "\\lfloor" not in page.inner_text(".reveal .slides")
+    # the widget rendered from the embedded state, with the readout the kernel computed
+    page.evaluate("Reveal.slide(1, 0)")  # slide 0 has the math subslide below it
+    slide = page.evaluate("""() => { const s = Reveal.getCurrentSlide();
+        return {sliders: s.querySelectorAll('.widget-slider').length,
+                images: s.querySelectorAll('img.widget-image').length, text: s.innerText}; }""")
+    assert (slide["sliders"], slide["images"]) == (1, 1), slide
+    assert "shift = 0; top-left pixel = 0" in slide["text"]
+    assert blocked == [], f"requests left this machine: {blocked}"
+
+
+class TestDeckInBrowser:
+    pytestmark = browser_marks
+
+    def test_deck_served_over_http_starts_offline(self, fixture_deck):
+        with serve_directory(fixture_deck.parent) as base, offline_page() as (page, blocked):
+            _check_deck(page, blocked, base + fixture_deck.name)
+            # MathJax 2 probes web-font support with an about:blank font; nothing else may fail
+            failed = [url for url in page.failed_requests if url != "about:blank"]
+            assert failed == [], "local assets failed to load"
+
+    def test_deck_opened_from_disk_starts_offline(self, fixture_deck):
+        with offline_page() as (page, blocked):
+            _check_deck(page, blocked, fixture_deck.resolve().as_uri())
+
+    def test_pdf_has_one_page_per_slide(self, fixture_deck):
+        pypdf = pytest.importorskip("pypdf")
+        pdf = export_pdf(fixture_deck, browser=shared_browser())
+        reader = pypdf.PdfReader(pdf)
+        assert len(reader.pages) == expected_slide_count(FIXTURE_NOTEBOOK) == FIXTURE_SLIDES
+        text = "\n".join(page.extract_text() for page in reader.pages)
+        assert "FIXTURE DECK" in text.upper() and "shift = 0" in text
