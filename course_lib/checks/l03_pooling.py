@@ -38,8 +38,9 @@ def _pool_cases(rng):
     ]
 
 
-def _channels_pooled(a, ref, reduce):
-    return np.broadcast_to(reduce(ref, axis=1, keepdims=True), ref.shape)
+def _pooled_over(ref, reduce, axes):
+    """Every window reduced over ``axes`` too (channels, or batch and channels)."""
+    return np.broadcast_to(reduce(ref, axis=axes, keepdims=True), ref.shape)
 
 
 def _shape_hint(a):
@@ -64,7 +65,11 @@ def _common(reduce, name):
                 "OH = (H - kernel_size) // stride + 1.", lambda a, ref: ref[..., :-1, :-1]),
         Mistake(f"You took the {name} over all channels at once: pool each channel separately "
                 f"(reduce over the window axes only, `axis=(2, 3)` of the window).",
-                lambda a, ref: _channels_pooled(a, ref, reduce)),
+                lambda a, ref: _pooled_over(ref, reduce, 1)),
+        Mistake(f"You took the {name} over the whole batch and all channels at once: pool "
+                f"each image and channel separately (`axis=(2, 3)` of the window, e.g. "
+                f"`window.{name[:3] if name == 'maximum' else name}(axis=(2, 3))`).",
+                lambda a, ref: _pooled_over(ref, reduce, (0, 1))),
         Mistake("Your output is in NHWC order (N, OH, OW, C); the course uses NCHW.",
                 lambda a, ref: ref.transpose(0, 2, 3, 1)),
     ]

@@ -42,6 +42,9 @@ RELU_BACKWARD = Spec(
                     np.allclose(actual, c) for c in (a.dout * a.x, a.dout * np.maximum(a.x, 0)))),
         Mistake("You returned dout unchanged: block the gradient where x <= 0.",
                 lambda a, ref: a.dout),
+        Mistake("You returned only the entries where x > 0 (`dout[x > 0]`): keep dx the shape "
+                "of x, with zeros elsewhere, `dout * (x > 0)`.",
+                lambda a, ref: a.dout[a.x > 0]),
     ],
 )
 
@@ -69,6 +72,8 @@ LINEAR_BACKWARD = Spec(
     mistakes=[
         Mistake("`dx` is missing a transpose: dx = dout @ w.T (shape (N, D) like x).",
                 lambda a, ref: a.dout @ a.w, part="dx"),
+        Mistake("`dx` is transposed: dx = dout @ w.T has the shape of x, (N, D).",
+                lambda a, ref: ref.T, part="dx"),
         Mistake("`dw` is transposed: with out = x @ w + b, dw = x.T @ dout, shape (D, M) like "
                 "w. (`dout.T @ x` is the PyTorch-layout gradient, for weight (M, D).)",
                 lambda a, ref: ref.T, part="dw"),

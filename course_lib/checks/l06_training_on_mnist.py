@@ -56,6 +56,12 @@ SGD_MOMENTUM_STEP = Spec(
                 lambda a, ref: a.param - a.lr * (a.grad + a.momentum * (a.momentum * a.velocity
                                                                          + a.grad)),
                 part="new_param"),
+        *[Mistake("You returned (new_velocity, new_param): return the new parameter first, "
+                  "`return new_param, new_velocity`.", output, part=part)
+          for part, output in (
+              ("new_param", lambda a, ref: a.momentum * a.velocity + a.grad),
+              ("new_velocity", lambda a, ref: a.param - a.lr * (a.momentum * a.velocity
+                                                                + a.grad)))],
         Mistake("The momentum is ignored: v = momentum * v + grad.",
                 lambda a, ref: a.grad, part="new_velocity"),
         Mistake("The momentum is ignored: v = momentum * v + grad, then param - lr * v.",
@@ -102,6 +108,9 @@ ACCURACY = Spec(
         Mistake("The prediction is the class with the largest logit: `np.argmax(logits, "
                 "axis=1)`.",
                 lambda a, ref: np.mean(np.argmin(a.logits, axis=1) == a.y)),
+        Mistake("`np.argmax(logits)` without an axis gives one index into the flattened "
+                "array: use `np.argmax(logits, axis=1)`, one prediction per example.",
+                lambda a, ref: np.mean(np.argmax(a.logits) == a.y)),
         Mistake("Take the argmax over the classes (axis=1), one prediction per example.",
                 lambda a, ref: np.mean(np.argmax(a.logits, axis=0) == a.y)),
         Mistake("Compare the predicted class (`np.argmax(logits, axis=1)`) with y, "

@@ -221,3 +221,13 @@ def conv_back_readable_loops(dout, x, w, stride=1, padding=0):
                     dw[f] += dout[n, f, i, j] * xp[n, :, i * s:i * s + kh, j * s:j * s + kw]
                     dxp[n, :, i * s:i * s + kh, j * s:j * s + kw] += dout[n, f, i, j] * w[f]
     return dxp[:, :, p:p + x.shape[2], p:p + x.shape[3]], dw, dout.sum(axis=(0, 2, 3))
+
+
+@wrong("relu_backward", "only the entries where x > 0")
+def relu_selected_entries(dout, x):
+    return dout[x > 0]
+
+
+@wrong("linear_backward", "`dx` is transposed")
+def linear_dx_transposed(dout, x, w):
+    return w @ dout.T, x.T @ dout, dout.sum(axis=0)

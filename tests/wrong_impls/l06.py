@@ -74,3 +74,14 @@ def accuracy_loop(logits, y):
     for row, label in zip(logits, y, strict=True):
         right_answers += int(np.argmax(row) == label)
     return right_answers / len(y)
+
+
+@wrong("sgd_momentum_step", "return the new parameter first")
+def sgd_swapped_outputs(param, grad, velocity, lr, momentum):
+    v = momentum * velocity + grad
+    return v, param - lr * v
+
+
+@wrong("accuracy", "without an axis")
+def accuracy_flat_argmax(logits, y):
+    return float(np.mean(np.argmax(logits) == y))
