@@ -94,7 +94,11 @@ def graded_points(nb) -> dict[str, float]:
         meta = nbgrader_meta(cell)
         grade_id = meta.get("grade_id", "")
         if meta.get("grade") and isinstance(grade_id, str) and grade_id.startswith("test_"):
-            points[grade_id[len("test_"):]] = float(meta.get("points", 0) or 0)
+            value = meta.get("points", 0) or 0
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"test cell {grade_id!r} has points {value!r}; expected a "
+                                 f"number >= 0")
+            points[grade_id[len("test_"):]] = float(value)
     return points
 
 
@@ -118,6 +122,10 @@ def strip_regions(source: str, cell_type: str = "code", *, where: str = "cell"):
 
     Returns ``(new_source, had_solution, had_hidden_tests)``. ``where`` names the cell in errors.
     """
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a str, got {type(source).__name__}")
+    if cell_type not in ("code", "markdown", "raw"):
+        raise ValueError(f"cell_type must be 'code', 'markdown' or 'raw', got {cell_type!r}")
     out, region, opened_at, had = [], None, 0, {"solution": False, "hidden tests": False}
     for lineno, line in enumerate(source.splitlines(), start=1):
         marker = _marker(line, where, lineno)

@@ -277,6 +277,14 @@ def test_arguments_are_validated(folders):
         assign.check(3, dest)
     with pytest.raises(TypeError, match="nb must be an nbformat.NotebookNode"):
         assign.make_exercise({"cells": []})
+    with pytest.raises(TypeError, match="source must be a str"):
+        assign.strip_regions(["x = 1"])
+    with pytest.raises(ValueError, match="cell_type must be"):
+        assign.strip_regions("x = 1", "python")
+    bad = toy_lesson.solution_notebook()
+    bad.cells[3].metadata.nbgrader.points = "two"
+    with pytest.raises(ValueError, match="test cell 'test_double' has points 'two'"):
+        assign.graded_points(bad)
 
 
 # --------------------------------------------------------------------------- this repository
