@@ -197,12 +197,15 @@ def _call_with_alarm(fn, args, kwargs, seconds):
         raise _TimeUp
 
     old_handler = signal.signal(signal.SIGALRM, on_alarm)
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     start = time.monotonic()
+    old_delay, old_interval = 0.0, 0.0
     try:
-        return fn(*args, **kwargs)
+        old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)  # one shot
+        try:
+            return fn(*args, **kwargs)
+        finally:  # if the alarm fires before this cancels it, it has fired: nothing is pending
+            signal.setitimer(signal.ITIMER_REAL, 0)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old_handler)
         if old_delay > 0:  # give back an alarm someone else had set (e.g. pytest-timeout)
             left = max(old_delay - (time.monotonic() - start), 1e-3)
