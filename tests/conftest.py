@@ -34,6 +34,13 @@ def assert_close(actual, desired, rtol, err_msg=""):
                                err_msg=err_msg)
 
 
+def distinct(rng, shape, spacing=0.05):
+    """Shuffled values no two closer than ``spacing``: no max-pool ties, and no entry within a
+    finite-difference step of ReLU's kink at 0 (so numerical gradients are exact)."""
+    n = int(np.prod(shape))
+    return ((rng.permutation(n) - n / 2 + 0.5) * spacing).reshape(shape)
+
+
 def _span(k: int, d: int) -> int:
     return d * (k - 1) + 1
 

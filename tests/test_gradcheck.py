@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import distinct
 
 import course_lib as cl
 from course_lib import functional as F
@@ -24,12 +25,6 @@ from course_lib.gradcheck import (
 def assert_passes(report):
     assert report, f"\n{report}"
     assert report.rows, "the report checked nothing"
-
-
-def distinct(rng, shape, spacing=0.05):
-    """Values with no two closer than ``spacing`` (no max-pool ties, no ReLU kinks at eps)."""
-    n = int(np.prod(shape))
-    return ((rng.permutation(n) - n / 2 + 0.5) * spacing).reshape(shape)
 
 
 # ----------------------------------------------------------------------------- conv2d

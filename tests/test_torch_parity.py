@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import assert_close, distinct
 
 import course_lib as cl
 from course_lib import functional as F
@@ -30,11 +30,6 @@ def T(array, grad=True):
 def close(ours, theirs, what=""):
     theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else theirs
     assert_close(ours, theirs, TOL, what)
-
-
-def distinct(rng, shape, spacing=0.05):
-    n = int(np.prod(shape))
-    return ((rng.permutation(n) - n / 2 + 0.5) * spacing).reshape(shape)
 
 
 # ----------------------------------------------------------------------------- conv2d
