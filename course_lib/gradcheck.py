@@ -77,7 +77,7 @@ class GradcheckReport:
     """
 
     tol: float
-    atol: float = 1e-10
+    atol: float = 1e-8
     rows: list = field(default_factory=list)
 
     def _ok(self, err, abs_err) -> bool:
