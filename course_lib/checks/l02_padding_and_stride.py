@@ -14,8 +14,10 @@ def _ph_pw(padding):
     return (padding, padding) if isinstance(padding, int) else tuple(padding)
 
 
-def _np_pad(x, top, bottom, left, right):
-    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+def _pad_each(a, sides):
+    """The case's x padded by ``sides(p) = (before, after)`` for p = ph (rows) and pw (columns)."""
+    ph, pw = _ph_pw(a.padding)
+    return np.pad(a.x, ((0, 0), (0, 0), sides(ph), sides(pw)))
 
 
 ONE_SIDE = ("You padded one side only: add the padding on both sides, ph rows above AND below, "
@@ -39,27 +41,21 @@ PAD2D = Spec(
     reference=lambda x, padding: F.pad2d(x, padding),
     cases=_pad_cases,
     mistakes=[
-        *[Mistake(ONE_SIDE, lambda a, ref, before=before, after=after: _np_pad(
-            a.x, before * _ph_pw(a.padding)[0], after * _ph_pw(a.padding)[0],
-            before * _ph_pw(a.padding)[1], after * _ph_pw(a.padding)[1]))
-          for before, after in ((0, 2), (2, 0), (0, 1), (1, 0))],
+        *[Mistake(ONE_SIDE, lambda a, ref, sides=sides: _pad_each(a, sides))
+          for sides in (lambda p: (0, 2 * p), lambda p: (2 * p, 0), lambda p: (0, p),
+                        lambda p: (p, 0))],
         Mistake("You padded the N and C axes too: `np.pad(x, p)` pads every axis. Pad only H "
                 "and W: `np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))`.",
                 lambda a, ref: np.pad(a.x, a.padding)),
         Mistake("ph and pw are swapped: padding=(ph, pw) adds ph rows (height) and pw columns "
                 "(width).",
-                lambda a, ref: _np_pad(a.x, *(_ph_pw(a.padding)[1],) * 2,
-                                       *(_ph_pw(a.padding)[0],) * 2)),
+                lambda a, ref: F.pad2d(a.x, _ph_pw(a.padding)[::-1])),
         Mistake("The padding is per side: padding=p adds p rows above and p below "
                 "(H + 2p in total), not 2p on each side.",
-                lambda a, ref: _np_pad(a.x, *(2 * _ph_pw(a.padding)[0],) * 2,
-                                       *(2 * _ph_pw(a.padding)[1],) * 2)),
+                lambda a, ref: _pad_each(a, lambda p: (2 * p, 2 * p))),
         Mistake("The padding is per side: padding=p adds p rows above and p below, not p in "
                 "total split between the two sides.",
-                lambda a, ref: _np_pad(a.x, _ph_pw(a.padding)[0] // 2,
-                                       _ph_pw(a.padding)[0] - _ph_pw(a.padding)[0] // 2,
-                                       _ph_pw(a.padding)[1] // 2,
-                                       _ph_pw(a.padding)[1] - _ph_pw(a.padding)[1] // 2)),
+                lambda a, ref: _pad_each(a, lambda p: (p // 2, p - p // 2))),
         Mistake("The border must be zeros: start from `np.zeros(...)` (not `np.empty`, which "
                 "holds leftover memory) and copy x into the middle.",
                 test=lambda a, actual, ref: actual.shape == ref.shape
