@@ -338,3 +338,43 @@ def test_dropout_functional_mask_and_scale():
     np.testing.assert_array_equal(F.dropout_forward(x, 0.3, rng=0, training=False)[0], x)
     np.testing.assert_array_equal(F.dropout_forward(x, 0.0, rng=0)[0], x)
     np.testing.assert_array_equal(F.dropout_forward(x, 1.0, rng=0)[0], 0.0)
+
+
+# ----------------------------------------------------------------------------- no side effects
+def _op_calls(mod, rng):
+    x, w, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2)), \
+        rng.standard_normal(4)
+    calls = {
+        "conv2d": (mod.conv2d_forward, mod.conv2d_backward,
+                   dict(x=x, weight=w, bias=b, stride=(2, 1), padding=1, dilation=(1, 2))),
+        "conv2d_valid": (mod.conv2d_forward, mod.conv2d_backward, dict(x=x, weight=w)),
+        "max_pool2d": (mod.max_pool2d_forward, mod.max_pool2d_backward,
+                       dict(x=x, kernel_size=3, stride=1, padding=1)),
+        "avg_pool2d": (mod.avg_pool2d_forward, mod.avg_pool2d_backward,
+                       dict(x=x, kernel_size=2)),
+    }
+    if mod is F:
+        calls |= {
+            "relu": (F.relu_forward, F.relu_backward, dict(x=x)),
+            "linear": (F.linear_forward, F.linear_backward,
+                       dict(x=x[:, :, 0, 0], weight=w[:, :, 0, 0], bias=b)),
+            "softmax": (F.softmax_forward, F.softmax_backward, dict(z=x)),
+            "log_softmax": (F.log_softmax_forward, F.log_softmax_backward, dict(z=x)),
+            "batch_norm2d": (F.batch_norm2d_forward, F.batch_norm2d_backward,
+                             dict(x=x, weight=b[:3], bias=b[1:])),
+            "dropout": (F.dropout_forward, F.dropout_backward, dict(x=x, p=0.5, rng=0)),
+        }
+    return calls
+
+
+@BOTH
+def test_ops_do_not_modify_their_inputs_or_dout(mod, rng):
+    for name, (forward, backward, inputs) in _op_calls(mod, rng).items():
+        before = {k: v.copy() for k, v in inputs.items() if isinstance(v, np.ndarray)}
+        out, cache = forward(**inputs)
+        dout = rng.standard_normal(out.shape)
+        dout_before = dout.copy()
+        backward(dout, cache)
+        for k, v in before.items():
+            np.testing.assert_array_equal(inputs[k], v, err_msg=f"{name} changed {k}")
+        np.testing.assert_array_equal(dout, dout_before, err_msg=f"{name} changed dout")
