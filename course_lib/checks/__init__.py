@@ -16,14 +16,15 @@ CHECKS       graded function name -> its check function ``check(fn, time_limit=N
 LESSONS      lesson stem (e.g. "01_convolution") -> its graded function names, in order
 CheckResult  ``.name``, ``.passed``, ``.messages``, ``to_dict()``; truthy when passed
 
-The engine (running, comparing, recognising mistakes) is in ``_engine.py``; each lesson's
-cases and candidate mistakes are in its own module, ``l01_convolution.py`` ...
-``l07_batchnorm_dropout.py``.
+The engine (comparing, recognising mistakes) is in ``_engine.py``, the time limit and the
+search for the student's line in ``_running.py``; each lesson's cases and candidate mistakes
+are in its own module, ``l01_convolution.py`` ... ``l07_batchnorm_dropout.py``.
 """
 
 from __future__ import annotations
 
-from ._engine import CheckResult, call_with_time_limit
+from ._engine import CheckResult
+from ._running import TimeLimitExceeded, call_with_time_limit
 from .l01_convolution import check_conv2d_forward, check_correlate2d
 from .l02_padding_and_stride import (
     check_conv2d_forward_general,
@@ -63,7 +64,7 @@ LESSONS: dict[str, list[str]] = {
 CHECKS = {name: globals()[f"check_{name}"] for names in LESSONS.values() for name in names}
 
 __all__ = [
-    "CHECKS", "LESSONS", "CheckResult", "call_with_time_limit",
+    "CHECKS", "LESSONS", "CheckResult", "TimeLimitExceeded", "call_with_time_limit",
     "check_correlate2d", "check_conv2d_forward",
     "check_pad2d", "check_conv_output_size", "check_conv2d_forward_general",
     "check_max_pool2d_forward", "check_avg_pool2d_forward",

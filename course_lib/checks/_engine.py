@@ -14,22 +14,13 @@ copies of the inputs, and stops at the first case that goes wrong:
    mistake. Otherwise a generic message says what differs (shape, largest difference, NaN);
 3. inputs modified in place are reported.
 
-Time limit: ``signal.setitimer`` + ``SIGALRM`` when called on the main thread of a POSIX
-process (a Jupyter kernel runs cells there), which really interrupts the student's code. On
-another thread (or Windows) the call runs in a daemon thread that is abandoned after the
-limit: the check returns, but the runaway code keeps a CPU busy until the process ends.
+The time limit and the search for the student's line are in ``_running.py``.
 """
 
 from __future__ import annotations
 
 import copy
 import numbers
-import os
-import signal
-import sysconfig
-import threading
-import time
-import traceback
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +29,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-TIME_LIMIT = 5.0  # seconds per call of the student's function; checks take ``time_limit=``
+from . import _running
+from ._running import TimeLimitExceeded, call_with_time_limit, student_frame, where
 
 
 # ----------------------------------------------------------------------------- the result
@@ -172,90 +164,12 @@ class Spec:
 
 
 # ---------------------------------------------------------------------- running the student's code
-class _TimeUp(BaseException):
-    """Raised in the student's code by the alarm; `except Exception` does not catch it."""
-
-
 class _Stop(Exception):  # noqa: N818 - control flow, not an error
     """Ends a check early with these messages."""
 
     def __init__(self, messages):
         super().__init__(messages)
         self.messages = messages
-
-
-def call_with_time_limit(fn, args=(), kwargs=None, seconds: float = TIME_LIMIT):
-    """Return ``fn(*args, **kwargs)``; raise ``_TimeUp`` if it runs longer than ``seconds``."""
-    kwargs = kwargs or {}
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-        return _call_with_alarm(fn, args, kwargs, seconds)
-    return _call_in_thread(fn, args, kwargs, seconds)
-
-
-def _call_with_alarm(fn, args, kwargs, seconds):
-    def on_alarm(signum, frame):
-        raise _TimeUp
-
-    old_handler = signal.signal(signal.SIGALRM, on_alarm)
-    start = time.monotonic()
-    old_delay, old_interval = 0.0, 0.0
-    try:
-        old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)  # one shot
-        try:
-            return fn(*args, **kwargs)
-        finally:  # if the alarm fires before this cancels it, it has fired: nothing is pending
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    finally:
-        signal.signal(signal.SIGALRM, old_handler)
-        if old_delay > 0:  # give back an alarm someone else had set (e.g. pytest-timeout)
-            left = max(old_delay - (time.monotonic() - start), 1e-3)
-            signal.setitimer(signal.ITIMER_REAL, left, old_interval)
-
-
-def _call_in_thread(fn, args, kwargs, seconds):
-    box = {}
-
-    def target():
-        try:
-            box["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # handed back to the caller's thread below
-            box["error"] = exc
-
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise _TimeUp
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
-def _library_dirs() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    dirs = {paths["stdlib"], paths["purelib"], paths["platlib"],
-            os.path.dirname(np.__file__), os.path.dirname(os.path.dirname(__file__))}
-    return tuple(os.path.realpath(d) + os.sep for d in dirs)
-
-
-_LIBRARY_DIRS = _library_dirs()
-
-
-def student_frame(exc: BaseException):
-    """The innermost traceback frame in the student's code (not NumPy, Python or course_lib)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    mine = [f for f in frames
-            if not os.path.realpath(f.filename).startswith(_LIBRARY_DIRS)]
-    return mine[-1] if mine else None
-
-
-def where(frame) -> str:
-    """'in conv2d_forward, line 7 of its cell: `out += b`' for a traceback frame."""
-    name = os.path.basename(frame.filename)
-    in_cell = "ipykernel_" in frame.filename or name.startswith("<")
-    place = f"line {frame.lineno} of its cell" if in_cell else f"{name}, line {frame.lineno}"
-    text = f"in `{frame.name}` ({place})"
-    return f"{text}: `{frame.line.strip()}`" if frame.line else text
 
 
 def _run(spec: Spec, fn, case: Case, args: dict, seconds: float):
@@ -266,7 +180,7 @@ def _run(spec: Spec, fn, case: Case, args: dict, seconds: float):
         return call_with_time_limit(fn, positional, keywords, seconds)
     except NotImplementedError as exc:
         raise _Stop([_not_implemented(spec.name, exc)]) from None
-    except _TimeUp:
+    except TimeLimitExceeded:
         raise _Stop([f"`{spec.name}` was stopped after {seconds:g} s on a small input, so it "
                      f"probably never finishes: look for a loop whose condition never becomes "
                      f"false or whose counter is not increased.",
@@ -459,7 +373,7 @@ def _modified(case: Case, given: dict) -> list[str]:
 # ----------------------------------------------------------------------------- the check itself
 def run_spec(spec: Spec, fn, time_limit: float | None = None) -> CheckResult:
     """Check the student's ``fn`` against ``spec``; see the module docstring."""
-    seconds = TIME_LIMIT if time_limit is None else float(time_limit)
+    seconds = _running.TIME_LIMIT if time_limit is None else float(time_limit)
     if fn is None:
         return CheckResult(spec.name, False, [f"`{spec.name}` is not implemented yet: no "
                                               f"function was given."])
@@ -503,7 +417,7 @@ def make_check(spec: Spec) -> Callable:
     check.__name__ = check.__qualname__ = f"check_{spec.name}"
     check.__doc__ = (f"Check your ``{spec.name}`` on fixed and random cases; returns a "
                      f"CheckResult (truthy when right) whose messages name the likely mistake.\n\n"
-                     f"time_limit : seconds per call (default ``checks.TIME_LIMIT``).")
+                     f"time_limit : seconds per call (default 5).")
     check.spec = spec
     return check
 
