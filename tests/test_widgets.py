@@ -587,3 +587,16 @@ def test_controls_readout_widget_contract(explorers):
         assert names[name] <= set(ex.controls), name
         assert isinstance(ex.widget, W.Box)
         assert all(isinstance(c, W.DOMWidget) for c in ex.controls.values())
+
+
+def test_hold_redraws_once_and_close_releases_the_widgets(monkeypatch):
+    ex = cw.ConvArithmeticExplorer()
+    calls = []
+    monkeypatch.setattr(ex, "_compute", lambda f=ex._compute: calls.append(1) or f())
+    with ex.hold():
+        ex.controls["stride"].value = 2
+        ex.controls["padding"].value = 1
+        ex.controls["dilation"].value = 2
+    assert len(calls) == 1 and ex.output_size == conv_output_size(7, 3, 2, 1, 2)
+    ex.close()
+    assert ex.widget.comm is None and all(c.comm is None for c in ex.controls.values())

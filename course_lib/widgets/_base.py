@@ -75,9 +75,13 @@ class Explorer:
         self.fig = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
         FigureCanvasAgg(self.fig)
         self._build()
-        self._image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        width = round(self.figsize[0] * self.dpi)  # natural size: no blurry upscaling
+        self._image = W.Image(format="png", width=str(width),
+                              layout=W.Layout(max_width="100%", height="auto"))
         self._html = W.HTML()
         for control in controls.values():
+            if hasattr(getattr(control, "style", None), "description_width"):
+                control.style.description_width = "initial"  # never truncate the names
             if isinstance(control, W.ValueWidget) and not isinstance(control, W.Play):
                 control.observe(self._on_change, names="value")
         rows = rows if rows is not None else [list(controls)]
