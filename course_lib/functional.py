@@ -109,15 +109,19 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
     xp = _pad(x, pad4)
-    cols = np.empty((N, C, KH, KW) + out_hw, dtype=x.dtype)
+    # Rows of cols are ordered (kh, kw, c), so each tap writes one contiguous (C, OH, OW)
+    # block per image; the weight is reordered to match: (F, C, KH, KW) -> (F, KH*KW*C).
+    cols = np.empty((N, KH, KW, C) + out_hw, dtype=x.dtype)
     for u in range(KH):
         for v in range(KW):
-            cols[:, :, u, v] = _window(xp, u * dilation[0], v * dilation[1], stride, out_hw)
-    cols = cols.reshape(N, C * KH * KW, -1)
-    out = np.matmul(weight.reshape(F, -1), cols)  # (N, F, OH*OW): NCHW already
+            cols[:, u, v] = _window(xp, u * dilation[0], v * dilation[1], stride, out_hw)
+    cols = cols.reshape(N, KH * KW * C, -1)
+    w_rows = weight.transpose(0, 2, 3, 1).reshape(F, -1)
+    out = np.matmul(w_rows, cols)  # (N, F, OH*OW): NCHW already
     if bias is not None:
         out += bias[:, None]
-    cache = (x.shape, xp.shape, weight, bias is not None, cols, stride, dilation, pad4, out_hw)
+    cache = (x.shape, xp.shape, weight, w_rows, bias is not None, cols, stride, dilation, pad4,
+             out_hw)
     return out.reshape((N, F) + out_hw), cache
 
 
@@ -127,20 +131,21 @@ def conv2d_backward(dout, cache):
     dout : (N, F, OH, OW) upstream gradient.
     Returns (dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None).
     """
-    x_shape, xp_shape, weight, has_bias, cols, stride, dilation, pad4, out_hw = cache
+    x_shape, xp_shape, weight, w_rows, has_bias, cols, stride, dilation, pad4, out_hw = cache
     N, C, H, W = x_shape
     F, _, KH, KW = weight.shape
     check_dout(dout, (N, F) + out_hw, weight.dtype)
     dout_r = dout.reshape(N, F, -1)
     # dW = sum_n dout_n @ cols_n.T: N small GEMMs then a sum (measured ~2x faster here than
-    # one tensordot, which must first copy cols into (C*KH*KW, N*OH*OW) order).
-    dweight = np.matmul(dout_r, cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
+    # one tensordot, which must first copy cols into (KH*KW*C, N*OH*OW) order).
+    dw_rows = np.matmul(dout_r, cols.transpose(0, 2, 1)).sum(axis=0)
+    dweight = np.ascontiguousarray(dw_rows.reshape(F, KH, KW, C).transpose(0, 3, 1, 2))
     dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    dcols = np.matmul(weight.reshape(F, -1).T, dout_r).reshape((N, C, KH, KW) + out_hw)
+    dcols = np.matmul(w_rows.T, dout_r).reshape((N, KH, KW, C) + out_hw)
     dxp = np.zeros(xp_shape, dtype=dout.dtype)
     for u in range(KH):
         for v in range(KW):
-            _window(dxp, u * dilation[0], v * dilation[1], stride, out_hw)[...] += dcols[:, :, u, v]
+            _window(dxp, u * dilation[0], v * dilation[1], stride, out_hw)[...] += dcols[:, u, v]
     top, _, left, _ = pad4
     return dxp[:, :, top:top + H, left:left + W], dweight, dbias
 
@@ -179,14 +184,19 @@ def max_pool2d_backward(dout, cache):
     x_shape, xp, out, kernel, stride, pad4 = cache
     check_dout(dout, out.shape, out.dtype)
     dxp = np.zeros(xp.shape, dtype=dout.dtype)
-    routed = np.zeros(out.shape, dtype=bool)
+    disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]  # windows do not overlap
+    unrouted = np.ones(out.shape, dtype=bool)  # windows whose maximum has not been found yet
+    hit = np.empty(out.shape, dtype=bool)
     out_hw = out.shape[2:]
     for u in range(kernel[0]):
         for v in range(kernel[1]):
-            first = _window(xp, u, v, stride, out_hw) == out
-            first &= ~routed
-            routed |= first
-            _window(dxp, u, v, stride, out_hw)[...] += np.where(first, dout, 0)
+            np.equal(_window(xp, u, v, stride, out_hw), out, out=hit)
+            hit &= unrouted  # only the first maximum of each window
+            unrouted ^= hit
+            if disjoint:  # each input cell is in one window: write, no need to add
+                np.multiply(dout, hit, out=_window(dxp, u, v, stride, out_hw))
+            else:
+                _window(dxp, u, v, stride, out_hw)[...] += dout * hit
     top, _, left, _ = pad4
     return dxp[:, :, top:top + x_shape[2], left:left + x_shape[3]]
 
