@@ -32,11 +32,11 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from ..validate import check_array
+from ..viz import DIVERGING, SEQUENTIAL, signed_limits
 
 # Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
 ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
     "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
-SIGNED_CMAP = "RdBu_r"
 # A highlight outline that stays visible on gray, viridis and red/blue maps alike.
 OUTLINE = [patheffects.withStroke(linewidth=5, foreground="black")]
 PNG_OPTIONS = {"compress_level": 1}  # fast zlib: redraw speed matters more than bytes
@@ -262,19 +262,18 @@ def set_colors(im, cmap: str, vmin: float, vmax: float) -> None:
 
 def signed_clim(im, arr: np.ndarray) -> float:
     """Diverging map with symmetric limits (-m, m), m = max |arr| (1 if arr is all 0)."""
-    m = float(np.max(np.abs(arr))) if arr.size else 0.0
-    m = m if m > 0 and np.isfinite(m) else 1.0
-    set_colors(im, SIGNED_CMAP, -m, m)
-    return m
+    lo, hi = signed_limits(arr)
+    set_colors(im, DIVERGING, lo, hi)
+    return hi
 
 
-def nonneg_clim(im, arr: np.ndarray, cmap: str = "viridis") -> None:
+def nonneg_clim(im, arr: np.ndarray, cmap: str = SEQUENTIAL) -> None:
     """Sequential map from 0 to max(arr) (1 if arr is all 0)."""
     m = float(np.max(arr)) if arr.size else 0.0
     set_colors(im, cmap, 0.0, m if m > 0 else 1.0)
 
 
-def auto_clim(im, arr: np.ndarray, nonneg_cmap: str = "viridis") -> bool:
+def auto_clim(im, arr: np.ndarray, nonneg_cmap: str = SEQUENTIAL) -> bool:
     """Signed values -> diverging symmetric map; non-negative -> ``nonneg_cmap``. Returns signed."""
     signed = bool(arr.size) and float(np.min(arr)) < 0
     if signed:

@@ -10,6 +10,7 @@ import numpy as np
 from .. import functional as F
 from ..model import Sequential
 from ..validate import check_array, check_labels
+from ..viz import DIVERGING, SEQUENTIAL
 from ._base import (
     Explorer,
     colorbar,
@@ -155,7 +156,7 @@ class FeatureMapExplorer(Explorer):
         if layer_out.shape != self._shape:  # new extent -> new ticks: redraw everything
             self._shape = layer_out.shape
             self._full_redraw = True
-        cmap = "RdBu_r" if self.signed else "viridis"
+        cmap = DIVERGING if self.signed else SEQUENTIAL
         show(self._im_f, self.feature_map)
         set_colors(self._im_f, cmap, *self.clim)
         ax_f.set_title(f"layer {k}, channel {ch} ({c['scale'].value} scale)", fontsize=10)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import functional as F
 from ..validate import check_int, pool_args
+from ..viz import SEQUENTIAL
 from ._base import (
     ORANGE,
     Explorer,
@@ -164,7 +165,7 @@ class PoolingExplorer(Explorer):
             self._full_redraw = True
         show(self._im_o, self.output)
         lo, hi = min(0.0, float(self.output.min())), float(self.output.max())
-        set_colors(self._im_o, "viridis", lo, hi if hi > lo else lo + 1.0)
+        set_colors(self._im_o, SEQUENTIAL, lo, hi if hi > lo else lo + 1.0)
         OH, OW = self.output.shape
         self._ax_o.set_title(f"{mode} pooled {OH}×{OW}", fontsize=10)
         diff = np.abs(self.output - self.reference)
