@@ -27,9 +27,10 @@ def seed_net(rng=None, *, relu: bool = False, dtype=np.float32) -> Sequential:
     x: (N, 1, 28, 28) -> conv (N, 8, 26, 26) -> pool (N, 8, 13, 13) -> (N, 1352) -> (N, 10).
 
     Faithful to the reference tutorial there is no non-linearity between the convolution
-    and the classifier: max pooling is the only one, and it is enough for ~98% on MNIST.
-    ``relu=True`` inserts a ReLU after the convolution (it changes little here, because
-    max pooling already discards most negative responses).
+    and the classifier: max pooling is the only one, and it is enough for ~97.5% test
+    accuracy on MNIST after 3 epochs (Adam, lr 1e-2, warm-up + cosine, batch 64).
+    ``relu=True`` inserts a ReLU after the convolution; with the same recipe it reached
+    98.3% (ReLU then max pool = max pool then ReLU: negative maxima are zeroed).
 
     rng : int seed or np.random.Generator for the He-normal initial weights.
     dtype : float32 (default) or float64.

@@ -382,7 +382,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=None,
                    help="default: adam (tuned per model)")
-    p.add_argument("--lr", type=float, default=None, help="default: tuned per model")
+    p.add_argument("--lr", type=float, default=None,
+                   help="default: tuned per model for adam, 0.05 for sgd")
     p.add_argument("--momentum", type=float, default=0.9, help="for --optimizer sgd")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--schedule", choices=["cosine", "step", "none"], default=None,
@@ -400,7 +401,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> History:
     """Command-line entry point; returns the History (for tests)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    for name in ("epochs", "batch_size", "limit"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if args.lr is not None and not args.lr > 0:
+        parser.error(f"--lr must be > 0, got {args.lr}")
     defaults = DEFAULTS[args.model]
     opt_name = args.optimizer or defaults["optimizer"]
     lr = args.lr if args.lr is not None else (defaults["lr"] if opt_name == defaults["optimizer"]
@@ -408,8 +416,6 @@ def main(argv=None) -> History:
     sched_name = args.schedule or defaults["schedule"]
     warmup = defaults["warmup"] if args.warmup is None else args.warmup
     dtype = check_dtype(args.dtype)
-    for name in ("epochs", "batch_size"):
-        check_int(getattr(args, name), f"--{name.replace('_', '-')}", 1)
 
     data = load_mnist(args.dataset)
     if args.dataset == "mnist":
@@ -419,7 +425,6 @@ def main(argv=None) -> History:
         norm = {"mean": FASHION_MNIST_MEAN, "std": FASHION_MNIST_STD}
     x_train, y_train, x_test, y_test = data
     if args.limit is not None:
-        check_int(args.limit, "--limit", 1)
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
         x_test, y_test = x_test[:args.limit], y_test[:args.limit]
     x_train, x_test = normalize(x_train, dtype=dtype, **norm), normalize(x_test, dtype=dtype,

@@ -276,3 +276,11 @@ def test_cli_module_entry_point_with_sgd_and_progress(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "course_lib.train", "--model", "vgg"],
                          cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_cli_rejects_bad_numbers(capsys):
+    for argv, message in ((["--epochs", "0"], "--epochs must be >= 1"),
+                          (["--lr", "-1"], "--lr must be > 0")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2 and message in capsys.readouterr().err
