@@ -3,8 +3,9 @@
 Every function returns a ``matplotlib.figure.Figure``. Single-panel plots take ``ax=`` to
 draw into an existing Axes (and return its figure); grids take ``fig=`` to draw into an
 existing Figure or SubFigure. New figures are plain ``Figure`` objects, not registered with
-pyplot: nothing leaks, and a notebook cell shows the figure once when it is the cell's value
-(elsewhere use ``display(fig)`` or ``fig.savefig(...)``).
+pyplot: nothing leaks, and a notebook cell (with ``%matplotlib inline``, as the lessons
+start) shows the figure once when it is the cell's value; elsewhere use ``display(fig)`` or
+``fig.savefig(...)``.
 
 Colour conventions (colour-blind safe): inputs in gray; non-negative maps in viridis;
 signed values (weights, gradients, pre-activation maps) in 'RdBu_r' with symmetric limits
