@@ -19,6 +19,11 @@ CheckResult  ``.name``, ``.passed``, ``.messages``, ``to_dict()``; truthy when p
 The engine (comparing, recognising mistakes) is in ``_engine.py``, the time limit and the
 search for the student's line in ``_running.py``; each lesson's cases and candidate mistakes
 are in its own module, ``l01_convolution.py`` ... ``l07_batchnorm_dropout.py``.
+
+To teach a check a new mistake, add one ``Mistake(message, output)`` to its ``Spec``: ``output(a,
+ref)`` computes what code with that mistake returns (``a.x``, ``a.w``... are the case's
+arguments, ``ref`` the right answer), and a case where it differs from ``ref``; then add a wrong
+implementation with the hint's keyword to ``tests/wrong_impls/``.
 """
 
 from __future__ import annotations
