@@ -330,3 +330,11 @@ def test_a_missing_parameter_is_explained():
     assert "TypeError" in messages[0]
     assert messages[1] == ("The check calls `conv2d_forward_general(x, w, b, stride, padding)`: "
                            "give your function these parameters.")
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-1.0, ValueError),
+                                        (float("inf"), ValueError), ("5", TypeError),
+                                        (True, TypeError)])
+def test_time_limit_is_validated(bad, error):
+    with pytest.raises(error, match="time_limit"):
+        checks.check_softmax(_right("softmax"), time_limit=bad)

@@ -373,7 +373,7 @@ def _modified(case: Case, given: dict) -> list[str]:
 # ----------------------------------------------------------------------------- the check itself
 def run_spec(spec: Spec, fn, time_limit: float | None = None) -> CheckResult:
     """Check the student's ``fn`` against ``spec``; see the module docstring."""
-    seconds = _running.TIME_LIMIT if time_limit is None else float(time_limit)
+    seconds = _running.TIME_LIMIT if time_limit is None else _running.check_seconds(time_limit)
     if fn is None:
         return CheckResult(spec.name, False, [f"`{spec.name}` is not implemented yet: no "
                                               f"function was given."])

@@ -8,6 +8,7 @@ limit: the check returns, but the runaway code keeps a CPU busy until the proces
 
 from __future__ import annotations
 
+import numbers
 import os
 import signal
 import sysconfig
@@ -26,10 +27,21 @@ class TimeLimitExceeded(BaseException):
 
 def call_with_time_limit(fn, args=(), kwargs=None, seconds: float = TIME_LIMIT):
     """Return ``fn(*args, **kwargs)``; raise ``TimeLimitExceeded`` after ``seconds``."""
+    seconds = check_seconds(seconds)
     kwargs = kwargs or {}
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
         return _call_with_alarm(fn, args, kwargs, seconds)
     return _call_in_thread(fn, args, kwargs, seconds)
+
+
+def check_seconds(seconds, name: str = "time_limit") -> float:
+    """Return ``seconds`` as a positive float (TypeError / ValueError otherwise)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
+        raise TypeError(f"{name} must be a number of seconds, got {type(seconds).__name__} "
+                        f"{seconds!r}")
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{name} must be a positive, finite number of seconds, got {seconds}")
+    return float(seconds)
 
 
 def _call_with_alarm(fn, args, kwargs, seconds):
