@@ -1,0 +1,131 @@
+"""Lessons served live by Voila, driven in Debian's headless Chromium, fully offline.
+
+Each test starts ``python -m course_lib.slides.app``'s Voila command on 127.0.0.1 (free
+port), opens the app with every request beyond this machine aborted and counted, changes a
+control the way a student would (keyboard on the slider, typing in a number box) and waits
+for the *readout text* the kernel recomputes, then checks the picture changed too.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from browser_support import FIXTURE_NOTEBOOK, ROOT, browser_marks, offline_page, voila_server
+
+pytestmark = browser_marks
+
+LESSON_01 = ROOT / "notebooks" / "01_convolution.ipynb"
+LESSON_02 = ROOT / "notebooks" / "02_padding_and_stride.ipynb"
+FIRST_RENDER_MS = 120_000  # Voila runs the whole lesson before the widgets show
+UPDATE_MS = 30_000
+
+
+def _missing(*notebooks: Path) -> str | None:
+    try:
+        from course_lib.widgets import KernelEditor, SlidingWindowStepper  # noqa: F401
+    except ImportError as err:
+        return f"course_lib.widgets (KernelEditor, SlidingWindowStepper) is missing: {err}"
+    absent = [str(nb.relative_to(ROOT)) for nb in notebooks if not nb.is_file()]
+    return f"lesson notebook(s) missing: {', '.join(absent)}" if absent else None
+
+
+def _explorer(page, marker: str):
+    """The innermost widget box whose readout contains ``marker``: an ElementHandle, so it
+    stays the same explorer after the readout text changes."""
+    box = page.locator(".widget-vbox", has=page.locator(".widget-html-content",
+                                                        has_text=marker))
+    box.first.wait_for(timeout=FIRST_RENDER_MS)
+    return box.last.element_handle()
+
+
+READOUT_JS = "box => { const r = box.querySelectorAll('.widget-html-content'); " \
+             "return r[r.length - 1].innerText; }"
+
+
+def _readout(explorer) -> str:
+    return explorer.evaluate(READOUT_JS)
+
+
+def _wait_for_readout(page, explorer, pattern: str) -> str:
+    """Wait until the explorer's readout matches the regex ``pattern``; return the text."""
+    page.wait_for_function(f"([box, pattern]) => new RegExp(pattern).test(({READOUT_JS})(box))",
+                           arg=[explorer, pattern], timeout=UPDATE_MS)
+    return _readout(explorer)
+
+
+def _image_src(explorer) -> str:
+    return explorer.eval_on_selector("img.widget-image", "img => img.src")
+
+
+def _step_slider(page, explorer, pattern: str) -> str:
+    """Press the right arrow on the explorer's slider; wait for ``pattern``; new readout."""
+    explorer.query_selector(".noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    return _wait_for_readout(page, explorer, pattern)
+
+
+def _wait_for_new_image(page, explorer, before: str) -> None:
+    """Wait until the explorer's picture is replaced (it arrives after the readout)."""
+    page.wait_for_function("([box, before]) => box.querySelector('img.widget-image').src "
+                           "!== before", arg=[explorer, before], timeout=UPDATE_MS)
+
+
+def _assert_code_hidden(page):
+    assert page.locator(".jp-Cell").count() > 0, "no notebook cells on the page"
+    code = page.locator(".jp-CodeCell .jp-InputArea, .jp-InputArea-editor")
+    assert code.count() == 0, "Voila app shows code cells"
+
+
+def test_fixture_app_slider_updates_image_and_readout(tmp_path):
+    with voila_server(FIXTURE_NOTEBOOK, tmp_path / "voila.log") as url, \
+            offline_page() as (page, blocked):
+        page.goto(url)
+        app = _explorer(page, "shift = 0;")
+        assert "shift = 0; top-left pixel = 0" in _readout(app)
+        before = _image_src(app)
+        text = _step_slider(page, app, r"shift = 1;")
+        assert "shift = 1; top-left pixel = 124" in text  # np.roll moved column 31 (4*31) left
+        _wait_for_new_image(page, app, before)
+        _assert_code_hidden(page)
+        assert page.locator(".MathJax, mjx-container").count() >= 2, "math not typeset"
+        assert blocked == [], f"requests left this machine: {blocked}"
+
+
+@pytest.mark.skipif(_missing(LESSON_01) is not None, reason=_missing(LESSON_01) or "")
+def test_lesson_01_kernel_editor_filters_live(tmp_path):
+    with voila_server(LESSON_01, tmp_path / "voila.log") as url, \
+            offline_page(1280, 1000) as (page, blocked):
+        page.goto(url)
+        editor = _explorer(page, "kernel sum =")
+        boxes = editor.query_selector_all("input[type=number]")
+        assert len(boxes) == 9, "the 3x3 kernel grid"
+        kernel = [float(box.input_value()) for box in boxes]
+        before_text, before_image = _readout(editor), _image_src(editor)
+        centre = boxes[4]
+        centre.fill(repr(kernel[4] + 1))
+        centre.press("Enter")
+        # the readout leads with the new sum, written as the widgets write numbers
+        old_sum = re.search(r"kernel sum = (\S+?):", before_text).group(1)
+        text = _wait_for_readout(page, editor, rf"kernel sum = (?!{re.escape(old_sum)}:)")
+        new_sum = float(re.search(r"kernel sum = \(?(-?[\d.e+-]+)\)?:", text).group(1))
+        assert new_sum == pytest.approx(sum(kernel) + 1, abs=1e-3)
+        _wait_for_new_image(page, editor, before_image)  # the filtered image is redrawn
+        _assert_code_hidden(page)
+        assert blocked == [], f"requests left this machine: {blocked}"
+
+
+@pytest.mark.skipif(_missing(LESSON_02) is not None, reason=_missing(LESSON_02) or "")
+def test_lesson_02_sliding_window_stepper_steps(tmp_path):
+    with voila_server(LESSON_02, tmp_path / "voila.log") as url, \
+            offline_page(1280, 1000) as (page, blocked):
+        page.goto(url)
+        stepper = _explorer(page, "step 0 of")
+        before = _image_src(stepper)
+        assert "output[0, 0]" in _readout(stepper)
+        text = _step_slider(page, stepper, r"step 1 of \d+: output\[0, 1\]")
+        assert re.search(r"= \(?-?[\d.]+\)?\s*$", text), "the dot product is written out"
+        _wait_for_new_image(page, stepper, before)  # the highlighted window moved
+        _assert_code_hidden(page)
+        assert blocked == [], f"requests left this machine: {blocked}"
