@@ -551,6 +551,8 @@ def test_mimebundle_has_widget_png_and_stable_text(explorers, rendering):
         assert not re.search(r"0x[0-9a-f]{6,}|model_id|[0-9a-f]{32}", text), text
         assert isinstance(ex.readout, str) and ex.readout
         assert ex.readout.split("\n")[0] in ex._html.value or "&" in ex._html.value
+    png = explorers["temperature"].static_figure()._repr_png_()  # shows as an image
+    assert png[:4] == b"\x89PNG"
     a, b = cw.ConvArithmeticExplorer(), cw.ConvArithmeticExplorer()
     assert repr(a) == repr(b) == ("ConvArithmeticExplorer(input_size=7, kernel_size=3, "
                                   "padding=0, stride=1, dilation=1)")

@@ -42,6 +42,17 @@ OUTLINE = [patheffects.withStroke(linewidth=5, foreground="black")]
 PNG_OPTIONS = {"compress_level": 1}  # fast zlib: redraw speed matters more than bytes
 
 
+class PngFigure(Figure):
+    """A Figure that a notebook shows as a PNG when it is a cell's value or displayed,
+    whatever the matplotlib backend (a plain Figure shows as text unless the inline
+    backend has registered its formatter)."""
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png")
+        return buf.getvalue()
+
+
 class Explorer:
     """Base class of the course's interactive explorers.
 
@@ -72,7 +83,7 @@ class Explorer:
         self._dynamic: list = []
         self._background = None
         self._full_redraw = True
-        self.fig = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
+        self.fig = PngFigure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
         FigureCanvasAgg(self.fig)
         self._build()
         width = round(self.figsize[0] * self.dpi)  # natural size: no blurry upscaling
@@ -193,8 +204,8 @@ class Explorer:
     def static_figure(self) -> Figure:
         """The explorer's matplotlib Figure, drawn in the current state.
 
-        It is the explorer's own persistent figure (not registered with pyplot): display or
-        save it; further control changes redraw it.
+        It is the explorer's own persistent figure (not registered with pyplot; it shows as
+        a PNG when displayed): display or save it; further control changes redraw it.
         """
         return self.fig
 
