@@ -78,7 +78,7 @@ def make_all(digit, photo, rng):
     x = rng.standard_normal((2, 12, 12)).astype(np.float32)
     images = rng.random((3, 1, 12, 12)).astype(np.float32)
     return {
-        "kernel": cw.KernelEditor(photo, "sobel x"),
+        "kernel": cw.KernelEditor({"photo": photo, "digit": digit}, "sobel x"),
         "stepper": cw.SlidingWindowStepper(digit[5:12, 10:17], cw.KERNELS["laplacian"],
                                            stride=2, padding=1),
         "arithmetic": cw.ConvArithmeticExplorer(8, 3, 1, 2, 1),
@@ -90,8 +90,9 @@ def make_all(digit, photo, rng):
     }
 
 
-WIGGLE = {"kernel": ["k11", "border"], "stepper": ["step"], "arithmetic": ["stride", "padding"],
-          "pooling": ["shift", "kernel_size", "mode"], "temperature": ["temperature"],
+WIGGLE = {"kernel": ["k11", "border", "image"], "stepper": ["step"],
+          "arithmetic": ["stride", "padding"], "pooling": ["shift", "kernel_size", "mode"],
+          "temperature": ["temperature"],
           "backward": ["i", "f"], "feature_maps": ["channel", "layer", "image", "scale"]}
 
 
@@ -163,6 +164,17 @@ def test_kernel_editor_cells_presets_and_normalise(digit):
     assert "cannot normalise" in ke.readout
     ke.controls["preset"].value = "sharpen"
     assert "cannot normalise" not in ke.readout
+
+
+def test_kernel_editor_switches_between_images(photo, digit):
+    ke = cw.KernelEditor({"photo": photo, "digit": digit}, "sharpen", border="valid")
+    assert ke.image is ke.images["photo"] and ke.output.shape == (62, 62)
+    ke.controls["image"].value = "digit"
+    assert ke.image is ke.images["digit"] and ke.output.shape == (26, 26)
+    np.testing.assert_allclose(ke.output, expected_filter(digit, ke.kernel, "valid"), atol=1e-5)
+    assert repr(ke) == "KernelEditor(image='digit' 28×28, kernel='sharpen', border='valid')"
+    with pytest.raises(ValueError, match=r"image\['tiny'\] must be at least 3x3"):
+        cw.KernelEditor({"photo": photo, "tiny": np.zeros((2, 2))})
 
 
 def test_kernel_presets_are_read_only_3x3():

@@ -104,27 +104,36 @@ class KernelEditor(Explorer):
     Parameters
     ----------
     image : (H, W) float array (or (1, H, W), (1, 1, H, W)), at least 3x3, e.g.
-        ``sample_photo()`` or an MNIST digit ``x[0, 0]``.
+        ``sample_photo()`` or an MNIST digit ``x[0, 0]``; or a dict name -> such array
+        to switch between images, e.g. ``{"photo": sample_photo(), "digit": x[0, 0]}``.
     kernel : a preset name from ``KERNELS`` or a (3, 3) float array.
     border : one of ``BORDERS``.
 
     Controls
     --------
     ``k00`` ... ``k22`` (FloatText, row then column), ``preset`` (Dropdown, 'custom' when
-    the numbers match no preset), ``normalise`` (Button: divide by the sum), ``border``.
+    the numbers match no preset), ``normalise`` (Button: divide by the sum), ``border``,
+    and ``image`` (Dropdown) when a dict of images is given.
 
     State
     -----
-    ``kernel`` (3, 3) float64, ``output`` the filtered image (H, W), or (H-2, W-2) for 'valid'.
+    ``image`` the current input (H, W), ``kernel`` (3, 3) float64, ``output`` the filtered
+    image (H, W), or (H-2, W-2) for 'valid'.
     """
 
     figsize = (10.0, 3.4)
 
     def __init__(self, image, kernel="identity", border: str = "zero padding"):
-        self.image = as_image(image, "image")
-        if min(self.image.shape) < 3:
-            raise ValueError(f"image must be at least 3x3 for a 3x3 kernel, "
-                             f"got shape {self.image.shape}")
+        images = image if isinstance(image, dict) else {"image": image}
+        if not images:
+            raise ValueError("image must be an array or a non-empty dict of arrays, got {}")
+        self.images = {}
+        for name, img in images.items():
+            label = "image" if len(images) == 1 else f"image[{name!r}]"
+            self.images[str(name)] = as_image(img, label)
+            if min(self.images[str(name)].shape) < 3:
+                raise ValueError(f"{label} must be at least 3x3 for a 3x3 kernel, "
+                                 f"got shape {img.shape}")
         if isinstance(kernel, str):
             if kernel not in KERNELS:
                 raise ValueError(f"kernel must be one of {list(KERNELS)} or a (3, 3) array, "
@@ -151,9 +160,19 @@ class KernelEditor(Explorer):
         controls["normalise"].on_click(lambda _: self.normalise())
         controls["border"] = W.ToggleButtons(options=BORDERS, value=border,
                                              description="border")
-        self._init_view(controls, rows=[["k00", "k01", "k02", "preset"],
-                                        ["k10", "k11", "k12", "normalise"],
-                                        ["k20", "k21", "k22", "border"]])
+        rows = [["k00", "k01", "k02", "preset"], ["k10", "k11", "k12", "normalise"],
+                ["k20", "k21", "k22", "border"]]
+        if len(self.images) > 1:
+            controls["image"] = W.Dropdown(options=list(self.images), description="image")
+            rows[0].append("image")
+        self._shown = None
+        self._init_view(controls, rows=rows)
+
+    @property
+    def image(self) -> np.ndarray:
+        """The image being filtered, (H, W)."""
+        choice = self.controls.get("image") if hasattr(self, "controls") else None
+        return self.images[choice.value] if choice else next(iter(self.images.values()))
 
     # ------------------------------------------------------------------ API
     @property
@@ -217,20 +236,18 @@ class KernelEditor(Explorer):
 
     def _build(self) -> None:
         ax_in, ax_k, ax_out = self.fig.subplots(1, 3, width_ratios=[1, 0.7, 1])
-        h, w = self.image.shape
-        ax_in.imshow(self.image, cmap="gray", interpolation="nearest")
-        label_axes(ax_in, f"input image ({h}×{w})")
+        self._im_in = ax_in.imshow(np.zeros((1, 1)), cmap="gray", interpolation="nearest")
+        label_axes(ax_in, "")
+        self._ax_in = ax_in
         self._im_k = ax_k.imshow(np.zeros((3, 3)), interpolation="nearest")
         cbar_k = colorbar(self.fig, self._im_k, ax_k, "weight")
         self._k_texts = cell_texts(ax_k, (3, 3), fontsize=9)
         label_axes(ax_k, "kernel (cross-correlation)", "kernel column", "kernel row")
         ax_k.set_xticks(range(3))
         ax_k.set_yticks(range(3))
-        self._im_out = ax_out.imshow(np.zeros((h, w)), interpolation="nearest")
+        self._im_out = ax_out.imshow(np.zeros((1, 1)), interpolation="nearest")
         cbar_out = colorbar(self.fig, self._im_out, ax_out, "output value")
         label_axes(ax_out, "")
-        ax_out.set_xlim(-0.5, w - 0.5)
-        ax_out.set_ylim(h - 0.5, -0.5)
         self._ax_out = ax_out
         self._dyn(self._im_k, *self._k_texts.flat, cbar_k, self._im_out, cbar_out,
                   ax_out.title)
@@ -242,6 +259,17 @@ class KernelEditor(Explorer):
         self._im_k.set_data(k)
         signed_clim(self._im_k, k)
         write_values(self._k_texts, k, self._im_k)
+        img = self.image
+        if self._shown is not img:  # another input (static): new limits and ticks, full redraw
+            self._shown = img
+            self._full_redraw = True
+            h, w = img.shape
+            show(self._im_in, img)
+            self._im_in.set_clim(float(img.min()), float(img.max()))
+            self._ax_in.set_title(f"input image ({h}×{w})", fontsize=10)
+            for ax in (self._ax_in, self._ax_out):
+                ax.set_xlim(-0.5, w - 0.5)
+                ax.set_ylim(h - 0.5, -0.5)
         valid = self.controls["border"].value == "valid"
         show(self._im_out, self.output, origin=(1, 1) if valid else (0, 0))
         signed = auto_clim(self._im_out, self.output, nonneg_cmap="gray")
@@ -251,5 +279,6 @@ class KernelEditor(Explorer):
 
     def _describe(self) -> str:
         h, w = self.image.shape
-        return (f"image={h}×{w}, kernel={self.controls['preset'].value!r}, "
+        name = f"{self.controls['image'].value!r} " if "image" in self.controls else ""
+        return (f"image={name}{h}×{w}, kernel={self.controls['preset'].value!r}, "
                 f"border={self.controls['border'].value!r}")
