@@ -59,7 +59,8 @@ class CheckResult:
     def _repr_html_(self) -> str:
         colour, head = (("#0072B2", f"✓ <code>{self.name}</code>: correct") if self.passed
                         else ("#D55E00", f"✗ <code>{self.name}</code>: not yet"))
-        items = "".join(f"<li>{_code_html(m)}</li>" for m in self.messages)
+        items = "".join(f'<li style="opacity: 0.75">{_code_html(m)}</li>' if m.startswith("Case:")
+                        else f"<li>{_code_html(m)}</li>" for m in self.messages)
         return (f'<div style="border-left: 5px solid {colour}; padding: 2px 10px; '
                 f'margin: 4px 0"><b style="color: {colour}">{head}</b>'
                 f'<ul style="margin: 2px 0">{items}</ul></div>')
@@ -105,9 +106,9 @@ def _copy(value):
 
 def _describe_arg(name, value) -> str:
     if isinstance(value, np.ndarray):
-        return f"{name} {value.shape} {value.dtype}"
+        return f"{name}: {value.shape} {value.dtype}"
     if isinstance(value, np.random.Generator):
-        return f"{name} a seeded Generator"
+        return f"{name}: a seeded Generator"
     return f"{name}={value!r}"
 
 
@@ -184,7 +185,7 @@ def _run(spec: Spec, fn, case: Case, args: dict, seconds: float):
         raise _Stop([f"`{spec.name}` was stopped after {seconds:g} s on a small input, so it "
                      f"probably never finishes: look for a loop whose condition never becomes "
                      f"false or whose counter is not increased.",
-                     f"Case: {case.label} ({case.describe()})."]) from None
+                     f"Case: {case.label} — {case.describe()}."]) from None
     except Exception as exc:
         messages = [f"`{spec.name}` raised {type(exc).__name__}: {_short(str(exc))}"]
         frame = student_frame(exc)
@@ -197,7 +198,7 @@ def _run(spec: Spec, fn, case: Case, args: dict, seconds: float):
         if "broadcast" in str(exc):
             messages.append("Print the shapes of the arrays on that line: one of them is not "
                             "the shape you expect.")
-        messages.append(f"Case: {case.label} ({case.describe()}).")
+        messages.append(f"Case: {case.label} — {case.describe()}.")
         raise _Stop(messages) from None
 
 
@@ -405,7 +406,7 @@ def _run_case(spec: Spec, fn, case: Case, seconds: float) -> None:
             messages = _compare(spec, a, actual, expected, case.float32)
     messages = messages + _modified(case, given)
     if messages:
-        raise _Stop(messages + [f"Case: {case.label} ({case.describe()})."])
+        raise _Stop(messages + [f"Case: {case.label} — {case.describe()}."])
 
 
 def make_check(spec: Spec) -> Callable:
