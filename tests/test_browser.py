@@ -1,13 +1,16 @@
 """Lessons served live by Voila, driven in Debian's headless Chromium, fully offline.
 
-Each test starts ``python -m course_lib.slides.app``'s Voila command on 127.0.0.1 (free
-port), opens the app with every request beyond this machine aborted and counted, changes a
-control the way a student would (keyboard on the slider, typing in a number box) and waits
-for the *readout text* the kernel recomputes, then checks the picture changed too.
+One Voila server (``python -m course_lib.slides.app``'s command, on 127.0.0.1 with a free
+port, rooted at the repository) serves the fixture and the lessons; their pages are all
+requested up front so the kernels run side by side, each in a page whose requests beyond
+this machine are aborted and counted. Each test then changes a control the way a student
+would (keyboard on the slider, typing in a number box), waits for the *readout text* the
+kernel recomputes, and checks that the picture was redrawn too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -29,6 +32,22 @@ def _missing(*notebooks: Path) -> str | None:
         return f"course_lib.widgets (KernelEditor, SlidingWindowStepper) is missing: {err}"
     absent = [str(nb.relative_to(ROOT)) for nb in notebooks if not nb.is_file()]
     return f"lesson notebook(s) missing: {', '.join(absent)}" if absent else None
+
+
+@pytest.fixture(scope="module")
+def app_pages(tmp_path_factory):
+    """{notebook: (page, blocked)} for the fixture and the lessons present, all loading."""
+    notebooks = [nb for nb in (FIXTURE_NOTEBOOK, LESSON_01, LESSON_02) if nb.is_file()]
+    log = tmp_path_factory.mktemp("voila") / "voila.log"
+    with voila_server(ROOT, log) as base, contextlib.ExitStack() as pages:
+        opened = {}
+        for nb in notebooks:
+            page, blocked = pages.enter_context(offline_page(1280, 1000))
+            # return at once: Voila streams the page while the kernel runs the notebook
+            page.goto(f"{base}voila/render/{nb.relative_to(ROOT).as_posix()}",
+                      wait_until="commit")
+            opened[nb] = (page, blocked)
+        yield opened
 
 
 def _explorer(page, marker: str):
@@ -78,54 +97,48 @@ def _assert_code_hidden(page):
     assert code.count() == 0, "Voila app shows code cells"
 
 
-def test_fixture_app_slider_updates_image_and_readout(tmp_path):
-    with voila_server(FIXTURE_NOTEBOOK, tmp_path / "voila.log") as url, \
-            offline_page() as (page, blocked):
-        page.goto(url)
-        app = _explorer(page, "shift = 0;")
-        assert "shift = 0; top-left pixel = 0" in _readout(app)
-        before = _image_src(app)
-        text = _step_slider(page, app, r"shift = 1;")
-        assert "shift = 1; top-left pixel = 124" in text  # np.roll moved column 31 (4*31) left
-        _wait_for_new_image(page, app, before)
-        _assert_code_hidden(page)
-        assert page.locator(".MathJax, mjx-container").count() >= 2, "math not typeset"
-        assert blocked == [], f"requests left this machine: {blocked}"
+def test_fixture_app_slider_updates_image_and_readout(app_pages):
+    page, blocked = app_pages[FIXTURE_NOTEBOOK]
+    app = _explorer(page, "shift = 0;")
+    assert "shift = 0; top-left pixel = 0" in _readout(app)
+    before = _image_src(app)
+    text = _step_slider(page, app, r"shift = 1;")
+    assert "shift = 1; top-left pixel = 124" in text  # np.roll moved column 31 (4*31) left
+    _wait_for_new_image(page, app, before)
+    _assert_code_hidden(page)
+    assert page.locator(".MathJax, mjx-container").count() >= 2, "math not typeset"
+    assert blocked == [], f"requests left this machine: {blocked}"
 
 
 @pytest.mark.skipif(_missing(LESSON_01) is not None, reason=_missing(LESSON_01) or "")
-def test_lesson_01_kernel_editor_filters_live(tmp_path):
-    with voila_server(LESSON_01, tmp_path / "voila.log") as url, \
-            offline_page(1280, 1000) as (page, blocked):
-        page.goto(url)
-        editor = _explorer(page, "kernel sum =")
-        boxes = editor.query_selector_all("input[type=number]")
-        assert len(boxes) == 9, "the 3x3 kernel grid"
-        kernel = [float(box.input_value()) for box in boxes]
-        before_text, before_image = _readout(editor), _image_src(editor)
-        centre = boxes[4]
-        centre.fill(repr(kernel[4] + 1))
-        centre.press("Enter")
-        # the readout leads with the new sum, written as the widgets write numbers
-        old_sum = re.search(r"kernel sum = (\S+?):", before_text).group(1)
-        text = _wait_for_readout(page, editor, rf"kernel sum = (?!{re.escape(old_sum)}:)")
-        new_sum = float(re.search(r"kernel sum = \(?(-?[\d.e+-]+)\)?:", text).group(1))
-        assert new_sum == pytest.approx(sum(kernel) + 1, abs=1e-3)
-        _wait_for_new_image(page, editor, before_image)  # the filtered image is redrawn
-        _assert_code_hidden(page)
-        assert blocked == [], f"requests left this machine: {blocked}"
+def test_lesson_01_kernel_editor_filters_live(app_pages):
+    page, blocked = app_pages[LESSON_01]
+    editor = _explorer(page, "kernel sum =")
+    boxes = editor.query_selector_all("input[type=number]")
+    assert len(boxes) == 9, "the 3x3 kernel grid"
+    kernel = [float(box.input_value()) for box in boxes]
+    before_text, before_image = _readout(editor), _image_src(editor)
+    centre = boxes[4]
+    centre.fill(repr(kernel[4] + 1))
+    centre.press("Enter")
+    # the readout leads with the new sum, written as the widgets write numbers
+    old_sum = re.search(r"kernel sum = (\S+?):", before_text).group(1)
+    text = _wait_for_readout(page, editor, rf"kernel sum = (?!{re.escape(old_sum)}:)")
+    new_sum = float(re.search(r"kernel sum = \(?(-?[\d.e+-]+)\)?:", text).group(1))
+    assert new_sum == pytest.approx(sum(kernel) + 1, abs=1e-3)
+    _wait_for_new_image(page, editor, before_image)  # the filtered image is redrawn
+    _assert_code_hidden(page)
+    assert blocked == [], f"requests left this machine: {blocked}"
 
 
 @pytest.mark.skipif(_missing(LESSON_02) is not None, reason=_missing(LESSON_02) or "")
-def test_lesson_02_sliding_window_stepper_steps(tmp_path):
-    with voila_server(LESSON_02, tmp_path / "voila.log") as url, \
-            offline_page(1280, 1000) as (page, blocked):
-        page.goto(url)
-        stepper = _explorer(page, "step 0 of")
-        before = _image_src(stepper)
-        assert "output[0, 0]" in _readout(stepper)
-        text = _step_slider(page, stepper, r"step 1 of \d+: output\[0, 1\]")
-        assert re.search(r"= \(?-?[\d.]+\)?\s*$", text), "the dot product is written out"
-        _wait_for_new_image(page, stepper, before)  # the highlighted window moved
-        _assert_code_hidden(page)
-        assert blocked == [], f"requests left this machine: {blocked}"
+def test_lesson_02_sliding_window_stepper_steps(app_pages):
+    page, blocked = app_pages[LESSON_02]
+    stepper = _explorer(page, "step 0 of")
+    before = _image_src(stepper)
+    assert "output[0, 0]" in _readout(stepper)
+    text = _step_slider(page, stepper, r"step 1 of \d+: output\[0, 1\]")
+    assert re.search(r"= \(?-?[\d.]+\)?\s*$", text), "the dot product is written out"
+    _wait_for_new_image(page, stepper, before)  # the highlighted window moved
+    _assert_code_hidden(page)
+    assert blocked == [], f"requests left this machine: {blocked}"

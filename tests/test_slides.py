@@ -97,7 +97,8 @@ def test_voila_command_validates_and_binds_locally(tmp_path):
     command = voila_command(FIXTURE_NOTEBOOK, 8899, open_browser=False)
     assert "--Voila.ip=127.0.0.1" in command and "--port=8899" in command
     assert "--template=course_app" in command and "--no-browser" in command
-    with pytest.raises(ValueError, match="existing .ipynb"):
+    assert str(tmp_path) in voila_command(tmp_path)  # a folder: Voila lists its notebooks
+    with pytest.raises(ValueError, match="existing .ipynb file or folder"):
         voila_command(tmp_path / "nope.ipynb")
     with pytest.raises(ValueError, match="port must be"):
         voila_command(FIXTURE_NOTEBOOK, 0)

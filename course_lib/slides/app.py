@@ -2,6 +2,7 @@
 
     python -m course_lib.slides.app 01_convolution        # opens the browser
     python -m course_lib.slides.app 02 --port 8866 --no-browser
+    python -m course_lib.slides.app                       # every lesson: pick one from a list
 
 Voila runs the notebook in a fresh kernel and shows its Markdown, outputs and live widgets,
 without the code. Plain ``voila notebooks/01_convolution.ipynb`` works too; this launcher
@@ -17,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import find_lessons
+from . import NOTEBOOKS_DIR, find_lessons
 
 #: A Jupyter data dir holding ``voila/templates/course_app``; added to ``$JUPYTER_PATH``.
 JUPYTER_DATA = Path(__file__).with_name("jupyter")
@@ -32,14 +33,16 @@ def voila_env(base: dict | None = None) -> dict:
     return env
 
 
-def voila_command(notebook: str | Path, port: int = 8866, *, open_browser: bool = True) -> list:
-    """The command line that serves ``notebook`` with Voila on http://127.0.0.1:PORT/.
+def voila_command(target: str | Path, port: int = 8866, *, open_browser: bool = True) -> list:
+    """The command line that serves ``target`` with Voila on http://127.0.0.1:PORT/.
 
+    target : a notebook (served at ``/``) or a folder (a list of its notebooks; each one at
+             ``/voila/render/<path relative to the folder>``).
     Run it with :func:`voila_env` as its environment.
     """
-    path = Path(notebook)
-    if not path.is_file() or path.suffix != ".ipynb":
-        raise ValueError(f"notebook must be an existing .ipynb file, got {str(path)!r}")
+    path = Path(target)
+    if not (path.is_dir() or (path.is_file() and path.suffix == ".ipynb")):
+        raise ValueError(f"target must be an existing .ipynb file or folder, got {str(path)!r}")
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise ValueError(f"port must be an int in 1..65535, got {port!r}")
     command = [sys.executable, "-m", "voila", str(path), f"--template={TEMPLATE}",
@@ -52,18 +55,20 @@ def voila_command(notebook: str | Path, port: int = 8866, *, open_browser: bool 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.slides.app",
                                      description="Open a lesson as a widgets-only Voila app.")
-    parser.add_argument("lesson", help="lesson name (01_convolution, 01) or .ipynb path")
+    parser.add_argument("lesson", nargs="?",
+                        help="lesson name (01_convolution, 01) or .ipynb path; default: a list "
+                             "of every lesson in notebooks/")
     parser.add_argument("--port", type=int, default=8866, help="port (default 8866)")
     parser.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True,
                         help="open a browser tab (default: on)")
     args = parser.parse_args(argv)
     try:
-        (notebook,) = find_lessons([args.lesson])
-        command = voila_command(notebook, args.port, open_browser=args.browser)
+        target = find_lessons([args.lesson])[0] if args.lesson else NOTEBOOKS_DIR
+        command = voila_command(target, args.port, open_browser=args.browser)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"serving {notebook} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
+    print(f"serving {target} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
     try:
         return subprocess.call(command, env=voila_env())
     except KeyboardInterrupt:
