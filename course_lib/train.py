@@ -433,11 +433,12 @@ def main(argv=None) -> History:
     model = build_model(args.model, rng, dtype=dtype)
     optimizer = make_optimizer(opt_name, model.params, lr, momentum=args.momentum,
                                weight_decay=args.weight_decay)
+    opt_repr = repr(optimizer)  # before the schedule sets the lr of step 0
     steps = math.ceil(len(x_train) / args.batch_size)
     schedule = make_schedule(sched_name, optimizer, args.epochs * steps, warmup=warmup,
                              steps_per_epoch=steps)
     print(f"{args.model}: {sum(p.size for p in model.params.values()):,} parameters, "
-          f"{len(x_train):,} training images, {dtype}, batch {args.batch_size}, {optimizer!r}, "
+          f"{len(x_train):,} training images, {dtype}, batch {args.batch_size}, {opt_repr}, "
           f"schedule {schedule!r}", flush=True)
     header = f"{'epoch':>5} | {'time (s)':>8} | {'train loss':>10} | {'train acc':>9} | " \
              f"{'test loss':>9} | {'test acc':>8}"
@@ -461,8 +462,8 @@ def main(argv=None) -> History:
     if args.save:
         command = "python -m course_lib.train " + shlex.join(argv)
         path = save_model(model, args.save, command=command, dataset=args.dataset,
-                          epochs=args.epochs, batch_size=args.batch_size, optimizer=repr(optimizer),
-                          lr=lr, schedule=sched_name, seed=args.seed, dtype=str(dtype),
+                          epochs=args.epochs, batch_size=args.batch_size, optimizer=opt_repr,
+                          lr=lr, schedule=repr(schedule), seed=args.seed, dtype=str(dtype),
                           test_accuracy=history.val_acc[-1], test_loss=history.val_loss[-1],
                           history={k: v for k, v in history.to_dict().items()
                                    if not k.startswith("step_") and k != "lr"},
