@@ -24,8 +24,8 @@ Command line (paths default to the repository's ``solutions/`` and ``exercises/`
 
     python -m course_lib.assign [--source DIR] [--dest DIR] [--check | --force]
 
-Exit status: 0 in sync; 1 when ``--check`` finds stale/missing/extra notebooks or when an
-edited notebook was kept; 2 on an error (no solutions, bad markers, dest inside source).
+Exit status: 0 in sync; 1 when ``--check`` finds missing, stale, edited or extra notebooks,
+or when an edited notebook was kept; 2 on an error (no solutions, bad markers, dest inside source).
 """
 
 from __future__ import annotations
@@ -202,13 +202,14 @@ class Report:
     kept: dict[str, str] = field(default_factory=dict)   # name -> why it was not overwritten
     removed: list[str] = field(default_factory=list)     # generated, unedited, solution gone
     missing: list[str] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)       # as generated once, solution changed
+    edited: list[str] = field(default_factory=list)      # changed since generated (someone's work)
     extra: list[str] = field(default_factory=list)
 
     @property
     def in_sync(self) -> bool:
         """True when dest holds exactly what would be generated."""
-        return not (self.kept or self.missing or self.stale or self.extra)
+        return not (self.kept or self.missing or self.stale or self.edited or self.extra)
 
 
 def _sha256(data: bytes) -> str:
@@ -287,17 +288,22 @@ def check(source: str | os.PathLike = SOLUTIONS_DIR,
           dest: str | os.PathLike = EXERCISES_DIR) -> Report:
     """Compare ``dest`` with what would be generated from ``source``; write nothing.
 
-    Fills ``missing``, ``stale`` (content differs) and ``extra`` (a notebook in dest with no
-    solution); ``report.in_sync`` tells whether all three are empty.
+    Fills ``missing``, ``stale`` (differs, and is what assign last wrote there or has no
+    record: regenerate it), ``edited`` (differs from what assign last wrote: someone worked in
+    it) and ``extra`` (a notebook in dest with no solution); ``report.in_sync`` tells whether
+    they are all empty.
     """
     source, dest = _folders(source, dest)
     expected, existing = expected_exercises(source), _existing(dest)
+    state = _read_state(dest)
     report = Report(extra=sorted(set(existing) - set(expected)))
     for name, text in expected.items():
         if name not in existing:
             report.missing.append(name)
         elif existing[name] != text.encode("utf-8"):
-            report.stale.append(name)
+            recorded = state.get(name)
+            edited = recorded is not None and _sha256(existing[name]) != recorded
+            (report.edited if edited else report.stale).append(name)
         else:
             report.unchanged.append(name)
     return report
@@ -366,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder to write (default: the repository's exercises/)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",
-                      help="write nothing; exit 1 if dest is stale, missing or has extra notebooks")
+                      help="write nothing; exit 1 if a notebook in dest is missing, stale, "
+                           "edited or extra")
     mode.add_argument("--force", action="store_true",
                       help="overwrite exercise notebooks even if they were edited since generated")
     args = parser.parse_args(argv)
@@ -383,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
                   for n in report.missing]
         lines += [f"stale: {_show(dest / n)} differs from what its solution generates"
                   for n in report.stale]
+        lines += [f"edited: {_show(dest / n)} was changed since assign wrote it (someone's "
+                  f"work?); --force regenerates it, discarding the changes" for n in report.edited]
     lines += [f"wrote {_show(dest / n)}" for n in report.written]
     lines += [f"removed {_show(dest / n)} (its solution is gone; it was unedited)"
               for n in report.removed]
@@ -393,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"assign: {line}")
     print(f"assign: {len(report.unchanged)} up to date, {len(report.written)} written, "
           f"{len(report.kept)} kept, {len(report.missing)} missing, {len(report.stale)} stale, "
-          f"{len(report.extra)} extra")
+          f"{len(report.edited)} edited, {len(report.extra)} extra")
     return 0 if report.in_sync else 1
 
 

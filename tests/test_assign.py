@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -186,6 +187,19 @@ def test_check_lists_missing_stale_and_extra(folders, capsys):
     assert "stale: " in out and "90_toy.ipynb" in out and "extra: " in out
 
 
+def test_check_tells_an_edited_exercise_from_a_stale_one(folders, capsys):
+    source, dest = folders
+    assign.generate(source, dest)
+    target = dest / "90_toy.ipynb"
+    target.write_text(target.read_text().replace("raise NotImplementedError()", "pass", 1))
+    report = assign.check(source, dest)
+    assert (report.stale, report.edited, report.in_sync) == ([], ["90_toy.ipynb"], False)
+    assert assign.main(["--source", str(source), "--dest", str(dest), "--check"]) == 1
+    assert "edited: " in capsys.readouterr().out
+    (dest / assign.STATE_FILE).unlink()  # no record: cannot tell, so it is stale
+    assert assign.check(source, dest).stale == ["90_toy.ipynb"]
+
+
 def test_an_edited_exercise_is_kept_unless_forced(folders, capsys):
     source, dest = folders
     assign.generate(source, dest)
@@ -296,6 +310,12 @@ def test_repository_exercises_are_in_sync_with_solutions():
                     "once they exist this check runs and fails if exercises/ is stale")
     done = subprocess.run([sys.executable, "-m", "course_lib.assign", "--check"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
+    problems = [line for line in done.stdout.splitlines()
+                if line.split(":")[1:2] in ([" missing"], [" stale"], [" edited"], [" extra"])]
+    if done.returncode == 1 and not os.environ.get("CI") and problems and all(
+            line.startswith("assign: edited: ") for line in problems):
+        pytest.skip("exercises/ holds local work (edited since generated); CI checks strictly:\n"
+                    + "\n".join(problems))
     assert done.returncode == 0, (
         f"exercises/ is out of date; run `python -m course_lib.assign`:\n{done.stdout}"
         f"{done.stderr}")
