@@ -6,7 +6,9 @@ course_lib.functional, move the artists, draw (blitted) and encode the PNG. Run:
     .venv/bin/python benchmarks/bench_widgets.py [--repeats 30]
 
 Prints, per explorer: the time to build it (first draw, with the constrained layout),
-the median and 90th percentile of a control change, and of a full (non-blitted) draw.
+the median and 90th percentile of a control change, its median CPU time (what the wall
+time would be on an idle machine: on a loaded one the wall time is noisy), and the
+median of a full (non-blitted) draw. Set OPENBLAS_NUM_THREADS=1 on a busy machine.
 """
 
 from __future__ import annotations
@@ -69,25 +71,26 @@ def main():
     args = parser.parse_args()
     print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
-    print(f"{'explorer':40s} {'build':>8s} {'update med':>11s} {'p90':>7s} "
+    print(f"{'explorer':40s} {'build':>8s} {'update med':>11s} {'p90':>7s} {'cpu med':>9s} "
           f"{'full draw med':>14s} {'png KB':>7s}")
     for name, make, control, values in cases():
         t = time.perf_counter()
         ex = make()
         build = (time.perf_counter() - t) * 1e3
-        updates, fulls = [], []
+        updates, cpu, fulls = [], [], []
         for k in range(args.repeats):
             value = values[(k + 1) % len(values)]
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             ex.controls[control].value = value
             updates.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
         for _ in range(max(5, args.repeats // 5)):
             t = time.perf_counter()
             ex._render(full=True)
             fulls.append(time.perf_counter() - t)
-        (u50, u90), (f50, _) = ms(updates), ms(fulls)
-        print(f"{name:40s} {build:6.0f}ms {u50:9.1f}ms {u90:5.1f}ms {f50:12.1f}ms "
-              f"{len(ex.png) / 1024:7.0f}")
+        (u50, u90), (c50, _), (f50, _) = ms(updates), ms(cpu), ms(fulls)
+        print(f"{name:40s} {build:6.0f}ms {u50:9.1f}ms {u90:5.1f}ms {c50:7.1f}ms "
+              f"{f50:12.1f}ms {len(ex.png) / 1024:7.0f}")
         ex.close()
 
 

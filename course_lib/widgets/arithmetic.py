@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
@@ -122,13 +123,12 @@ class ConvArithmeticExplorer(Explorer):
         self._ax_in, self._ax_out = self.fig.subplots(1, 2, width_ratios=[1.6, 1])
         label_axes(self._ax_in, "")
         label_axes(self._ax_out, "", "output column", "output row")
-        for ax in (self._ax_in, self._ax_out):
-            ax.tick_params(which="minor", length=0)
-            ax.grid(which="minor", color="white", linewidth=1)
         self._im_in = self._ax_in.imshow(np.zeros((1, 1)), cmap=GRID_COLORS, vmin=-0.5,
                                          vmax=3.5, interpolation="nearest")
         self._im_out = self._ax_out.imshow(np.zeros((1, 1)), cmap=OUTPUT_COLORS, vmin=-0.5,
                                            vmax=1.5, interpolation="nearest")
+        self._lines = {ax: ax.add_collection(LineCollection([], colors="white", linewidths=1))
+                       for ax in (self._ax_in, self._ax_out)}
         self._last_box = highlight(self._ax_in)
         self.fig.legend(handles=[Patch(color=c, label=t) for c, t in zip(
             GRID_COLORS.colors, ["input", "padding", "never read", "first window's taps"],
@@ -136,8 +136,11 @@ class ConvArithmeticExplorer(Explorer):
             loc="outside lower center", ncols=5, fontsize=8)
 
     def _grid(self, ax, n: int) -> None:
-        ax.set_xticks(np.arange(-0.5, n, 1), minor=True)
-        ax.set_yticks(np.arange(-0.5, n, 1), minor=True)
+        """Cell borders (one LineCollection: cheaper to draw than minor-tick grid lines)."""
+        edges = np.arange(n + 1) - 0.5
+        self._lines[ax].set_segments(
+            [[(e, -0.5), (e, n - 0.5)] for e in edges] + [[(-0.5, e), (n - 0.5, e)]
+                                                          for e in edges])
         step = 1 if n <= 12 else 2 if n <= 24 else 4
         ax.set_xticks(range(0, n, step))
         ax.set_yticks(range(0, n, step))
@@ -161,8 +164,8 @@ class ConvArithmeticExplorer(Explorer):
         self._im_in.set_data(cells)
         self._im_in.set_extent((-0.5, n - 0.5, n - 0.5, -0.5))
         self._grid(self._ax_in, n)
-        self._ax_in.set_title(f"padded input {n}×{n} (i={i}, p={p}); kernel {k}×{k}, "
-                                f"dilation {d}, stride {s}")
+        self._ax_in.set_title(f"padded input {n}×{n} (i={i}, p={p}), k={k}, d={d}, s={s}",
+                              fontsize=10)
         m = o if o is not None else 1
         out = np.zeros((m, m))
         out[0, 0] = 1
