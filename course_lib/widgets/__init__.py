@@ -12,7 +12,10 @@ Every explorer has ``.controls`` (name -> ipywidgets control: set ``.value`` to 
 ``.readout`` (the text under the picture), ``.widget`` (the container to display),
 ``.static_figure()`` (its matplotlib Figure) and state arrays computed with
 ``course_lib.functional`` (see each class). ``with explorer.hold(): ...`` changes several
-controls with one redraw.
+controls with one redraw; ``explorer.png`` is the current picture as PNG bytes;
+``Explorer.auto_render = False`` skips drawing on updates (state only, e.g. in tests).
+``sample_photo(size)`` is a grayscale photo (matplotlib's Grace Hopper sample) for the
+KernelEditor; ``KERNELS`` its presets.
 
 Rendering
 ---------
@@ -33,7 +36,10 @@ Displaying an explorer (last expression of a cell, or ``display(explorer)``) cal
 current state) and a stable ``text/plain`` (class name and settings, no ids or addresses,
 so nbval can compare it). Live frontends render the widget; GitHub, nbconvert HTML
 without widget state and slides render the PNG (nbconvert skips a widget view whose state
-is not saved). Displaying ``explorer.widget`` directly gives the widget only.
+is not saved; with the state saved, e.g. by ``nbconvert --execute``, it embeds the widget,
+whose Image holds the same picture). The PNG is the state when the cell ran; later control
+changes update the live widget only. ``explorer.static_figure()`` shows as a PNG too, with
+any matplotlib backend. Displaying ``explorer.widget`` directly gives the widget only.
 """
 
 from ._base import Explorer
