@@ -391,10 +391,13 @@ async def _run_cells(job: _Job, opts: Options, nb, run) -> bool:
         lost = await run(nb.cells[position], position, limit)
         if lost:
             job.skip.add(position)
-            job.cell_notes[number] = (
-                f"cell {number} was stopped after {limit:.0f} s (an infinite loop?) and left out"
-                if lost == "timeout" else
-                f"cell {number} crashed the kernel (os._exit, a segfault, ...) and was left out")
+            if lost == "crash":
+                why = "crashed the kernel (os._exit, a segfault, ...)"
+            elif limit < opts.per_cell:
+                why = f"was stopped when the notebook's time limit ({opts.timeout:g} s) ran out"
+            else:
+                why = f"was stopped after {limit:.0f} s (an infinite loop?)"
+            job.cell_notes[number] = f"cell {number} {why} and was left out"
             return False
         error = _error_text(nb.cells[position])
         if error:

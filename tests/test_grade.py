@@ -87,7 +87,8 @@ def test_feedback_says_what_happened(toy):
     assert "returned [0.5, -1.0, 2.0], expected [0.5, 0.0, 1.0]" in _feedback(
         g["bob/90_toy.ipynb"], "clip01")
     assert "cell 5 raised ZeroDivisionError: division by zero" in g["bob/90_toy.ipynb"].notes
-    assert any("cell 3 was stopped after 4 s" in n for n in g["carol_90_toy.ipynb"].notes)
+    assert "cell 3 was stopped after 4 s (an infinite loop?) and was left out" in g[
+        "carol_90_toy.ipynb"].notes
     assert any("cell 5 crashed the kernel" in n for n in g["dave_90_toy.ipynb"].notes)
     assert any("cell 3 crashed the kernel" in n for n in g["erin_90_toy.ipynb"].notes)
     erin = _feedback(g["erin_90_toy.ipynb"], "double")
@@ -141,6 +142,20 @@ def test_report_is_readable_markdown(toy):
     assert "- ✗ `double` (0 / 1) — missing: double is missing" in report
     assert "## oscar_notes — unknown lesson: not graded" in report
     assert "- cell 5 raised ZeroDivisionError: division by zero" in report
+
+
+def test_the_notebook_time_limit_stops_a_slow_cell_and_grading_goes_on(tmp_path):
+    toy_lesson.write(tmp_path)
+    subs = tmp_path / "slow"
+    subs.mkdir()
+    slow = [("double", "import time\ntime.sleep(1.5)"), ("double", "time.sleep(30)")]
+    (subs / "sam_90_toy.ipynb").write_text(toy_lesson.submission(toy_lesson.CORRECT, before=slow))
+    options = grade.Options(timeout=3, cell_timeout=20, check_timeout=10,
+                            checks_module=TOY_CHECKS, data_dir=None)
+    (sam,) = grade.grade_folder(subs, solutions=tmp_path / "solutions", options=options)
+    assert sam.notes == ["cell 4 was stopped when the notebook's time limit (3 s) ran out and "
+                         "was left out"]
+    assert (sam.points, sam.max_points) == (3, 3)
 
 
 # --------------------------------------------------------------------------- command line
