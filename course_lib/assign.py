@@ -279,9 +279,11 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _existing(dest: Path) -> dict[str, bytes]:
+    """The notebooks in dest, line endings normalised (a Windows checkout may add CRs)."""
     if not dest.is_dir():
         return {}
-    return {p.name: p.read_bytes() for p in sorted(dest.glob("*.ipynb")) if p.is_file()}
+    return {p.name: p.read_bytes().replace(b"\r\n", b"\n")
+            for p in sorted(dest.glob("*.ipynb")) if p.is_file()}
 
 
 def check(source: str | os.PathLike = SOLUTIONS_DIR,

@@ -187,6 +187,15 @@ def test_check_lists_missing_stale_and_extra(folders, capsys):
     assert "stale: " in out and "90_toy.ipynb" in out and "extra: " in out
 
 
+def test_windows_line_endings_are_not_a_difference(folders):
+    source, dest = folders
+    assign.generate(source, dest)
+    target = dest / "90_toy.ipynb"
+    target.write_bytes(target.read_bytes().replace(b"\n", b"\r\n"))
+    assert assign.check(source, dest).in_sync
+    assert assign.generate(source, dest).unchanged == ["90_toy.ipynb"]
+
+
 def test_check_tells_an_edited_exercise_from_a_stale_one(folders, capsys):
     source, dest = folders
     assign.generate(source, dest)
