@@ -195,6 +195,11 @@ def _check_deck(page, blocked, url):
                 images: s.querySelectorAll('img.widget-image').length, text: s.innerText}; }""")
     assert (slide["sliders"], slide["images"]) == (1, 1), slide
     assert "shift = 0; top-left pixel = 0" in slide["text"]
+    # the Play button's icon font comes from the assets folder (not an empty box)
+    assert page.evaluate("""async () => { await document.fonts.ready;
+        return document.fonts.check('900 16px "Course Widget Icons"') &&
+            [...document.fonts].some(f => f.family.includes('Course Widget Icons')
+                                          && f.status === 'loaded'); }""")
     assert blocked == [], f"requests left this machine: {blocked}"
 
 

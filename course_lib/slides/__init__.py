@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from .assets import URLS, build_assets
+from .assets import ICONS_CSS_URL, URLS, build_assets
 from .browser import CHROMIUM_ARGS, export_pdf, find_chromium
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -134,7 +134,8 @@ def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
     exporter = SlidesExporter(template_name=TEMPLATE_NAME,
                               extra_template_basedirs=[str(TEMPLATES)],
                               reveal_scroll=scroll, reveal_theme="white", **URLS)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+    resources = {"metadata": {"name": path.stem}, "course": {"icons_css": ICONS_CSS_URL}}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
     deck = out_dir / f"{path.stem}.slides.html"
     deck.write_text(body, encoding="utf-8")
     return deck

@@ -43,6 +43,8 @@ URLS = {
     "mathjax_url": f"{ASSETS_DIRNAME}/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe",
     "widget_renderer_url": f"{ASSETS_DIRNAME}/html-manager/embed-amd.js",
 }
+#: Stylesheet giving the widgets' icons (Play, Stop...) a font that loads from disk too.
+ICONS_CSS_URL = f"{ASSETS_DIRNAME}/html-manager/icons.css"
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,27 @@ HTML_MANAGER = NpmPackage(
 )
 
 _FONT_SUFFIXES = (".woff", ".woff2", ".ttf", ".eot", ".svg")
+# The renderer finds its Font Awesome files through a path it derives from AMD module ids,
+# which points nowhere for a deck (and is "null/..." from file://), so the Play/Stop icons
+# would be empty boxes. icons.css loads the solid face (fa-solid-900, 78268 bytes in 1.0.15)
+# relative to itself under its own family name.
+_SOLID_FONT = "1551f4f60c37af51121f.woff2"
+_ICONS_CSS = """/* Font Awesome 5 Free Solid (SIL OFL 1.1) from @jupyter-widgets/html-manager, for
+   the widgets' icons; loaded relative to this file so decks work from disk and over HTTP. */
+@font-face {
+  font-family: "Course Widget Icons";
+  font-style: normal;
+  font-weight: 900;
+  font-display: block;
+  src: url("SOLID_FONT") format("woff2");
+}
+.jupyter-widgets .fa, .jupyter-widgets .fas {
+  font-family: "Course Widget Icons" !important;
+  font-weight: 900 !important;
+}
+""".replace("SOLID_FONT", _SOLID_FONT)
 _STAMP = "SOURCES.json"
+_LAYOUT = 2  # bump when the folder's layout changes, so existing folders are rebuilt
 
 
 def _package_dir(module: str, pip_name: str) -> Path:
@@ -148,12 +170,17 @@ def _extract_html_manager(tarball: Path, dest: Path) -> None:
             if member.isfile() and wanted:
                 source = tar.extractfile(member)
                 (dest / Path(name).name).write_bytes(source.read())
+    if not (dest / _SOLID_FONT).is_file():
+        raise RuntimeError(f"{tarball.name} has no dist/{_SOLID_FONT}: update _SOLID_FONT "
+                           f"with the pin of HTML_MANAGER")
+    (dest / "icons.css").write_text(_ICONS_CSS)
 
 
 def _sources_record() -> dict:
     from importlib.metadata import version
 
     return {
+        "layout": _LAYOUT,
         "reveal.js, require.js, jquery.min.js, mathjax": {
             "sphinx-revealjs": version("sphinx-revealjs"), "nbclassic": version("nbclassic"),
             "licences": "reveal.js MIT; require.js MIT; jQuery MIT; MathJax Apache-2.0",
