@@ -166,6 +166,8 @@ def test_command_line_writes_csv_and_report_without_importing_the_checks(toy, tm
     subs.mkdir()
     for name in ("alice_90_toy.ipynb", "grace_90_toy.ipynb"):
         shutil.copy(folder / "submissions" / name, subs / name)
+    (subs / ".ipynb_checkpoints").mkdir()  # Jupyter's autosaves are not submissions
+    shutil.copy(subs / "grace_90_toy.ipynb", subs / ".ipynb_checkpoints" / "x_90_toy.ipynb")
     out, report = tmp_path / "g.csv", tmp_path / "r.md"
     args = [str(subs), "--out", str(out), "--report", str(report), "--solutions",
             str(folder / "solutions"), "--checks-module", TOY_CHECKS, "--timeout", "30"]
@@ -182,7 +184,8 @@ def test_command_line_writes_csv_and_report_without_importing_the_checks(toy, tm
         ("alice", "double", "pass"), ("alice", "clip01", "pass"), ("alice", "TOTAL", "2/2 passed"),
         ("grace", "double", "error"), ("grace", "clip01", "error"), ("grace", "TOTAL", "error")]
     assert "## alice — 90_toy: 3 / 3 points" in report.read_text(encoding="utf-8")
-    assert sorted(p.name for p in subs.iterdir()) == ["alice_90_toy.ipynb", "grace_90_toy.ipynb"]
+    assert sorted(p.name for p in subs.iterdir()) == [".ipynb_checkpoints", "alice_90_toy.ipynb",
+                                                      "grace_90_toy.ipynb"]
 
 
 def test_a_checks_module_that_cannot_load_is_a_grader_error(toy, tmp_path, capsys):
