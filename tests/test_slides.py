@@ -18,6 +18,7 @@ import pytest
 from browser_support import (
     ASSET_CACHE,
     FIXTURE_NOTEBOOK,
+    ROOT,
     browser_marks,
     offline_page,
     serve_directory,
@@ -27,6 +28,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_lib.slides import expected_slide_count, export_deck, export_pdf, find_lessons
 from course_lib.slides.__main__ import main as slides_main
+from course_lib.slides.__main__ import write_index
 from course_lib.slides.app import voila_command
 from course_lib.slides.assets import (
     HTML_MANAGER,
@@ -38,6 +40,7 @@ from course_lib.slides.assets import (
 from course_lib.slides.browser import is_local, wait_for_deck
 
 FIXTURE_SLIDES = 4  # title (+ fragment), subslide with display math, widget, summary
+LESSON_02 = ROOT / "notebooks" / "02_padding_and_stride.ipynb"
 
 
 def _cell(kind: str, slide_type: str | None):
@@ -93,6 +96,17 @@ def test_cli_reports_an_unknown_lesson(capsys):
     assert "lesson 'no_such_lesson' matches 0 notebooks" in capsys.readouterr().err
 
 
+def test_index_links_each_deck_and_its_pdf(tmp_path):
+    (tmp_path / "01_convolution.slides.html").write_text("deck")
+    (tmp_path / "01_convolution.pdf").write_bytes(b"%PDF")
+    (tmp_path / "02_padding_and_stride.slides.html").write_text("deck")
+    page = write_index(tmp_path).read_text()
+    assert '<a href="01_convolution.slides.html">01_convolution</a>' in page
+    assert '<a href="01_convolution.pdf">PDF</a>' in page
+    assert "02_padding_and_stride.slides.html" in page
+    assert "02_padding_and_stride.pdf" not in page
+
+
 def test_voila_command_validates_and_binds_locally(tmp_path):
     command = voila_command(FIXTURE_NOTEBOOK, 8899, open_browser=False)
     assert "--Voila.ip=127.0.0.1" in command and "--port=8899" in command
@@ -129,15 +143,26 @@ def test_html_manager_pin_names_the_npm_tarball():
 
 
 # ---------------------------------------------------------------------- the exported deck
-@pytest.fixture(scope="session")
-def fixture_deck(tmp_path_factory) -> Path:
-    """The fixture lesson exported (executed) into a fresh folder; its path."""
+def _export(notebook: Path, tmp_path_factory) -> Path:
     if not (ASSET_CACHE / HTML_MANAGER.tarball_name).exists():
         pytest.skip(f"the widget renderer {HTML_MANAGER.spec} is not in {ASSET_CACHE}: run "
                     "`make setup` or `.venv/bin/python -m course_lib.slides --assets-only` "
                     "(fetches it from npm once; the tests never use the network)")
-    out = tmp_path_factory.mktemp("slides")
-    return export_deck(FIXTURE_NOTEBOOK, out, cache_dir=ASSET_CACHE)
+    return export_deck(notebook, tmp_path_factory.mktemp("slides"), cache_dir=ASSET_CACHE)
+
+
+@pytest.fixture(scope="session")
+def fixture_deck(tmp_path_factory) -> Path:
+    """The fixture lesson exported (executed) into a fresh folder; its path."""
+    return _export(FIXTURE_NOTEBOOK, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def lesson_deck(tmp_path_factory) -> Path:
+    """Lesson 02 (math, a SlidingWindowStepper, a ConvArithmeticExplorer) exported."""
+    if not LESSON_02.is_file():
+        pytest.skip(f"{LESSON_02.relative_to(ROOT)} is missing")
+    return _export(LESSON_02, tmp_path_factory)
 
 
 class _Refs(HTMLParser):
@@ -224,3 +249,25 @@ class TestDeckInBrowser:
         assert len(reader.pages) == expected_slide_count(FIXTURE_NOTEBOOK) == FIXTURE_SLIDES
         text = "\n".join(page.extract_text() for page in reader.pages)
         assert "FIXTURE DECK" in text.upper() and "shift = 0" in text
+
+
+class TestLessonDeckInBrowser:
+    """A real lesson: every slide there, math typeset, every widget drawn, nothing remote."""
+
+    pytestmark = browser_marks
+
+    def test_lesson_deck_opens_offline_with_all_widgets(self, lesson_deck):
+        with serve_directory(lesson_deck.parent) as base, offline_page() as (page, blocked):
+            page.goto(base + lesson_deck.name)
+            assert wait_for_deck(page) == expected_slide_count(LESSON_02)
+            assert page.locator(".MathJax").count() >= 1
+            views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]')
+            assert views.count() >= 2  # the stepper and the arithmetic explorer
+            assert page.locator(".widget-subarea img.widget-image").count() >= views.count()
+            failed = [url for url in page.failed_requests if url != "about:blank"]
+            assert failed == [] and blocked == [], (failed, blocked)
+
+    def test_lesson_pdf_has_one_page_per_slide(self, lesson_deck):
+        pypdf = pytest.importorskip("pypdf")
+        pdf = export_pdf(lesson_deck, browser=shared_browser())
+        assert len(pypdf.PdfReader(pdf).pages) == expected_slide_count(LESSON_02)
