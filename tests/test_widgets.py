@@ -9,19 +9,16 @@ import io
 import itertools
 import re
 
-import matplotlib
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import nbformat
+import numpy as np
+import pytest
+from matplotlib.image import AxesImage
+from PIL import Image
+from scipy import ndimage
 
-matplotlib.use("Agg")
-import ipywidgets as W  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import nbformat  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.image import AxesImage  # noqa: E402
-from PIL import Image  # noqa: E402
-from scipy import ndimage  # noqa: E402
-
-from course_lib import (  # noqa: E402
+from course_lib import (
     BatchNorm2d,
     Conv2d,
     Dropout,
@@ -29,13 +26,13 @@ from course_lib import (  # noqa: E402
     Linear,
     MaxPool2d,
     ReLU,
-    Sequential,  # noqa: E402
+    Sequential,
 )
-from course_lib import functional as F  # noqa: E402
-from course_lib import widgets as cw  # noqa: E402
-from course_lib.validate import conv_output_size  # noqa: E402
-from course_lib.widgets.arithmetic import LIMITS, read_counts  # noqa: E402
-from course_lib.widgets.pooling import shift_image  # noqa: E402
+from course_lib import functional as F
+from course_lib import widgets as cw
+from course_lib.validate import conv_output_size
+from course_lib.widgets.arithmetic import LIMITS, read_counts
+from course_lib.widgets.pooling import shift_image
 
 
 @pytest.fixture(autouse=True)
