@@ -52,6 +52,9 @@ class FeatureMapExplorer(Explorer):
     outputs, value = layer index), ``channel`` (IntSlider), ``scale`` ('local': this
     channel's own range; 'global': the range over all channels of the layer).
 
+    The current image's activations are kept between updates: call ``refresh()`` after the
+    model's weights change (e.g. more training).
+
     State: ``activations`` (outputs of every layer for the current image, batch of 1),
     ``feature_map`` (h, w), ``clim`` (vmin, vmax) of the colour scale, ``prediction``
     (class index or None if the last output is not (1, K)).
