@@ -611,3 +611,15 @@ def test_hold_redraws_once_and_close_releases_the_widgets(monkeypatch):
     assert len(calls) == 1 and ex.output_size == conv_output_size(7, 3, 2, 1, 2)
     ex.close()
     assert ex.widget.comm is None and all(c.comm is None for c in ex.controls.values())
+
+
+def test_feature_maps_refresh_after_the_weights_change():
+    model = small_model()
+    images = np.random.default_rng(6).random((2, 1, 12, 12)).astype(np.float32)
+    fm = cw.FeatureMapExplorer(model, images)
+    before = fm.feature_map.copy()
+    model[0].params["weight"] *= 2
+    fm.controls["scale"].value = "global"  # cached activations: unchanged
+    np.testing.assert_array_equal(fm.feature_map, before)
+    fm.refresh()
+    assert not np.array_equal(fm.feature_map, before)
