@@ -55,7 +55,13 @@ def _explorer(page, marker: str):
     stays the same explorer after the readout text changes."""
     box = page.locator(".widget-vbox", has=page.locator(".widget-html-content",
                                                         has_text=marker))
-    box.first.wait_for(timeout=FIRST_RENDER_MS)
+    # a cell that raised shows its traceback instead: fail at once, saying why
+    error = page.locator('[data-mime-type="application/vnd.jupyter.stderr"]',
+                         has_text="Error")
+    box.first.or_(error.first).wait_for(timeout=FIRST_RENDER_MS)
+    if not box.count():
+        pytest.fail(f"the lesson raised before showing {marker!r}:\n"
+                    + error.first.inner_text()[-2000:])
     return box.last.element_handle()
 
 
