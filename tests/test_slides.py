@@ -198,6 +198,16 @@ def test_deck_loads_only_files_shipped_beside_it(fixture_deck):
     assert not re.search(r"""(src|href)=["']https?://""", html)
 
 
+def test_cli_exports_saved_outputs_and_writes_an_index(fixture_deck, tmp_path, capsys):
+    out = tmp_path / "decks"
+    code = slides_main([str(FIXTURE_NOTEBOOK), "--no-execute", "--no-pdf", "--out", str(out),
+                        "--cache", str(ASSET_CACHE)])
+    assert code == 0
+    assert "deck_fixture.slides.html  (4 slides" in capsys.readouterr().out
+    assert (out / "assets" / "html-manager" / "embed-amd.js").is_file()
+    assert "deck_fixture.slides.html" in (out / "index.html").read_text()
+
+
 def test_build_assets_is_idempotent(fixture_deck):
     stamp = fixture_deck.parent / "assets" / "SOURCES.json"
     before = stamp.stat().st_mtime_ns
