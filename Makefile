@@ -1,12 +1,18 @@
 # Two entry points, both idempotent on a fresh machine:
 #   make course   set up .venv and open the course in JupyterLab
-#   make test     set up .venv and run every test (library, notebooks, lint)
+#   make test     set up .venv and run every test (library, notebooks, exercises, browser)
+# and a few more for instructors:
+#   make slides [LESSON=01_convolution]   offline reveal.js decks + PDFs in build/slides/
+#   make app LESSON=01_convolution        a lesson as a widgets-only app (Voila, code hidden)
+#   make bench                            benchmarks (print timings and ratios)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+ASSETS := build/slides/assets/SOURCES.json
+LESSON ?=
 
-.PHONY: setup course test lint bench clean
+.PHONY: setup course test slides app bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,15 +22,29 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
+# Offline slide assets: reveal.js, require.js, jQuery, MathJax from installed wheels and the
+# widget renderer from the npm registry (checksum pinned). Without npm the deck tests skip.
+$(ASSETS): $(STAMP)
+	$(BIN)/python -m course_lib.slides --assets-only || echo "slide assets not built (needs npm): deck tests will be skipped"
+
 course: setup
 	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
 
-test: setup
+# One BLAS thread per process: the tests run many small ops, where OpenBLAS threads only
+# fight each other (and any other process) for the cores.
+test: setup $(ASSETS)
 	$(BIN)/ruff check course_lib tests benchmarks
-	$(BIN)/python -m pytest
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
+
+slides: setup $(ASSETS)
+	$(BIN)/python -m course_lib.slides $(LESSON)
+
+app: setup
+	$(BIN)/python -m course_lib.slides.app $(LESSON)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_ops.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
