@@ -115,11 +115,12 @@ def bench(name, epochs, data, args):
     model = build_model(name, rng)
     twin = torch_copy(model) if torch is not None and not args.no_torch else None
     opt = make_optimizer(defaults["optimizer"], model.params, defaults["lr"])
+    opt_repr = repr(opt)  # before the schedule sets the lr of step 0
     steps = math.ceil(len(x) / args.batch_size)
     sched = make_schedule(defaults["schedule"], opt, epochs * steps, warmup=defaults["warmup"],
                           steps_per_epoch=steps)
     batch_seed = int(rng.integers(2**31))  # fit's and PyTorch's batch order
-    print(f"\n{name}: {opt!r} (base lr {defaults['lr']}), {sched!r}", flush=True)
+    print(f"\n{name}: {opt_repr}, {sched!r}", flush=True)
     hist = fit(model, CrossEntropyLoss(), opt, (x, y), epochs, args.batch_size, val=(xt, yt),
                schedule=sched, seed=batch_seed, progress=False)
     t_times = t_accs = None
