@@ -284,3 +284,13 @@ def test_cli_rejects_bad_numbers(capsys):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, min_acc", [("lenet", 0.985), ("seed", 0.96)])
+def test_shipped_weights_load_and_classify(name, min_acc, mnist_small):
+    model = load_model(REPO / "weights" / f"{name}.npz")
+    meta = model.metadata
+    assert model.arch == name and meta["command"].startswith("python -m course_lib.train")
+    assert f"--model {name}" in meta["command"] and meta["dtype"] == "float32"
+    _, acc = evaluate(model, mnist_small[2], mnist_small[3])  # the first 1,000 test images
+    assert acc >= min_acc, acc
