@@ -125,10 +125,11 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return out.reshape((N, F) + out_hw), cache
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, input_grad: bool = True):
     """Backward pass of ``conv2d_forward``.
 
     dout : (N, F, OH, OW) upstream gradient.
+    input_grad : False skips dx (returned as None), e.g. for a network's first layer.
     Returns (dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None).
     """
     x_shape, xp_shape, weight, w_rows, has_bias, cols, stride, dilation, pad4, out_hw = cache
@@ -141,6 +142,8 @@ def conv2d_backward(dout, cache):
     dw_rows = np.matmul(dout_r, cols.transpose(0, 2, 1)).sum(axis=0)
     dweight = np.ascontiguousarray(dw_rows.reshape(F, KH, KW, C).transpose(0, 3, 1, 2))
     dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    if not input_grad:
+        return None, dweight, dbias
     dcols = np.matmul(w_rows.T, dout_r).reshape((N, KH, KW, C) + out_hw)
     dxp = np.zeros(xp_shape, dtype=dout.dtype)
     for u in range(KH):

@@ -47,6 +47,11 @@ class Layer:
     def backward(self, dout):
         raise NotImplementedError
 
+    def backward_params(self, dout) -> None:
+        """Fill ``grads`` without computing dx (for the first layer of a model, whose input
+        needs no gradient). Layers that can skip the dx work override this."""
+        self.backward(dout)
+
     def _take_cache(self):
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
@@ -117,7 +122,13 @@ class Conv2d(Layer):
         return out
 
     def backward(self, dout):
-        dx, dw, db = F.conv2d_backward(dout, self._take_cache())
+        return self._backward(dout, input_grad=True)
+
+    def backward_params(self, dout) -> None:
+        self._backward(dout, input_grad=False)
+
+    def _backward(self, dout, input_grad):
+        dx, dw, db = F.conv2d_backward(dout, self._take_cache(), input_grad=input_grad)
         self.grads["weight"] = dw
         if db is not None:
             self.grads["bias"] = db

@@ -53,11 +53,19 @@ class Sequential(Layer):
             outs.append(x)
         return outs
 
-    def backward(self, dout):
-        """Back-propagate ``dout`` through the layers in reverse; returns dx."""
-        for layer in reversed(self.layers):
+    def backward(self, dout, input_grad: bool = True):
+        """Back-propagate ``dout`` through the layers in reverse; returns dx.
+
+        ``input_grad=False`` skips the gradient of the model's input (returns None), as
+        PyTorch does for an input that does not require grad: training needs only the
+        parameters' gradients, and the first conv's dx costs as much as its dW.
+        """
+        for layer in reversed(self.layers[1:]):
             dout = layer.backward(dout)
-        return dout
+        if input_grad:
+            return self.layers[0].backward(dout)
+        self.layers[0].backward_params(dout)
+        return None
 
     def train(self, mode: bool = True):
         self.training = bool(mode)

@@ -57,13 +57,14 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return out, (x, xp, weight, bias is not None, stride, dilation, pad4, (OH, OW))
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, input_grad: bool = True):
     """Each output cell sent its gradient back along the products that made it:
 
     dweight[f] += dout[n, f, i, j] * window(n, i, j)
     dx[window(n, i, j)] += dout[n, f, i, j] * weight[f]
     dbias[f] += dout[n, f, i, j]
 
+    input_grad=False skips dx (returned as None).
     Returns (dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None).
     """
     x, xp, weight, has_bias, stride, dilation, pad4, (OH, OW) = cache
@@ -80,7 +81,7 @@ def conv2d_backward(dout, cache):
                     _patch(dxp, n, i, j, weight.shape[2:], stride, dilation)[...] += (
                         dout[n, f, i, j] * weight[f])
     dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    return _unpad(dxp, x.shape, pad4), dweight, dbias
+    return (_unpad(dxp, x.shape, pad4) if input_grad else None), dweight, dbias
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):

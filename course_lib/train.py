@@ -162,7 +162,7 @@ def fit(model, loss_fn, optimizer, train, epochs: int, batch_size: int = 64, *, 
         for i, (xb, yb) in enumerate(batches):
             logits = model.forward(xb)
             loss = float(loss_fn(logits, yb))
-            model.backward(loss_fn.backward())
+            model.backward(loss_fn.backward(), input_grad=False)  # no dx for the images
             history.lr.append(optimizer.lr)
             optimizer.step(model.grads)
             if schedule is not None:

@@ -298,3 +298,37 @@ def test_cross_entropy_loss_layer_matches_functional(rng):
     assert criterion(z, y) == F.cross_entropy(z, y)
     _, cache = F.cross_entropy_forward(z, y)
     np.testing.assert_array_equal(criterion.backward(), F.cross_entropy_backward(1.0, cache))
+
+
+@pytest.mark.parametrize("first", ["conv", "linear"])
+def test_backward_without_input_grad_gives_the_same_parameter_grads(first, rng):
+    if first == "conv":
+        model = cl.Sequential(cl.Conv2d(1, 3, 3, dtype=np.float64, rng=0), cl.ReLU(),
+                              cl.Flatten(), cl.Linear(3 * 4 * 4, 2, dtype=np.float64, rng=1))
+        x = rng.standard_normal((2, 1, 6, 6))
+    else:
+        model = cl.Sequential(cl.Linear(5, 4, dtype=np.float64, rng=0), cl.ReLU(),
+                              cl.Linear(4, 2, dtype=np.float64, rng=1))
+        x = rng.standard_normal((3, 5))
+    dout = rng.standard_normal(model(x).shape)
+    dx = model.backward(dout)
+    full = {k: g.copy() for k, g in model.grads.items()}
+    model(x)
+    assert model.backward(dout, input_grad=False) is None
+    assert dx.shape == x.shape
+    assert full.keys() == model.grads.keys()
+    for k in full:
+        np.testing.assert_array_equal(full[k], model.grads[k])
+
+
+def test_conv2d_backward_input_grad_false_skips_dx_in_both_paths(rng):
+    x, w = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3))
+    b = rng.standard_normal(3)
+    for lib in (F, cl.readable):
+        out, cache = lib.conv2d_forward(x, w, b, stride=2, padding=1)
+        dout = rng.standard_normal(out.shape)
+        dx, dw, db = lib.conv2d_backward(dout, cache, input_grad=False)
+        _, dw_full, db_full = lib.conv2d_backward(dout, cache)
+        assert dx is None
+        np.testing.assert_array_equal(dw, dw_full)
+        np.testing.assert_array_equal(db, db_full)
