@@ -144,13 +144,48 @@ def conv2d_backward(dout, cache, input_grad: bool = True):
     dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
     if not input_grad:
         return None, dweight, dbias
-    dcols = np.matmul(w_rows.T, dout_r).reshape((N, KH, KW, C) + out_hw)
+    # Short output rows make the K*K window adds loop-bound; the stride-1 trick fixes that.
+    short_rows = stride == (1, 1) and out_hw[1] <= 16
+    dxp = (_col2im_stride1 if short_rows else _col2im)(dout, w_rows, cache)
+    top, _, left, _ = pad4
+    return dxp[:, :, top:top + H, left:left + W], dweight, dbias
+
+
+def _col2im(dout, w_rows, cache):
+    """dx of the padded input: dcols = W.T @ dout, scattered back with one slice-add per tap."""
+    x_shape, xp_shape, weight, _, _, _, stride, dilation, _, out_hw = cache
+    N, C = x_shape[:2]
+    F, _, KH, KW = weight.shape
+    dcols = np.matmul(w_rows.T, dout.reshape(N, F, -1)).reshape((N, KH, KW, C) + out_hw)
     dxp = np.zeros(xp_shape, dtype=dout.dtype)
     for u in range(KH):
         for v in range(KW):
             _window(dxp, u * dilation[0], v * dilation[1], stride, out_hw)[...] += dcols[:, u, v]
-    top, _, left, _ = pad4
-    return dxp[:, :, top:top + H, left:left + W], dweight, dbias
+    return dxp
+
+
+def _col2im_stride1(dout, w_rows, cache):
+    """``_col2im`` for stride 1, faster when output rows are short (measured: 6.3 -> 4.0 ms
+    for LeNet's second conv, 10-wide rows; slower for 28-wide rows).
+
+    Flatten the padded image to rows of Wp: tap (u, v) then moves every output cell by the
+    same offset u*dh*Wp + v*dw. Spread dout over an output grid as wide as the input (zeros
+    in the extra columns, which feed nothing), and each tap's scatter is one add of a long
+    contiguous run instead of OH short rows.
+    """
+    x_shape, xp_shape, weight, _, _, _, _, dilation, _, (OH, OW) = cache
+    N, C = x_shape[:2]
+    F, _, KH, KW = weight.shape
+    Hp, Wp = xp_shape[2:]
+    wide = np.zeros((N, F, OH, Wp), dtype=dout.dtype)
+    wide[..., :OW] = dout
+    dcols = np.matmul(w_rows.T, wide.reshape(N, F, -1)).reshape(N, KH, KW, C, OH * Wp)
+    dxp = np.zeros((N, C, Hp * Wp + (KW - 1) * dilation[1]), dtype=dout.dtype)
+    for u in range(KH):
+        for v in range(KW):
+            start = u * dilation[0] * Wp + v * dilation[1]
+            dxp[:, :, start:start + OH * Wp] += dcols[:, u, v]
+    return dxp[:, :, :Hp * Wp].reshape(xp_shape)
 
 
 # ----------------------------------------------------------------------------- pooling

@@ -378,3 +378,18 @@ def test_ops_do_not_modify_their_inputs_or_dout(mod, rng):
         for k, v in before.items():
             np.testing.assert_array_equal(inputs[k], v, err_msg=f"{name} changed {k}")
         np.testing.assert_array_equal(dout, dout_before, err_msg=f"{name} changed dout")
+
+
+@pytest.mark.parametrize("x_shape, w_shape, padding, dilation", [
+    ((2, 3, 9, 7), (4, 3, 3, 2), 0, 1),
+    ((1, 2, 20, 24), (3, 2, 5, 5), 2, 1),     # rows longer than 16: the general path in conv
+    ((2, 1, 11, 13), (2, 1, 3, 3), (1, 2), (2, 3)),
+    ((3, 2, 6, 6), (2, 2, 1, 1), 0, 1),
+])
+def test_both_col2im_paths_agree(x_shape, w_shape, padding, dilation, rng):
+    from course_lib.functional import _col2im, _col2im_stride1
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    out, cache = F.conv2d_forward(x, w, padding=padding, dilation=dilation)
+    dout = rng.standard_normal(out.shape)
+    w_rows = w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+    assert_close(_col2im_stride1(dout, w_rows, cache), _col2im(dout, w_rows, cache), 1e-12)
