@@ -114,3 +114,6 @@ def pool_cases(draw, dtypes=(np.float32, np.float64)):
         padding=ph if ph == pw else (ph, pw),
         dtype=dtype,
     )
+
+# Notebooks under tests/ are fixtures read by the tests, not lessons for nbval to run.
+collect_ignore_glob = ["*.ipynb"]
