@@ -150,8 +150,14 @@ def _print(browser, deck: Path, pdf: Path) -> None:
     try:
         blocked = block_external(context)
         page = context.new_page()
-        page.goto(deck.resolve().as_uri() + "?print-pdf")
-        wait_for_deck(page)
+        for attempt in (1, 2):
+            page.goto(deck.resolve().as_uri() + "?print-pdf")
+            try:
+                wait_for_deck(page)
+                break
+            except Exception as err:  # seen once in CI under load: a reload renders them
+                if attempt == 2 or "widgets did not render" not in str(err):
+                    raise
         page.emulate_media(media="print")  # measure with the print stylesheets in force
         page.evaluate(FIT_PAGES_JS)
         page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
