@@ -67,8 +67,9 @@ WAIT_FOR_DECK_JS = """async () => {
     // the widget renderer replaces each view <script> with a filled .widget-subarea
     const views = document.querySelectorAll(
         'script[type="application/vnd.jupyter.widget-view+json"]').length;
+    const widgetDeadline = Date.now() + 20000;  // they render in < 1 s, or never (reload)
     while (document.querySelectorAll('.widget-subarea > *').length < views) {
-        if (Date.now() > deadline) throw new Error("widgets did not render");
+        if (Date.now() > widgetDeadline) throw new Error("widgets did not render");
         await pause();
     }
     return Reveal.getTotalSlides();
