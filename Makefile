@@ -42,9 +42,11 @@ slides: setup $(ASSETS)
 app: setup
 	$(BIN)/python -m course_lib.slides.app $(LESSON)
 
+# glibc keeps freed memory instead of returning (and re-faulting) the large im2col arrays.
+BENCH_ENV := MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824
 bench: setup
-	$(BIN)/python benchmarks/bench_ops.py
-	$(BIN)/python benchmarks/bench_train.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/bench_ops.py
+	$(BENCH_ENV) $(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis

@@ -101,6 +101,11 @@ def torch_timers(op, *arrays):
 
 
 def measure(name, dtype, make_fast, make_readable, scale, make_torch):
+    """Time NumPy's paths now; return the row and a function that adds PyTorch's times.
+
+    PyTorch runs after all NumPy timings: its OpenMP threads keep spinning for a while
+    after each parallel region and would slow down the BLAS threads timed next.
+    """
     r = ARGS.repeat
     row = {"op": name, "dtype": np.dtype(dtype).name}
     f_fwd, f_fb = make_fast()
@@ -108,10 +113,12 @@ def measure(name, dtype, make_fast, make_readable, scale, make_torch):
     r_fwd, r_fb = make_readable()
     row["readable fwd+bwd"] = median_time(r_fb, 1) * scale
     row["readable fwd"] = median_time(r_fwd, 1) * scale
-    if torch is not None:
+
+    def add_torch():
         t_fwd, t_fb = make_torch()
         row["torch fwd"], row["torch fwd+bwd"] = median_time(t_fwd, r), median_time(t_fb, r)
-    return row
+
+    return row, add_torch
 
 
 def main():
@@ -137,7 +144,10 @@ def main():
                 lambda y=y: pool_timers(readable, y[:nr]),
                 n / nr,
                 lambda y=y: torch_timers(lambda t: tF.max_pool2d(t, 2), y)))
-    print_table(rows)
+    if torch is not None:
+        for _, add_torch in rows:
+            add_torch()
+    print_table([row for row, _ in rows])
 
 
 def print_table(rows):
