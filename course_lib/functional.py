@@ -11,14 +11,17 @@ the same signatures; the tests check that both agree. This module is what the la
 
 How the fast path works
 -----------------------
-conv2d  im2col: K*K strided slices of the padded input fill ``cols`` (N, C*KH*KW, OH*OW),
-        then one batched matmul ``weight (F, C*KH*KW) @ cols`` gives (N, F, OH*OW), which
-        is already NCHW. Backward reuses ``cols``: dW is a batched matmul summed over the
-        batch, and dcols is scattered back into dx with K*K slice-adds.
-pooling K*K strided slices combined with ``np.maximum`` (or added, for the average).
+conv2d  im2col for the whole batch: K*K strided slices of the padded input fill ``cols``
+        (KH*KW*C, N*OH*OW), then one matmul ``weight (F, KH*KW*C) @ cols`` gives
+        (F, N*OH*OW), transposed back to NCHW. Backward reuses ``cols``: dW is one matmul
+        with it, and dcols = W.T @ dout is scattered back into dx with K*K slice-adds.
+pooling K*K strided slices combined with ``np.maximum`` (or added, for the average); the
+        maximum goes rows first, then columns.
 """
 
 from __future__ import annotations
+
+from functools import reduce
 
 import numpy as np
 
@@ -108,21 +111,23 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     stride, dilation, pad4, out_hw = conv_args(x, weight, bias, stride, padding, dilation)
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
-    xp = _pad(x, pad4)
-    # Rows of cols are ordered (kh, kw, c), so each tap writes one contiguous (C, OH, OW)
-    # block per image; the weight is reordered to match: (F, C, KH, KW) -> (F, KH*KW*C).
-    cols = np.empty((N, KH, KW, C) + out_hw, dtype=x.dtype)
+    # Work channel-major: xt is a (C, N, Hp, Wp) view. Rows of cols are ordered (kh, kw, c)
+    # and its columns run over the whole batch (n, oh, ow), so each tap writes one
+    # contiguous (C, N, OH, OW) block and a single matmul covers the batch.
+    xt = _pad(x, pad4).transpose(1, 0, 2, 3)
+    cols = np.empty((KH, KW, C, N) + out_hw, dtype=x.dtype)
     for u in range(KH):
         for v in range(KW):
-            cols[:, u, v] = _window(xp, u * dilation[0], v * dilation[1], stride, out_hw)
-    cols = cols.reshape(N, KH * KW * C, -1)
-    w_rows = weight.transpose(0, 2, 3, 1).reshape(F, -1)
-    out = np.matmul(w_rows, cols)  # (N, F, OH*OW): NCHW already
+            cols[u, v] = _window(xt, u * dilation[0], v * dilation[1], stride, out_hw)
+    cols = cols.reshape(KH * KW * C, -1)                    # (KH*KW*C, N*OH*OW)
+    w_rows = weight.transpose(0, 2, 3, 1).reshape(F, -1)    # (F, KH*KW*C), same row order
+    out_t = (w_rows @ cols).reshape((F, N) + out_hw)        # (F, N, OH, OW)
+    out = np.ascontiguousarray(out_t.transpose(1, 0, 2, 3))  # back to NCHW
     if bias is not None:
-        out += bias[:, None]
-    cache = (x.shape, xp.shape, weight, w_rows, bias is not None, cols, stride, dilation, pad4,
+        out += bias[:, None, None]
+    cache = (x.shape, xt.shape, weight, w_rows, bias is not None, cols, stride, dilation, pad4,
              out_hw)
-    return out.reshape((N, F) + out_hw), cache
+    return out, cache
 
 
 def conv2d_backward(dout, cache, input_grad: bool = True):
@@ -132,60 +137,62 @@ def conv2d_backward(dout, cache, input_grad: bool = True):
     input_grad : False skips dx (returned as None), e.g. for a network's first layer.
     Returns (dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None).
     """
-    x_shape, xp_shape, weight, w_rows, has_bias, cols, stride, dilation, pad4, out_hw = cache
+    x_shape, xt_shape, weight, w_rows, has_bias, cols, stride, dilation, pad4, out_hw = cache
     N, C, H, W = x_shape
     F, _, KH, KW = weight.shape
     check_dout(dout, (N, F) + out_hw, weight.dtype)
-    dout_r = dout.reshape(N, F, -1)
-    # dW = sum_n dout_n @ cols_n.T: N small GEMMs then a sum (measured ~2x faster here than
-    # one tensordot, which must first copy cols into (KH*KW*C, N*OH*OW) order).
-    dw_rows = np.matmul(dout_r, cols.transpose(0, 2, 1)).sum(axis=0)
-    dweight = np.ascontiguousarray(dw_rows.reshape(F, KH, KW, C).transpose(0, 3, 1, 2))
-    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    dout_t = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))  # (F, N, OH, OW), like cols
+    # dW = dout @ cols.T, computed as (cols @ dout.T).T: the same product, which OpenBLAS
+    # runs about 1.5x faster in this orientation (measured for LeNet's convs).
+    dw_rows = cols @ dout_t.reshape(F, -1).T                    # (KH*KW*C, F)
+    dweight = np.ascontiguousarray(dw_rows.reshape(KH, KW, C, F).transpose(3, 2, 0, 1))
+    dbias = dout_t.reshape(F, -1).sum(axis=1) if has_bias else None
     if not input_grad:
         return None, dweight, dbias
     # Short output rows make the K*K window adds loop-bound; the stride-1 trick fixes that.
     short_rows = stride == (1, 1) and out_hw[1] <= 16
-    dxp = (_col2im_stride1 if short_rows else _col2im)(dout, w_rows, cache)
+    dxt = (_col2im_stride1 if short_rows else _col2im)(dout_t, w_rows, cache)
     top, _, left, _ = pad4
-    return dxp[:, :, top:top + H, left:left + W], dweight, dbias
+    dx = np.ascontiguousarray(dxt[:, :, top:top + H, left:left + W].transpose(1, 0, 2, 3))
+    return dx, dweight, dbias
 
 
-def _col2im(dout, w_rows, cache):
-    """dx of the padded input: dcols = W.T @ dout, scattered back with one slice-add per tap."""
-    x_shape, xp_shape, weight, _, _, _, stride, dilation, _, out_hw = cache
-    N, C = x_shape[:2]
-    F, _, KH, KW = weight.shape
-    dcols = np.matmul(w_rows.T, dout.reshape(N, F, -1)).reshape((N, KH, KW, C) + out_hw)
-    dxp = np.zeros(xp_shape, dtype=dout.dtype)
+def _col2im(dout_t, w_rows, cache):
+    """Gradient of the padded input, channel-major (C, N, Hp, Wp), from dout_t (F, N, OH, OW):
+    dcols = W.T @ dout, scattered back with one slice-add per tap."""
+    x_shape, xt_shape, weight, _, _, _, stride, dilation, _, out_hw = cache
+    F, C, KH, KW = weight.shape
+    N = x_shape[0]
+    dcols = (w_rows.T @ dout_t.reshape(F, -1)).reshape((KH, KW, C, N) + out_hw)
+    dxt = np.zeros(xt_shape, dtype=dout_t.dtype)
     for u in range(KH):
         for v in range(KW):
-            _window(dxp, u * dilation[0], v * dilation[1], stride, out_hw)[...] += dcols[:, u, v]
-    return dxp
+            _window(dxt, u * dilation[0], v * dilation[1], stride, out_hw)[...] += dcols[u, v]
+    return dxt
 
 
-def _col2im_stride1(dout, w_rows, cache):
+def _col2im_stride1(dout_t, w_rows, cache):
     """``_col2im`` for stride 1, faster when output rows are short (measured: 6.3 -> 4.0 ms
     for LeNet's second conv, 10-wide rows; slower for 28-wide rows).
 
-    Flatten the padded image to rows of Wp: tap (u, v) then moves every output cell by the
+    Flatten each padded image to rows of Wp: tap (u, v) then moves every output cell by the
     same offset u*dh*Wp + v*dw. Spread dout over an output grid as wide as the input (zeros
     in the extra columns, which feed nothing), and each tap's scatter is one add of a long
-    contiguous run instead of OH short rows.
+    contiguous run per image instead of OH short rows.
     """
-    x_shape, xp_shape, weight, _, _, _, _, dilation, _, (OH, OW) = cache
-    N, C = x_shape[:2]
-    F, _, KH, KW = weight.shape
-    Hp, Wp = xp_shape[2:]
-    wide = np.zeros((N, F, OH, Wp), dtype=dout.dtype)
-    wide[..., :OW] = dout
-    dcols = np.matmul(w_rows.T, wide.reshape(N, F, -1)).reshape(N, KH, KW, C, OH * Wp)
-    dxp = np.zeros((N, C, Hp * Wp + (KW - 1) * dilation[1]), dtype=dout.dtype)
+    x_shape, xt_shape, weight, _, _, _, _, dilation, _, (OH, OW) = cache
+    F, C, KH, KW = weight.shape
+    N = x_shape[0]
+    Hp, Wp = xt_shape[2:]
+    wide = np.zeros((F, N, OH, Wp), dtype=dout_t.dtype)
+    wide[..., :OW] = dout_t
+    dcols = (w_rows.T @ wide.reshape(F, -1)).reshape(KH, KW, C, N, OH * Wp)
+    dxt = np.zeros((C, N, Hp * Wp + (KW - 1) * dilation[1]), dtype=dout_t.dtype)
     for u in range(KH):
         for v in range(KW):
             start = u * dilation[0] * Wp + v * dilation[1]
-            dxp[:, :, start:start + OH * Wp] += dcols[:, u, v]
-    return dxp[:, :, :Hp * Wp].reshape(xp_shape)
+            dxt[:, :, start:start + OH * Wp] += dcols[u, v]
+    return dxt[:, :, :Hp * Wp].reshape(xt_shape)
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -203,11 +210,14 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
     """
     kernel, stride, pad4, out_hw = pool_args(x, kernel_size, stride, padding)
     xp = _pad(x, pad4, -np.inf)
-    out = _window(xp, 0, 0, stride, out_hw).copy()
-    for u in range(kernel[0]):
-        for v in range(kernel[1]):
-            if u or v:
-                np.maximum(out, _window(xp, u, v, stride, out_hw), out=out)
+    # Separable: the maximum over each window's rows first (whole contiguous image rows,
+    # (N, C, OH, Wp)), then over its columns; measured 2x faster than K*K window slices.
+    (KH, KW), (sh, sw) = kernel, stride
+    rows_hw = (out_hw[0], xp.shape[3])
+    rows = reduce(np.maximum, (_window(xp, u, 0, (sh, 1), rows_hw) for u in range(KH)))
+    out = reduce(np.maximum, (_window(rows, 0, v, (1, sw), out_hw) for v in range(KW)))
+    if KH * KW == 1:
+        out = out.copy()  # a 1x1 window's maximum is the input itself: do not alias it
     return out, (x.shape, xp, out, kernel, stride, pad4)
 
 

@@ -380,6 +380,18 @@ def test_ops_do_not_modify_their_inputs_or_dout(mod, rng):
         np.testing.assert_array_equal(dout, dout_before, err_msg=f"{name} changed dout")
 
 
+@BOTH
+@pytest.mark.parametrize("kernel_size, stride", [(1, 1), (2, 2), (3, 1)])
+def test_pool_outputs_do_not_alias_the_input(mod, kernel_size, stride, rng):
+    x = rng.standard_normal((2, 3, 6, 6))
+    for forward in (mod.max_pool2d_forward, mod.avg_pool2d_forward):
+        out, cache = forward(x, kernel_size, stride)
+        assert not np.shares_memory(out, x), forward.__name__
+        dx = (mod.max_pool2d_backward if forward is mod.max_pool2d_forward
+              else mod.avg_pool2d_backward)(np.ones_like(out), cache)
+        assert not np.shares_memory(dx, x), forward.__name__
+
+
 @pytest.mark.parametrize("x_shape, w_shape, padding, dilation", [
     ((2, 3, 9, 7), (4, 3, 3, 2), 0, 1),
     ((1, 2, 20, 24), (3, 2, 5, 5), 2, 1),     # rows longer than 16: the general path in conv
@@ -390,6 +402,6 @@ def test_both_col2im_paths_agree(x_shape, w_shape, padding, dilation, rng):
     from course_lib.functional import _col2im, _col2im_stride1
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     out, cache = F.conv2d_forward(x, w, padding=padding, dilation=dilation)
-    dout = rng.standard_normal(out.shape)
+    dout_t = rng.standard_normal(out.shape).transpose(1, 0, 2, 3).copy()  # (F, N, OH, OW)
     w_rows = w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
-    assert_close(_col2im_stride1(dout, w_rows, cache), _col2im(dout, w_rows, cache), 1e-12)
+    assert_close(_col2im_stride1(dout_t, w_rows, cache), _col2im(dout_t, w_rows, cache), 1e-12)
