@@ -28,7 +28,7 @@ import numpy as np
 from .validate import check_array, check_int
 
 __all__ = ["Optimizer", "SGD", "Adam", "LRSchedule", "ConstantLR", "StepLR", "CosineLR",
-           "WarmupCosineLR"]
+           "WarmupCosineLR", "CosineRestartsLR"]
 
 
 def _check_real(value, name: str, low: float = 0.0, *, low_open: bool = False,
@@ -240,6 +240,25 @@ class StepLR(LRSchedule):
         return f"base_lr={self.base_lr}, step_size={self.step_size}, gamma={self.gamma}"
 
 
+def _cosine(s: float, high: float, low: float) -> float:
+    """Half a cosine from ``high`` (s = 0) down to ``low`` (s = 1)."""
+    return low + (high - low) * 0.5 * (1.0 + math.cos(math.pi * s))
+
+
+def _check_warmup(warmup_steps, limit: int, limit_name: str) -> int:
+    warmup_steps = check_int(warmup_steps, "warmup_steps")
+    if warmup_steps >= limit:
+        raise ValueError(f"warmup_steps must be < {limit_name} = {limit}, got {warmup_steps}")
+    return warmup_steps
+
+
+def _check_min_lr(min_lr, optimizer) -> float:
+    min_lr = _check_real(min_lr, "min_lr")
+    if isinstance(optimizer, Optimizer) and min_lr > optimizer.lr:
+        raise ValueError(f"min_lr must be <= the optimizer's lr {optimizer.lr}, got {min_lr}")
+    return min_lr
+
+
 class WarmupCosineLR(LRSchedule):
     """Linear warm-up, then cosine decay (a one-cycle-style schedule).
 
@@ -254,21 +273,15 @@ class WarmupCosineLR(LRSchedule):
     def __init__(self, optimizer, total_steps: int, warmup_steps: int = 0,
                  min_lr: float = 0.0):
         self.total_steps = check_int(total_steps, "total_steps", 1)
-        self.warmup_steps = check_int(warmup_steps, "warmup_steps")
-        if self.warmup_steps >= self.total_steps:
-            raise ValueError(f"warmup_steps must be < total_steps = {self.total_steps}, "
-                             f"got {self.warmup_steps}")
-        self.min_lr = _check_real(min_lr, "min_lr")
-        if self.min_lr > optimizer.lr:
-            raise ValueError(f"min_lr must be <= the optimizer's lr {optimizer.lr}, "
-                             f"got {self.min_lr}")
+        self.warmup_steps = _check_warmup(warmup_steps, self.total_steps, "total_steps")
+        self.min_lr = _check_min_lr(min_lr, optimizer)
         super().__init__(optimizer)
 
     def lr_at(self, t):
         if t < self.warmup_steps:
             return self.base_lr * (t + 1) / self.warmup_steps
         s = min(1.0, (t - self.warmup_steps) / (self.total_steps - self.warmup_steps))
-        return self.min_lr + (self.base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * s))
+        return _cosine(s, self.base_lr, self.min_lr)
 
     def extra_repr(self):
         return (f"base_lr={self.base_lr}, total_steps={self.total_steps}, "
@@ -281,3 +294,40 @@ class CosineLR(WarmupCosineLR):
 
     def __init__(self, optimizer, total_steps: int, min_lr: float = 0.0):
         super().__init__(optimizer, total_steps, warmup_steps=0, min_lr=min_lr)
+
+
+class CosineRestartsLR(LRSchedule):
+    """Cosine decay restarted every ``period`` steps, each cycle from a lower peak, after a
+    linear warm-up (SGDR: Loshchilov & Hutter, 2017).
+
+    Cycle k = t // period runs s = (t mod period) / period from 0 to 1:
+        lr(t) = min_lr + (base_lr - min_lr) * decay**k * (1 + cos(pi * s)) / 2.
+    The first cycle starts with ``warmup_steps`` of linear warm-up, as in ``WarmupCosineLR``,
+    and its cosine spans the rest of the cycle. ``decay=1`` and no warm-up is
+    ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(T_0=period, eta_min=min_lr)``.
+
+    With a period of one epoch the rate is near ``min_lr`` at the end of every epoch, so
+    the weights have settled whenever they are evaluated; the next epoch restarts higher
+    and keeps learning.
+    """
+
+    def __init__(self, optimizer, period: int, decay: float = 1.0, warmup_steps: int = 0,
+                 min_lr: float = 0.0):
+        self.period = check_int(period, "period", 1)
+        self.decay = _check_real(decay, "decay", low_open=True, high=1.0)
+        self.warmup_steps = _check_warmup(warmup_steps, self.period, "period")
+        self.min_lr = _check_min_lr(min_lr, optimizer)
+        super().__init__(optimizer)
+
+    def lr_at(self, t):
+        if t < self.warmup_steps:
+            return self.base_lr * (t + 1) / self.warmup_steps
+        cycle, t_in = divmod(t, self.period)
+        start = self.warmup_steps if cycle == 0 else 0
+        s = (t_in - start) / (self.period - start)
+        peak = self.min_lr + (self.base_lr - self.min_lr) * self.decay ** cycle
+        return _cosine(s, peak, self.min_lr)
+
+    def extra_repr(self):
+        return (f"base_lr={self.base_lr}, period={self.period}, decay={self.decay}, "
+                f"warmup_steps={self.warmup_steps}, min_lr={self.min_lr}")

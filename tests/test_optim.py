@@ -5,7 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from course_lib.optim import SGD, Adam, ConstantLR, CosineLR, StepLR, WarmupCosineLR
+from course_lib.optim import (
+    SGD,
+    Adam,
+    ConstantLR,
+    CosineLR,
+    CosineRestartsLR,
+    StepLR,
+    WarmupCosineLR,
+)
 
 
 def _problem(dtype=np.float64, seed=0):
@@ -143,6 +151,8 @@ def test_schedules_match_torch():
     cases = [
         (lambda o: StepLR(o, 2, 0.5), lambda o: sched.StepLR(o, 2, 0.5)),
         (lambda o: CosineLR(o, 4, min_lr=1e-3), lambda o: sched.CosineAnnealingLR(o, 4, 1e-3)),
+        (lambda o: CosineRestartsLR(o, 3, min_lr=1e-3),
+         lambda o: sched.CosineAnnealingWarmRestarts(o, 3, eta_min=1e-3)),
     ]
     for ours_sched, torch_sched in cases:
         ours = _ours_run(lambda p: SGD(p, 0.1, 0.9), params, grads, ours_sched)
@@ -165,6 +175,22 @@ def test_warmup_cosine_shape():
     np.testing.assert_allclose(lrs[110:], 0.1)
     for t in range(1, 5):
         assert s.step() == pytest.approx(lrs[t]) and opt.lr == pytest.approx(lrs[t])
+
+
+def test_cosine_restarts_shape():
+    opt = Adam({"w": np.zeros(1)}, lr=1.0)
+    s = CosineRestartsLR(opt, period=20, decay=0.5, warmup_steps=4, min_lr=0.1)
+    lrs = s.lrs(60)
+    assert opt.lr == pytest.approx(0.25)  # step 0 of the warm-up
+    np.testing.assert_allclose(lrs[:4], [0.25, 0.5, 0.75, 1.0])
+    assert lrs[4] == pytest.approx(1.0)  # the first cosine spans steps 4..19
+    assert lrs[12] == pytest.approx(0.55)  # half way: (1 + 0.1) / 2
+    peaks = 0.1 + 0.9 * np.array([0.5, 0.25])  # cycles 1 and 2 start from decayed peaks
+    np.testing.assert_allclose(lrs[[20, 40]], peaks)
+    np.testing.assert_allclose(lrs[[30, 50]], (peaks + 0.1) / 2)
+    for start in (4, 20, 40):  # decreasing within each cycle, low just before a restart
+        cycle = lrs[start:(start // 20 + 1) * 20]
+        assert np.all(np.diff(cycle) < 0) and cycle[-1] < 0.11
 
 
 def test_step_and_constant_lr():
@@ -217,3 +243,11 @@ def test_schedule_validation():
         WarmupCosineLR(opt, total_steps=10, warmup_steps=10)
     with pytest.raises(ValueError, match="min_lr"):
         CosineLR(opt, 10, min_lr=1.0)
+    with pytest.raises(ValueError, match="period"):
+        CosineRestartsLR(opt, 0)
+    with pytest.raises(ValueError, match=r"decay must be in \(0.0, 1.0\], got 1.5"):
+        CosineRestartsLR(opt, 10, decay=1.5)
+    with pytest.raises(ValueError, match="warmup_steps must be < period = 10, got 10"):
+        CosineRestartsLR(opt, 10, warmup_steps=10)
+    with pytest.raises(TypeError, match="optimizer"):
+        CosineRestartsLR("adam", 10)
