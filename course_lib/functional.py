@@ -11,10 +11,11 @@ the same signatures; the tests check that both agree. This module is what the la
 
 How the fast path works
 -----------------------
-conv2d  im2col for the whole batch: K*K strided slices of the padded input fill ``cols``
-        (KH*KW*C, N*OH*OW), then one matmul ``weight (F, KH*KW*C) @ cols`` gives
-        (F, N*OH*OW), transposed back to NCHW. Backward reuses ``cols``: dW is one matmul
-        with it, and dcols = W.T @ dout is scattered back into dx with K*K slice-adds.
+conv2d  im2col: K*K strided slices of the padded input fill ``cols`` (KH*KW*C, N, OH*OW),
+        then ``weight (F, KH*KW*C) @ cols`` gives the output: one matmul per image for
+        big images, one for the whole batch (then reordered to NCHW) for small ones.
+        Backward reuses ``cols``: dW is a matmul with it, and dcols = W.T @ dout is
+        scattered back into dx with K*K slice-adds.
 pooling K*K strided slices combined with ``np.maximum`` (or added, for the average); the
         maximum goes rows first, then columns.
 """
@@ -111,23 +112,50 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     stride, dilation, pad4, out_hw = conv_args(x, weight, bias, stride, padding, dilation)
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
-    # Work channel-major: xt is a (C, N, Hp, Wp) view. Rows of cols are ordered (kh, kw, c)
-    # and its columns run over the whole batch (n, oh, ow), so each tap writes one
-    # contiguous (C, N, OH, OW) block and a single matmul covers the batch.
+    # im2col for the whole batch. xt is a channel-major (C, N, Hp, Wp) view; rows of cols
+    # are ordered (kh, kw, c), so each tap writes one contiguous (C, N, OH, OW) block.
     xt = _pad(x, pad4).transpose(1, 0, 2, 3)
     cols = np.empty((KH, KW, C, N) + out_hw, dtype=x.dtype)
     for u in range(KH):
         for v in range(KW):
             cols[u, v] = _window(xt, u * dilation[0], v * dilation[1], stride, out_hw)
-    cols = cols.reshape(KH * KW * C, -1)                    # (KH*KW*C, N*OH*OW)
+    cols = cols.reshape(KH * KW * C, N, -1)                 # (KH*KW*C, N, OH*OW)
     w_rows = weight.transpose(0, 2, 3, 1).reshape(F, -1)    # (F, KH*KW*C), same row order
-    out_t = (w_rows @ cols).reshape((F, N) + out_hw)        # (F, N, OH, OW)
-    out = np.ascontiguousarray(out_t.transpose(1, 0, 2, 3))  # back to NCHW
+    per_image = _gemm_per_image(out_hw)
+    if per_image:  # one matmul per image, written straight into NCHW order
+        out = np.matmul(w_rows, cols.transpose(1, 0, 2))
+    else:          # one matmul for the batch, (F, N*OH*OW), then back to NCHW
+        out = _batch_to_nchw(w_rows @ cols.reshape(len(cols), -1), N)
     if bias is not None:
-        out += bias[:, None, None]
-    cache = (x.shape, xt.shape, weight, w_rows, bias is not None, cols, stride, dilation, pad4,
+        out += bias[:, None]
+    cache = (x.shape, weight, w_rows, bias is not None, cols, per_image, stride, dilation, pad4,
              out_hw)
-    return out, cache
+    return out.reshape((N, F) + out_hw), cache
+
+
+PER_IMAGE_MIN_PIXELS = 256  # see _gemm_per_image
+
+
+def _gemm_per_image(out_hw) -> bool:
+    """One matmul per image, or one for the whole batch? Per image, the (F, K) @ (K, OH*OW)
+    products of small outputs are too small for BLAS to run fast; one batch-wide product
+    is faster then, even with the copy back to NCHW order (measured crossover: about 256
+    output pixels, e.g. per image for 28x28 outputs, batch-wide for LeNet's 10x10)."""
+    return out_hw[0] * out_hw[1] >= PER_IMAGE_MIN_PIXELS
+
+
+def _batch_to_nchw(a, n):
+    """(A, N*P) with columns ordered (n, p) -> contiguous (N, A, P)."""
+    return np.ascontiguousarray(a.reshape(len(a), n, -1).transpose(1, 0, 2))
+
+
+def _wt_times(w_rows, d, per_image):
+    """W.T @ d_n for every image: d (N, F, A, B) -> dcols (N, KH*KW*C, A*B), maybe a view."""
+    N, F = d.shape[:2]
+    if per_image:
+        return np.matmul(w_rows.T, d.reshape(N, F, -1))
+    d_t = np.ascontiguousarray(d.transpose(1, 0, 2, 3)).reshape(F, -1)
+    return (w_rows.T @ d_t).reshape(w_rows.shape[1], N, -1).transpose(1, 0, 2)
 
 
 def conv2d_backward(dout, cache, input_grad: bool = True):
@@ -137,62 +165,69 @@ def conv2d_backward(dout, cache, input_grad: bool = True):
     input_grad : False skips dx (returned as None), e.g. for a network's first layer.
     Returns (dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None).
     """
-    x_shape, xt_shape, weight, w_rows, has_bias, cols, stride, dilation, pad4, out_hw = cache
+    x_shape, weight, w_rows, has_bias, cols, per_image, stride, dilation, pad4, out_hw = cache
     N, C, H, W = x_shape
     F, _, KH, KW = weight.shape
     check_dout(dout, (N, F) + out_hw, weight.dtype)
-    dout_t = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))  # (F, N, OH, OW), like cols
-    # dW = dout @ cols.T, computed as (cols @ dout.T).T: the same product, which OpenBLAS
-    # runs about 1.5x faster in this orientation (measured for LeNet's convs).
-    dw_rows = cols @ dout_t.reshape(F, -1).T                    # (KH*KW*C, F)
-    dweight = np.ascontiguousarray(dw_rows.reshape(KH, KW, C, F).transpose(3, 2, 0, 1))
-    dbias = dout_t.reshape(F, -1).sum(axis=1) if has_bias else None
+    # dW = sum_n dout_n @ cols_n.T, with the same per-image or batch-wide choice as forward.
+    if per_image:
+        dw_rows = np.matmul(dout.reshape(N, F, -1), cols.transpose(1, 2, 0)).sum(axis=0)
+    else:  # one product; (cols @ dout.T).T is the same, measured ~1.5x faster in OpenBLAS
+        dout_t = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, -1)
+        dw_rows = (cols.reshape(len(cols), -1) @ dout_t.T).T
+    dweight = np.ascontiguousarray(dw_rows.reshape(F, KH, KW, C).transpose(0, 3, 1, 2))
+    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
     if not input_grad:
         return None, dweight, dbias
     # Short output rows make the K*K window adds loop-bound; the stride-1 trick fixes that.
     short_rows = stride == (1, 1) and out_hw[1] <= 16
-    dxt = (_col2im_stride1 if short_rows else _col2im)(dout_t, w_rows, cache)
+    dxp = (_col2im_stride1 if short_rows else _col2im)(dout, w_rows, cache)
     top, _, left, _ = pad4
-    dx = np.ascontiguousarray(dxt[:, :, top:top + H, left:left + W].transpose(1, 0, 2, 3))
-    return dx, dweight, dbias
+    return dxp[:, :, top:top + H, left:left + W], dweight, dbias
 
 
-def _col2im(dout_t, w_rows, cache):
-    """Gradient of the padded input, channel-major (C, N, Hp, Wp), from dout_t (F, N, OH, OW):
-    dcols = W.T @ dout, scattered back with one slice-add per tap."""
-    x_shape, xt_shape, weight, _, _, _, stride, dilation, _, out_hw = cache
-    F, C, KH, KW = weight.shape
-    N = x_shape[0]
-    dcols = (w_rows.T @ dout_t.reshape(F, -1)).reshape((KH, KW, C, N) + out_hw)
-    dxt = np.zeros(xt_shape, dtype=dout_t.dtype)
+def _padded_shape(cache):
+    x_shape, *_, pad4, _ = cache
+    top, bottom, left, right = pad4
+    return x_shape[:2] + (x_shape[2] + top + bottom, x_shape[3] + left + right)
+
+
+def _col2im(dout, w_rows, cache):
+    """dx of the padded input: dcols = W.T @ dout, scattered back with one slice-add per tap."""
+    x_shape, weight, _, _, _, per_image, stride, dilation, _, out_hw = cache
+    N, C = x_shape[:2]
+    F, _, KH, KW = weight.shape
+    dcols = _wt_times(w_rows, dout, per_image).reshape((N, KH, KW, C) + out_hw)
+    dxp = np.zeros(_padded_shape(cache), dtype=dout.dtype)
     for u in range(KH):
         for v in range(KW):
-            _window(dxt, u * dilation[0], v * dilation[1], stride, out_hw)[...] += dcols[u, v]
-    return dxt
+            _window(dxp, u * dilation[0], v * dilation[1], stride, out_hw)[...] += dcols[:, u, v]
+    return dxp
 
 
-def _col2im_stride1(dout_t, w_rows, cache):
+def _col2im_stride1(dout, w_rows, cache):
     """``_col2im`` for stride 1, faster when output rows are short (measured: 6.3 -> 4.0 ms
     for LeNet's second conv, 10-wide rows; slower for 28-wide rows).
 
-    Flatten each padded image to rows of Wp: tap (u, v) then moves every output cell by the
+    Flatten the padded image to rows of Wp: tap (u, v) then moves every output cell by the
     same offset u*dh*Wp + v*dw. Spread dout over an output grid as wide as the input (zeros
     in the extra columns, which feed nothing), and each tap's scatter is one add of a long
-    contiguous run per image instead of OH short rows.
+    contiguous run instead of OH short rows.
     """
-    x_shape, xt_shape, weight, _, _, _, _, dilation, _, (OH, OW) = cache
-    F, C, KH, KW = weight.shape
-    N = x_shape[0]
-    Hp, Wp = xt_shape[2:]
-    wide = np.zeros((F, N, OH, Wp), dtype=dout_t.dtype)
-    wide[..., :OW] = dout_t
-    dcols = (w_rows.T @ wide.reshape(F, -1)).reshape(KH, KW, C, N, OH * Wp)
-    dxt = np.zeros((C, N, Hp * Wp + (KW - 1) * dilation[1]), dtype=dout_t.dtype)
+    x_shape, weight, _, _, _, per_image, _, dilation, _, (OH, OW) = cache
+    N, C = x_shape[:2]
+    F, _, KH, KW = weight.shape
+    xp_shape = _padded_shape(cache)
+    Hp, Wp = xp_shape[2:]
+    wide = np.zeros((N, F, OH, Wp), dtype=dout.dtype)
+    wide[..., :OW] = dout
+    dcols = _wt_times(w_rows, wide, per_image).reshape(N, KH, KW, C, OH * Wp)
+    dxp = np.zeros((N, C, Hp * Wp + (KW - 1) * dilation[1]), dtype=dout.dtype)
     for u in range(KH):
         for v in range(KW):
             start = u * dilation[0] * Wp + v * dilation[1]
-            dxt[:, :, start:start + OH * Wp] += dcols[u, v]
-    return dxt[:, :, :Hp * Wp].reshape(xt_shape)
+            dxp[:, :, start:start + OH * Wp] += dcols[:, u, v]
+    return dxp[:, :, :Hp * Wp].reshape(xp_shape)
 
 
 # ----------------------------------------------------------------------------- pooling

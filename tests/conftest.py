@@ -6,13 +6,32 @@ Test modules import the helpers directly (``from conftest import conv_cases``): 
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import strategies as st
 
+from course_lib import functional
+
 # Comparison tolerances per dtype: summation order differs between the loop and the
 # vectorized code, so results agree to a few ulps times the number of terms.
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+CONV_GEMMS = ["per_image", "batch"]
+
+
+@contextlib.contextmanager
+def conv_gemm(mode: str):
+    """Make the fast conv2d use one matmul per image ("per_image") or one for the batch
+    ("batch") whatever the output size, so tests cover both branches."""
+    saved = functional.PER_IMAGE_MIN_PIXELS
+    functional.PER_IMAGE_MIN_PIXELS = {"per_image": 0, "batch": 10**12}[mode]
+    try:
+        yield
+    finally:
+        functional.PER_IMAGE_MIN_PIXELS = saved
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import CONV_GEMMS, assert_close, conv_gemm
 from scipy import signal
 
 from course_lib import functional as F
@@ -398,10 +398,12 @@ def test_pool_outputs_do_not_alias_the_input(mod, kernel_size, stride, rng):
     ((2, 1, 11, 13), (2, 1, 3, 3), (1, 2), (2, 3)),
     ((3, 2, 6, 6), (2, 2, 1, 1), 0, 1),
 ])
-def test_both_col2im_paths_agree(x_shape, w_shape, padding, dilation, rng):
+@pytest.mark.parametrize("gemm", CONV_GEMMS)
+def test_both_col2im_paths_agree(x_shape, w_shape, padding, dilation, gemm, rng):
     from course_lib.functional import _col2im, _col2im_stride1
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
-    out, cache = F.conv2d_forward(x, w, padding=padding, dilation=dilation)
-    dout_t = rng.standard_normal(out.shape).transpose(1, 0, 2, 3).copy()  # (F, N, OH, OW)
+    with conv_gemm(gemm):
+        out, cache = F.conv2d_forward(x, w, padding=padding, dilation=dilation)
+    dout = rng.standard_normal(out.shape)
     w_rows = w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
-    assert_close(_col2im_stride1(dout_t, w_rows, cache), _col2im(dout_t, w_rows, cache), 1e-12)
+    assert_close(_col2im_stride1(dout, w_rows, cache), _col2im(dout, w_rows, cache), 1e-12)

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import assert_close, distinct
+from conftest import assert_close, conv_gemm, distinct
 
 import course_lib as cl
 from course_lib import functional as F
@@ -51,14 +51,16 @@ CONV_CASES = {
 }
 
 
-@pytest.mark.parametrize("mod", [F, R], ids=["fast", "readable"])
+@pytest.mark.parametrize("mod, gemm", [(F, "per_image"), (F, "batch"), (R, "batch")],
+                         ids=["fast-per-image", "fast-batch", "readable"])
 @pytest.mark.parametrize("case", CONV_CASES.values(), ids=CONV_CASES.keys())
-def test_conv2d_matches_torch(mod, case, rng):
+def test_conv2d_matches_torch(mod, gemm, case, rng):
     x, w = rng.standard_normal(case["x"]), rng.standard_normal(case["w"])
     b = rng.standard_normal(case["w"][0]) if case.get("bias", True) else None
     kw = dict(stride=case.get("stride", 1), padding=case.get("padding", 0),
               dilation=case.get("dilation", 1))
-    out, cache = mod.conv2d_forward(x, w, b, **kw)
+    with conv_gemm(gemm):
+        out, cache = mod.conv2d_forward(x, w, b, **kw)
     tx, tw, tb = T(x), T(w), (T(b) if b is not None else None)
     with warnings.catch_warnings():  # torch's note that even 'same' kernels copy the input
         warnings.filterwarnings("ignore", "Using padding='same'", UserWarning)
