@@ -183,7 +183,8 @@ def conv2d_backward(dout, cache, input_grad: bool = True):
     short_rows = stride == (1, 1) and out_hw[1] <= 16
     dxp = (_col2im_stride1 if short_rows else _col2im)(dout, w_rows, cache)
     top, _, left, _ = pad4
-    return dxp[:, :, top:top + H, left:left + W], dweight, dbias
+    dx = dxp[:, :, top:top + H, left:left + W]
+    return (dx if per_image else np.ascontiguousarray(dx)), dweight, dbias
 
 
 def _padded_shape(cache):
@@ -192,13 +193,22 @@ def _padded_shape(cache):
     return x_shape[:2] + (x_shape[2] + top + bottom, x_shape[3] + left + right)
 
 
+def _zeros_like_dcols(shape, per_image, dtype):
+    """Zeros of shape (N, C, ...) laid out in memory like ``_wt_times``' result: NCHW per
+    image, channel-major (C, N, ...) for the batch-wide product. The scatter-adds run about
+    25% faster when both sides have the same memory order."""
+    if per_image:
+        return np.zeros(shape, dtype)
+    return np.zeros((shape[1], shape[0]) + shape[2:], dtype).swapaxes(0, 1)
+
+
 def _col2im(dout, w_rows, cache):
     """dx of the padded input: dcols = W.T @ dout, scattered back with one slice-add per tap."""
     x_shape, weight, _, _, _, per_image, stride, dilation, _, out_hw = cache
     N, C = x_shape[:2]
     F, _, KH, KW = weight.shape
     dcols = _wt_times(w_rows, dout, per_image).reshape((N, KH, KW, C) + out_hw)
-    dxp = np.zeros(_padded_shape(cache), dtype=dout.dtype)
+    dxp = _zeros_like_dcols(_padded_shape(cache), per_image, dout.dtype)
     for u in range(KH):
         for v in range(KW):
             _window(dxp, u * dilation[0], v * dilation[1], stride, out_hw)[...] += dcols[:, u, v]
@@ -222,7 +232,7 @@ def _col2im_stride1(dout, w_rows, cache):
     wide = np.zeros((N, F, OH, Wp), dtype=dout.dtype)
     wide[..., :OW] = dout
     dcols = _wt_times(w_rows, wide, per_image).reshape(N, KH, KW, C, OH * Wp)
-    dxp = np.zeros((N, C, Hp * Wp + (KW - 1) * dilation[1]), dtype=dout.dtype)
+    dxp = _zeros_like_dcols((N, C, Hp * Wp + (KW - 1) * dilation[1]), per_image, dout.dtype)
     for u in range(KH):
         for v in range(KW):
             start = u * dilation[0] * Wp + v * dilation[1]
