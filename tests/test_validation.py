@@ -7,6 +7,8 @@ ValueErrors; calling backward before forward is a RuntimeError.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -445,3 +447,20 @@ def test_load_state_dict_rejects_non_finite_values(bad):
     with pytest.raises(ValueError, match=r"state\['4.bias'\] must be finite"):
         model.load_state_dict(state)
     np.testing.assert_array_equal(model.params["4.bias"], before["4.bias"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_finite_check_survives_overflowing_sums_and_finds_the_bad_entry(dtype, contiguous):
+    from course_lib.validate import check_array
+    big = np.full((4, 6), np.finfo(dtype).max / 2, dtype=dtype)  # its sums overflow to inf
+    view = big if contiguous else big[:, ::2]
+    assert check_array(view, "x") is view  # large but finite: accepted
+    for bad in (np.nan, np.inf, -np.inf):
+        array = big.copy()
+        array[2, 4] = bad
+        view = array if contiguous else array[:, ::2]
+        index = "(2, 4)" if contiguous else "(2, 2)"
+        message = f"x must be finite, got {bad} at index {index}"
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_array(view, "x")
