@@ -2,8 +2,8 @@
 #   make course   set up .venv and open the course in JupyterLab
 #   make test     set up .venv and run every test (library, notebooks, exercises, browser)
 # and a few more for instructors:
-#   make slides [LESSON=01_convolution]   offline reveal.js decks + PDFs in build/slides/
-#   make app LESSON=01_convolution        a lesson as a widgets-only app (Voila, code hidden)
+#   make slides [LESSON=02_convolution]   offline reveal.js decks + PDFs in build/slides/
+#   make app LESSON=02_convolution        a lesson as a widgets-only app (Voila, code hidden)
 #   make bench                            benchmarks (print timings and ratios)
 PYTHON ?= python3
 VENV   := .venv

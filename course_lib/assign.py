@@ -42,9 +42,8 @@ from pathlib import Path
 
 import nbformat
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS_DIR = REPO_ROOT / "solutions"
-EXERCISES_DIR = REPO_ROOT / "exercises"
+from .paths import EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
+
 STATE_FILE = ".generated.json"
 
 BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"

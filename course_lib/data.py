@@ -31,9 +31,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .validate import check_array, check_int
+from .paths import DATA_DIR
+from .validate import check_array, check_int, check_real
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
     "y_train": "train-labels-idx1-ubyte.gz",
@@ -240,7 +240,7 @@ def load_mnist(dataset: str = "mnist", *, data_dir: str | os.PathLike | None = N
         raise TypeError(f"mirrors must be a list of URL strings, got {mirrors!r}")
     if not mirrors:
         raise ValueError("mirrors must list at least one URL, got an empty list")
-    timeout = _real(timeout, "timeout", positive=True)
+    timeout = check_real(timeout, "timeout", positive=True)
     bundled = Path(data_dir).expanduser() if data_dir is not None else DATA_DIR / dataset
     root = cache_dir if cache_dir is not None else os.environ.get("COURSE_DATA_DIR")
     cache = Path(root).expanduser() if root else Path.home() / ".cache" / "cnns-from-scratch"
@@ -289,14 +289,6 @@ def _locate(name: str, sha256: str, bundled: Path, cache: Path, download: bool,
 
 # --------------------------------------------------------------------------- helpers
 
-def _real(value, name: str, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value) or (positive and value <= 0):
-        raise ValueError(f"{name} must be {'> 0 and ' if positive else ''}finite, got {value}")
-    return float(value)
-
-
 def _rng(seed, name: str = "seed", *, allow_none: bool = True) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
@@ -339,8 +331,8 @@ def normalize(images, mean: float | None = None, std: float | None = None,
                          f"{images.ndim}-D with shape {images.shape}")
     if images.dtype != np.uint8:
         raise TypeError(f"images must have dtype uint8 (pixels 0-255), got {images.dtype}")
-    mean = MNIST_MEAN if mean is None else _real(mean, "mean")
-    std = MNIST_STD if std is None else _real(std, "std", positive=True)
+    mean = MNIST_MEAN if mean is None else check_real(mean, "mean")
+    std = MNIST_STD if std is None else check_real(std, "std", positive=True)
     if dtype not in (np.float32, np.float64, "float32", "float64"):
         raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
     out = (images[:, None] if images.ndim == 3 else images).astype(dtype)

@@ -3,7 +3,7 @@
 For every ``*.ipynb`` under the submissions folder (``.ipynb_checkpoints`` skipped):
 
 1. Read the file (bytes, read-only) and find its lesson: notebook metadata ``course.lesson``, else
-   the file or folder name (``alice_01_convolution.ipynb``, ``alice/01_convolution.ipynb``).
+   the file or folder name (``alice_02_convolution.ipynb``, ``alice/02_convolution.ipynb``).
    Empty files, non-JSON and JSON that is not a notebook are reported, not run.
 2. Run its code cells in a fresh kernel (nbclient, kernel ``python3``), continuing past errors.
    The test cells (nbgrader ``grade: true``, not solution) are skipped: step 3 replaces them.
@@ -34,7 +34,7 @@ CSV columns (one row per submission x graded function, then a ``TOTAL`` row per 
 
     submission  path of the notebook relative to SUBMISSIONS_DIR
     student     first folder of that path, else the file name without the lesson
-    lesson      lesson stem, e.g. 01_convolution (empty when it could not be identified)
+    lesson      lesson stem, e.g. 02_convolution (empty when it could not be identified)
     function    graded function name, or TOTAL
     status      pass | fail | missing | error (TOTAL: "k/n passed", or error)
     points      points earned;  max_points: points available
@@ -66,12 +66,12 @@ from pathlib import Path
 
 import nbformat
 
-from .assign import REPO_ROOT, SOLUTIONS_DIR, graded_points, nbgrader_meta
+from .assign import graded_points, nbgrader_meta
+from .paths import DATA_DIR, REPO_ROOT, SOLUTIONS_DIR
 
 COLUMNS = ("submission", "student", "lesson", "function", "status", "points", "max_points",
            "feedback")
 TOTAL = "TOTAL"
-DATA_DIR = REPO_ROOT / "data"
 _PROBLEM_LIMIT = 6          # notebook notes listed per submission before "... and N more"
 
 # Runs inside the submission's kernel. Loads the checks module fresh (so a notebook that
@@ -235,8 +235,8 @@ def load_submission(data: bytes) -> LoadedNotebook:
 def infer_lesson(path: str | os.PathLike, lessons: Sequence[str]) -> str | None:
     """The lesson named by a submission's file or folder names, or None.
 
-    ``alice_01_convolution.ipynb``, ``alice/01_convolution.ipynb`` and
-    ``01_convolution/alice.ipynb`` give ``01_convolution``; a bare number (``alice_01.ipynb``)
+    ``alice_02_convolution.ipynb``, ``alice/02_convolution.ipynb`` and
+    ``02_convolution/alice.ipynb`` give ``02_convolution``; a bare number (``alice_01.ipynb``)
     is accepted when exactly one lesson starts with it. The longest matching lesson wins.
     """
     path = Path(path)

@@ -4,7 +4,10 @@ Every layer has ``forward(x) -> out`` (also ``layer(x)``), ``backward(dout) -> d
 and two dicts with the same keys: ``params`` (e.g. ``weight`` shaped like PyTorch's,
 ``bias``) and ``grads``, which ``backward`` fills (overwriting, not accumulating).
 Optimisers update ``params`` arrays in place. ``train()`` / ``eval()`` switch the mode
-of Dropout and BatchNorm2d. Weights use seeded He (Kaiming) normal initialisation.
+of Dropout and BatchNorm2d. Weights are drawn from N(0, gain² / fan_in) with a seeded
+generator: the default gain √2 is He (Kaiming) initialisation, right for a layer followed by
+ReLU; a network's last Linear (the classifier) takes a small gain so that its untrained
+softmax starts near uniform and its loss near ln(num_classes).
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from .validate import (
     check_dtype,
     check_int,
     check_probability,
+    check_real,
     pair,
     pool_params,
     window_params,
 )
 
-__all__ = ["Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "Linear",
+__all__ = ["HE_GAIN", "CLASSIFIER_GAIN", "Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "Linear",
            "Dropout", "BatchNorm2d", "CrossEntropyLoss"]
 
 
@@ -87,20 +91,27 @@ class Layer:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-def _he_normal(rng, shape, fan_in, dtype):
-    """He (Kaiming) normal initialisation: std = sqrt(2 / fan_in), right for ReLU nets."""
-    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+HE_GAIN = float(np.sqrt(2.0))
+CLASSIFIER_GAIN = 0.1
+
+
+def _init_normal(rng, shape, fan_in, gain, dtype):
+    """Weights ~ N(0, gain² / fan_in). ``gain`` √2 is He (Kaiming): it keeps the mean square
+    of activations constant through Linear/Conv + ReLU layers (ReLU zeroes half the signal)."""
+    gain = check_real(gain, "gain", positive=True)
+    return (rng.standard_normal(shape) * (gain / np.sqrt(fan_in))).astype(dtype)
 
 
 class Conv2d(Layer):
     """2-D convolution (cross-correlation), like ``torch.nn.Conv2d``.
 
     x: (N, in_channels, H, W) -> (N, out_channels, OH, OW).
-    params: weight (out_channels, in_channels, KH, KW), bias (out_channels,).
+    params: weight (out_channels, in_channels, KH, KW) ~ N(0, gain² / fan_in) with
+    fan_in = in_channels * KH * KW (default gain √2: He), bias (out_channels,) zeros.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, bias=True, *, dtype=np.float32, rng=None):
+                 dilation=1, bias=True, *, dtype=np.float32, rng=None, gain=HE_GAIN):
         super().__init__()
         c_in = check_int(in_channels, "in_channels", 1)
         c_out = check_int(out_channels, "out_channels", 1)
@@ -111,8 +122,8 @@ class Conv2d(Layer):
         window_params(self.kernel_size, self.stride, self.padding, self.dilation, allow_same=True)
         dtype = check_dtype(dtype)
         fan_in = c_in * self.kernel_size[0] * self.kernel_size[1]
-        self.params["weight"] = _he_normal(as_rng(rng), (c_out, c_in, *self.kernel_size),
-                                           fan_in, dtype)
+        self.params["weight"] = _init_normal(as_rng(rng), (c_out, c_in, *self.kernel_size),
+                                             fan_in, gain, dtype)
         if bias:
             self.params["bias"] = np.zeros(c_out, dtype=dtype)
 
@@ -208,15 +219,18 @@ class Linear(Layer):
     """Fully connected layer, like ``torch.nn.Linear``: out = x @ weight.T + bias.
 
     x: (N, in_features) -> (N, out_features).
-    params: weight (out_features, in_features), bias (out_features,).
+    params: weight (out_features, in_features) ~ N(0, gain² / in_features), bias zeros.
+    gain: √2 (He) for a hidden layer followed by ReLU; ``CLASSIFIER_GAIN`` (0.1) for the
+    last layer, so the untrained logits are near 0 and the loss near ln(out_features).
     """
 
-    def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, rng=None):
+    def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, rng=None,
+                 gain=HE_GAIN):
         super().__init__()
         d_in = check_int(in_features, "in_features", 1)
         d_out = check_int(out_features, "out_features", 1)
         dtype = check_dtype(dtype)
-        self.params["weight"] = _he_normal(as_rng(rng), (d_out, d_in), d_in, dtype)
+        self.params["weight"] = _init_normal(as_rng(rng), (d_out, d_in), d_in, gain, dtype)
         if bias:
             self.params["bias"] = np.zeros(d_out, dtype=dtype)
 

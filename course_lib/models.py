@@ -1,11 +1,13 @@
-"""The course's two MNIST networks, built from ``course_lib.layers``.
+"""The course's MNIST networks, built from ``course_lib.layers``.
 
+``mlp``       the classic from-scratch multilayer perceptron 784 -> 256 -> 64 -> 10 with
+              ReLU (about 218 k parameters): no convolution, the baseline CNNs must beat.
 ``seed_net``  the tutorial's first CNN: one 3x3 convolution, a 2x2 max pool and a linear
               classifier (about 13.6 k parameters).
 ``lenet``     a LeNet-5-style net: two 5x5 conv + ReLU + pool blocks, then two linear
               layers (about 0.1 M parameters).
 
-Both return a ``Sequential`` that maps (N, 1, 28, 28) images to (N, 10) logits; train them
+Each returns a ``Sequential`` that maps (N, 1, 28, 28) images to (N, 10) logits; train them
 with ``CrossEntropyLoss`` (softmax cross-entropy) on top. ``MODELS`` maps a name to its
 builder so saved weights (``course_lib.train.save_model``) can record which net they fit.
 """
@@ -14,11 +16,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU
+from .layers import CLASSIFIER_GAIN, Conv2d, Flatten, Linear, MaxPool2d, ReLU
 from .model import Sequential
 from .validate import as_rng, check_dtype
 
-__all__ = ["seed_net", "lenet", "MODELS", "build_model"]
+__all__ = ["mlp", "seed_net", "lenet", "MODELS", "build_model"]
+
+
+def mlp(rng=None, *, dtype=np.float32) -> Sequential:
+    """The multilayer perceptron 784 -> 256 -> 64 -> 10 with ReLU.
+
+    x: (N, 1, 28, 28) -> Flatten (N, 784) -> Linear(784, 256) -> ReLU
+    -> Linear(256, 64) -> ReLU -> Linear(64, 10) (N, 10) logits.
+
+    Every pixel gets its own weight into every hidden unit: nothing tells the network that
+    neighbouring pixels belong together, or that a stroke means the same wherever it is.
+
+    rng : int seed or np.random.Generator for the initial weights (He-normal, the
+        classifier with ``CLASSIFIER_GAIN``).
+    dtype : float32 (default) or float64.
+    """
+    rng, dtype = as_rng(rng), check_dtype(dtype)
+    net = Sequential(
+        Flatten(),
+        Linear(28 * 28, 256, dtype=dtype, rng=rng), ReLU(),
+        Linear(256, 64, dtype=dtype, rng=rng), ReLU(),
+        Linear(64, 10, dtype=dtype, rng=rng, gain=CLASSIFIER_GAIN),
+    )
+    return _named(net, "mlp")
 
 
 def seed_net(rng=None, *, relu: bool = False, dtype=np.float32) -> Sequential:
@@ -32,14 +57,16 @@ def seed_net(rng=None, *, relu: bool = False, dtype=np.float32) -> Sequential:
     ``relu=True`` inserts a ReLU after the convolution; with the same recipe it reached
     98.3% (ReLU then max pool = max pool then ReLU: negative maxima are zeroed).
 
-    rng : int seed or np.random.Generator for the He-normal initial weights.
+    rng : int seed or np.random.Generator for the initial weights (He-normal, the
+        classifier with ``CLASSIFIER_GAIN``).
     dtype : float32 (default) or float64.
     """
     rng, dtype = as_rng(rng), check_dtype(dtype)
     layers = [Conv2d(1, 8, 3, dtype=dtype, rng=rng)]
     if relu:
         layers.append(ReLU())
-    layers += [MaxPool2d(2), Flatten(), Linear(8 * 13 * 13, 10, dtype=dtype, rng=rng)]
+    layers += [MaxPool2d(2), Flatten(), Linear(8 * 13 * 13, 10, dtype=dtype, rng=rng,
+                                                      gain=CLASSIFIER_GAIN)]
     return _named(Sequential(*layers), "seed", relu=relu)
 
 
@@ -51,7 +78,8 @@ def lenet(rng=None, *, dtype=np.float32) -> Sequential:
     -> Conv2d(16, 32, 5)           -> ReLU -> MaxPool2d(2)   (N, 32, 5, 5)
     -> Flatten -> Linear(800, 128) -> ReLU -> Linear(128, 10) (N, 10) logits.
 
-    rng : int seed or np.random.Generator for the He-normal initial weights.
+    rng : int seed or np.random.Generator for the initial weights (He-normal, the
+        classifier with ``CLASSIFIER_GAIN``).
     dtype : float32 (default) or float64.
     """
     rng, dtype = as_rng(rng), check_dtype(dtype)
@@ -60,7 +88,7 @@ def lenet(rng=None, *, dtype=np.float32) -> Sequential:
         Conv2d(16, 32, 5, dtype=dtype, rng=rng), ReLU(), MaxPool2d(2),
         Flatten(),
         Linear(32 * 5 * 5, 128, dtype=dtype, rng=rng), ReLU(),
-        Linear(128, 10, dtype=dtype, rng=rng),
+        Linear(128, 10, dtype=dtype, rng=rng, gain=CLASSIFIER_GAIN),
     )
     return _named(net, "lenet")
 
@@ -71,7 +99,7 @@ def _named(net: Sequential, arch: str, **options) -> Sequential:
     return net
 
 
-MODELS = {"seed": seed_net, "lenet": lenet}
+MODELS = {"mlp": mlp, "seed": seed_net, "lenet": lenet}
 
 
 def build_model(name: str, rng=None, **kwargs) -> Sequential:

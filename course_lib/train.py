@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import iterate_minibatches, load_mnist, normalize
+from .data import iterate_minibatches, load_mnist, normalize, train_val_split
 from .layers import CrossEntropyLoss
 from .model import Sequential
 from .models import MODELS, build_model
@@ -345,6 +345,7 @@ def load_model(path, model=None, rng=0):
 
 # ----------------------------------------------------------------------------- CLI
 DEFAULTS = {  # tuned on full MNIST: see benchmarks/README.md
+    "mlp": {"optimizer": "adam", "lr": 3e-3, "schedule": "cosine", "warmup": 200},
     "seed": {"optimizer": "adam", "lr": 1e-2, "schedule": "cosine", "warmup": 200},
     "lenet": {"optimizer": "adam", "lr": 3e-3, "schedule": "restarts", "warmup": 200},
 }
@@ -384,11 +385,16 @@ def make_schedule(name: str, optimizer, total_steps: int, *, warmup: int = 0,
     raise ValueError(f"schedule must be 'cosine', 'restarts', 'step' or 'none', got {name!r}")
 
 
+VAL_SIZE = 5000  # 60,000 MNIST training images = 55,000 to train on + 5,000 to choose with
+SPLIT_SEED = 0   # the same validation images for every run, whatever --seed
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m course_lib.train",
-        description="Train one of the course's CNNs on MNIST with NumPy and report the "
-                    "time and test accuracy of every epoch.")
+        description="Train one of the course's networks on MNIST with NumPy: report the time "
+                    "and validation accuracy of every epoch (the validation images are held "
+                    "out of the training set), then score the test set once, at the end.")
     p.add_argument("--model", choices=sorted(MODELS), default="lenet")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
@@ -405,6 +411,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=None,
                    help="warm-up steps for cosine and restarts")
     p.add_argument("--seed", type=int, default=0, help="initial weights and batch order")
+    p.add_argument("--val-size", type=int, default=VAL_SIZE,
+                   help=f"training images held out for validation (default {VAL_SIZE}; "
+                        f"the split is fixed by seed {SPLIT_SEED})")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
     p.add_argument("--save", default=None, help="write the trained weights here (.npz)")
@@ -418,7 +427,7 @@ def main(argv=None) -> History:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser()
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "limit"):
+    for name in ("epochs", "batch_size", "limit", "val_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
@@ -439,11 +448,15 @@ def main(argv=None) -> History:
         from .data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
         norm = {"mean": FASHION_MNIST_MEAN, "std": FASHION_MNIST_STD}
     x_train, y_train, x_test, y_test = data
-    if args.limit is not None:
+    if args.limit is not None:  # tests: the first N training images (then split) and N test
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
         x_test, y_test = x_test[:args.limit], y_test[:args.limit]
-    x_train, x_test = normalize(x_train, dtype=dtype, **norm), normalize(x_test, dtype=dtype,
-                                                                         **norm)
+    if args.val_size >= len(x_train):
+        parser.error(f"--val-size must be < {len(x_train)} (the training images), "
+                     f"got {args.val_size}")
+    x_train, y_train, x_val, y_val = train_val_split(x_train, y_train, args.val_size,
+                                                     seed=SPLIT_SEED)
+    x_train, x_val, x_test = (normalize(x, dtype=dtype, **norm) for x in (x_train, x_val, x_test))
     rng = np.random.default_rng(args.seed)
     model = build_model(args.model, rng, dtype=dtype)
     optimizer = make_optimizer(opt_name, model.params, lr, momentum=args.momentum,
@@ -453,33 +466,35 @@ def main(argv=None) -> History:
     schedule = make_schedule(sched_name, optimizer, args.epochs * steps, warmup=warmup,
                              steps_per_epoch=steps)
     print(f"{args.model}: {sum(p.size for p in model.params.values()):,} parameters, "
-          f"{len(x_train):,} training images, {dtype}, batch {args.batch_size}, {opt_repr}, "
-          f"schedule {schedule!r}", flush=True)
+          f"{len(x_train):,} training / {len(x_val):,} validation images, {dtype}, "
+          f"batch {args.batch_size}, {opt_repr}, schedule {schedule!r}", flush=True)
     header = f"{'epoch':>5} | {'time (s)':>8} | {'train loss':>10} | {'train acc':>9} | " \
-             f"{'test loss':>9} | {'test acc':>8}"
+             f"{'val loss':>8} | {'val acc':>7}"
     rows = []
 
     def report(epoch, h):
         rows.append(f"{epoch + 1:>5} | {h.epoch_time[-1]:>8.1f} | {h.epoch_loss[-1]:>10.4f} | "
-                    f"{h.epoch_acc[-1]:>9.2%} | {h.val_loss[-1]:>9.4f} | {h.val_acc[-1]:>8.2%}")
+                    f"{h.epoch_acc[-1]:>9.2%} | {h.val_loss[-1]:>8.4f} | {h.val_acc[-1]:>7.2%}")
         if args.no_progress:
             if epoch == 0:
                 print(header + "\n" + "-" * len(header), flush=True)
             print(rows[-1], flush=True)
 
     history = fit(model, CrossEntropyLoss(), optimizer, (x_train, y_train), args.epochs,
-                  args.batch_size, val=(x_test, y_test), schedule=schedule, seed=rng,
+                  args.batch_size, val=(x_val, y_val), schedule=schedule, seed=rng,
                   progress=not args.no_progress, on_epoch_end=report)
     if not args.no_progress:  # the bars are done: print the whole table once, cleanly
         print("\n" + header + "\n" + "-" * len(header) + "\n" + "\n".join(rows))
-    print(f"total training time {sum(history.epoch_time):.1f} s; "
-          f"final test accuracy {history.val_acc[-1]:.2%}")
+    test_loss, test_acc = evaluate(model, x_test, y_test)  # the test set, once, at the end
+    print(f"total training time {sum(history.epoch_time):.1f} s; final validation accuracy "
+          f"{history.val_acc[-1]:.2%}; test accuracy (scored once) {test_acc:.2%}")
     if args.save:
         command = "python -m course_lib.train " + shlex.join(argv)
         path = save_model(model, args.save, command=command, dataset=args.dataset,
                           epochs=args.epochs, batch_size=args.batch_size, optimizer=opt_repr,
                           lr=lr, schedule=repr(schedule), seed=args.seed, dtype=str(dtype),
-                          test_accuracy=history.val_acc[-1], test_loss=history.val_loss[-1],
+                          val_size=args.val_size, val_accuracy=history.val_acc[-1],
+                          test_accuracy=test_acc, test_loss=test_loss,
                           history={k: v for k, v in history.to_dict().items()
                                    if not k.startswith("step_") and k != "lr"},
                           numpy=np.__version__, python=platform.python_version(),

@@ -253,6 +253,15 @@ def as_rng(rng, name: str = "rng") -> np.random.Generator:
     return np.random.default_rng(check_int(rng, name))
 
 
+def check_real(value, name: str, *, positive: bool = False) -> float:
+    """Return ``value`` as a finite float (``> 0`` when ``positive``); bools are rejected."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+    if not np.isfinite(value) or (positive and value <= 0):
+        raise ValueError(f"{name} must be {'> 0 and ' if positive else ''}finite, got {value}")
+    return float(value)
+
+
 def check_probability(p, name: str = "p") -> float:
     """Return ``p`` as a float in [0, 1]."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real):

@@ -88,9 +88,9 @@ def test_bad_markers_in_a_notebook_name_the_notebook_and_cell():
     nb = toy_lesson.solution_notebook()
     nb.cells[4].source = nb.cells[4].source.replace("        ### END SOLUTION\n", "")
     with pytest.raises(assign.MarkerError) as info:
-        assign.make_exercise(nb, "01_convolution.ipynb")
+        assign.make_exercise(nb, "02_convolution.ipynb")
     message = str(info.value)
-    assert "01_convolution.ipynb, cell 5" in message
+    assert "02_convolution.ipynb, cell 5" in message
     assert "grade_id 'clip01'" in message and "never closed" in message
 
 

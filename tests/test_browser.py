@@ -19,8 +19,8 @@ from browser_support import FIXTURE_NOTEBOOK, ROOT, browser_marks, offline_page,
 
 pytestmark = browser_marks
 
-LESSON_01 = ROOT / "notebooks" / "01_convolution.ipynb"
-LESSON_02 = ROOT / "notebooks" / "02_padding_and_stride.ipynb"
+CONVOLUTION = ROOT / "notebooks" / "02_convolution.ipynb"
+PADDING_AND_STRIDE = ROOT / "notebooks" / "03_padding_and_stride.ipynb"
 FIRST_RENDER_MS = 120_000  # Voila runs the whole lesson before the widgets show
 UPDATE_MS = 30_000
 
@@ -37,7 +37,7 @@ def _missing(*notebooks: Path) -> str | None:
 @pytest.fixture(scope="module")
 def app_pages(tmp_path_factory):
     """{notebook: (page, blocked)} for the fixture and the lessons present, all loading."""
-    notebooks = [nb for nb in (FIXTURE_NOTEBOOK, LESSON_01, LESSON_02) if nb.is_file()]
+    notebooks = [nb for nb in (FIXTURE_NOTEBOOK, CONVOLUTION, PADDING_AND_STRIDE) if nb.is_file()]
     log = tmp_path_factory.mktemp("voila") / "voila.log"
     with voila_server(ROOT, log) as base, contextlib.ExitStack() as pages:
         opened = {}
@@ -116,9 +116,9 @@ def test_fixture_app_slider_updates_image_and_readout(app_pages):
     assert blocked == [], f"requests left this machine: {blocked}"
 
 
-@pytest.mark.skipif(_missing(LESSON_01) is not None, reason=_missing(LESSON_01) or "")
+@pytest.mark.skipif(_missing(CONVOLUTION) is not None, reason=_missing(CONVOLUTION) or "")
 def test_lesson_01_kernel_editor_filters_live(app_pages):
-    page, blocked = app_pages[LESSON_01]
+    page, blocked = app_pages[CONVOLUTION]
     editor = _explorer(page, "kernel sum =")
     boxes = editor.query_selector_all("input[type=number]")
     assert len(boxes) == 9, "the 3x3 kernel grid"
@@ -137,9 +137,9 @@ def test_lesson_01_kernel_editor_filters_live(app_pages):
     assert blocked == [], f"requests left this machine: {blocked}"
 
 
-@pytest.mark.skipif(_missing(LESSON_02) is not None, reason=_missing(LESSON_02) or "")
+@pytest.mark.skipif(_missing(PADDING_AND_STRIDE) is not None, reason=_missing(PADDING_AND_STRIDE) or "")
 def test_lesson_02_sliding_window_stepper_steps(app_pages):
-    page, blocked = app_pages[LESSON_02]
+    page, blocked = app_pages[PADDING_AND_STRIDE]
     stepper = _explorer(page, "step 0 of")
     before = _image_src(stepper)
     assert "output[0, 0]" in _readout(stepper)

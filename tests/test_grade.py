@@ -256,26 +256,26 @@ def test_load_submission_tolerates_odd_but_usable_cells():
 
 
 @pytest.mark.parametrize("path, lesson", [
-    ("alice_01_convolution.ipynb", "01_convolution"),
-    ("alice/01_convolution.ipynb", "01_convolution"),
-    ("01_convolution/alice.ipynb", "01_convolution"),
-    ("submitted/alice/02_padding_and_stride/02_padding_and_stride.ipynb",
-     "02_padding_and_stride"),
-    ("alice-03.ipynb", "03_pooling"),
-    ("alice_01_convolutions.ipynb", "01_convolution"),
+    ("alice_02_convolution.ipynb", "02_convolution"),
+    ("alice/02_convolution.ipynb", "02_convolution"),
+    ("02_convolution/alice.ipynb", "02_convolution"),
+    ("submitted/alice/03_padding_and_stride/03_padding_and_stride.ipynb",
+     "03_padding_and_stride"),
+    ("alice-04.ipynb", "04_pooling"),
+    ("alice_02_convolutions.ipynb", "02_convolution"),
     ("alice_convolution.ipynb", None),
     ("alice_101_convolution.ipynb", None),
     ("notes.ipynb", None),
 ])
 def test_infer_lesson_from_names(path, lesson):
-    lessons = ["01_convolution", "02_padding_and_stride", "03_pooling"]
+    lessons = ["02_convolution", "03_padding_and_stride", "04_pooling"]
     assert grade.infer_lesson(path, lessons) == lesson
 
 
 def test_infer_student():
-    assert grade.infer_student("alice_01_convolution.ipynb", "01_convolution") == "alice"
-    assert grade.infer_student("alice/01_convolution.ipynb", "01_convolution") == "alice"
-    assert grade.infer_student("01_convolution.ipynb", "01_convolution") == "01_convolution"
+    assert grade.infer_student("alice_02_convolution.ipynb", "02_convolution") == "alice"
+    assert grade.infer_student("alice/02_convolution.ipynb", "02_convolution") == "alice"
+    assert grade.infer_student("02_convolution.ipynb", "02_convolution") == "02_convolution"
     assert grade.infer_student("notes.ipynb", None) == "notes"
 
 
@@ -303,7 +303,7 @@ def test_real_solutions_pass_and_real_exercises_fail_with_the_real_checks(tmp_pa
     solutions = sorted((REPO / "solutions").glob("*.ipynb"))
     if not (REPO / "course_lib" / "checks").is_dir() or not solutions:
         pytest.skip("course_lib/checks or solutions/*.ipynb do not exist yet")
-    lesson = next((p for p in solutions if p.stem == "01_convolution"), solutions[0])
+    lesson = next((p for p in solutions if p.stem == "02_convolution"), solutions[0])
     subs = tmp_path / "subs"
     (subs / "sol").mkdir(parents=True)
     (subs / "ex").mkdir()

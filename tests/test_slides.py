@@ -40,7 +40,7 @@ from course_lib.slides.assets import (
 from course_lib.slides.browser import is_local, wait_for_deck
 
 FIXTURE_SLIDES = 4  # title (+ fragment), subslide with display math, widget, summary
-LESSON_02 = ROOT / "notebooks" / "02_padding_and_stride.ipynb"
+LESSON_02 = ROOT / "notebooks" / "03_padding_and_stride.ipynb"
 
 
 def _cell(kind: str, slide_type: str | None):
@@ -78,15 +78,15 @@ def test_expected_slide_count_rejects_bad_input(tmp_path):
 
 
 def test_find_lessons_by_name_prefix_and_path(tmp_path):
-    for name in ("01_convolution", "02_padding_and_stride", "10_extra"):
+    for name in ("02_convolution", "03_padding_and_stride", "10_extra"):
         nbformat.write(new_notebook(cells=[_cell("md", "slide")]), tmp_path / f"{name}.ipynb")
-    assert [p.stem for p in find_lessons([], tmp_path)] == ["01_convolution",
-                                                            "02_padding_and_stride", "10_extra"]
-    assert find_lessons(["02"], tmp_path)[0].stem == "02_padding_and_stride"
-    assert find_lessons("01_convolution", tmp_path)[0].stem == "01_convolution"
+    assert [p.stem for p in find_lessons([], tmp_path)] == ["02_convolution",
+                                                            "03_padding_and_stride", "10_extra"]
+    assert find_lessons(["03"], tmp_path)[0].stem == "03_padding_and_stride"
+    assert find_lessons("02_convolution", tmp_path)[0].stem == "02_convolution"
     assert find_lessons([FIXTURE_NOTEBOOK], tmp_path) == [FIXTURE_NOTEBOOK]
-    with pytest.raises(ValueError, match="matches 0 notebooks.*available: 01_convolution"):
-        find_lessons(["03"], tmp_path)
+    with pytest.raises(ValueError, match="matches 0 notebooks.*available: 02_convolution"):
+        find_lessons(["04"], tmp_path)
     with pytest.raises(TypeError, match="str or Path"):
         find_lessons([3], tmp_path)
 
@@ -97,14 +97,14 @@ def test_cli_reports_an_unknown_lesson(capsys):
 
 
 def test_index_links_each_deck_and_its_pdf(tmp_path):
-    (tmp_path / "01_convolution.slides.html").write_text("deck")
-    (tmp_path / "01_convolution.pdf").write_bytes(b"%PDF")
-    (tmp_path / "02_padding_and_stride.slides.html").write_text("deck")
+    (tmp_path / "02_convolution.slides.html").write_text("deck")
+    (tmp_path / "02_convolution.pdf").write_bytes(b"%PDF")
+    (tmp_path / "03_padding_and_stride.slides.html").write_text("deck")
     page = write_index(tmp_path).read_text()
-    assert '<a href="01_convolution.slides.html">01_convolution</a>' in page
-    assert '<a href="01_convolution.pdf">PDF</a>' in page
-    assert "02_padding_and_stride.slides.html" in page
-    assert "02_padding_and_stride.pdf" not in page
+    assert '<a href="02_convolution.slides.html">02_convolution</a>' in page
+    assert '<a href="02_convolution.pdf">PDF</a>' in page
+    assert "03_padding_and_stride.slides.html" in page
+    assert "03_padding_and_stride.pdf" not in page
 
 
 def test_voila_command_validates_and_binds_locally(tmp_path):
@@ -159,7 +159,7 @@ def fixture_deck(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def lesson_deck(tmp_path_factory) -> Path:
-    """Lesson 02 (math, a SlidingWindowStepper, a ConvArithmeticExplorer) exported."""
+    """Lesson 03 (math, a SlidingWindowStepper, a ConvArithmeticExplorer) exported."""
     if not LESSON_02.is_file():
         pytest.skip(f"{LESSON_02.relative_to(ROOT)} is missing")
     return _export(LESSON_02, tmp_path_factory)

@@ -140,7 +140,7 @@ def test_every_stub_is_not_implemented_yet(stem):
 
 def test_test_cell_of_a_stub_fails_its_assert():
     with pytest.raises(AssertionError, match="correlate2d is not right yet"):
-        _exec_notebook("01_convolution", stub=True, tests=True, hidden=False)
+        _exec_notebook("02_convolution", stub=True, tests=True, hidden=False)
 
 
 # ----------------------------------------------------------------------------- in a real kernel
@@ -163,7 +163,7 @@ def test_one_solution_notebook_runs_in_a_kernel():
     SIGALRM in the kernel's main thread) and one that raises (reported with its cell line)."""
     from nbclient import NotebookClient
 
-    nb = _notebook("03_pooling")
+    nb = _notebook("04_pooling")
     nb.cells.append(nbformat.v4.new_code_cell(
         "from course_lib.checks import check_avg_pool2d_forward, check_max_pool2d_forward\n"
         + KERNEL_PROBE))

@@ -250,29 +250,33 @@ def test_misclassified_orders_by_confidence():
 # ----------------------------------------------------------------------------- CLI
 def test_cli_trains_saves_and_prints_a_table(tmp_path, capsys):
     out = tmp_path / "seed.npz"
-    hist = main(["--model", "seed", "--epochs", "2", "--limit", "256", "--no-progress",
-                 "--save", str(out)])
+    hist = main(["--model", "seed", "--epochs", "2", "--limit", "256", "--val-size", "56",
+                 "--no-progress", "--save", str(out)])
     text = capsys.readouterr().out
-    assert "epoch | time (s) | train loss | train acc | test loss | test acc" in text
-    assert text.count("%") >= 4 and "saved" in text and hist.epochs == 2
+    assert "200 training / 56 validation images" in text
+    assert "epoch | time (s) | train loss | train acc | val loss | val acc" in text
+    assert "test accuracy (scored once)" in text
+    assert text.count("%") >= 5 and "saved" in text and hist.epochs == 2
     model = load_model(out)
     meta = model.metadata
     assert meta["command"] == ("python -m course_lib.train --model seed --epochs 2 --limit 256 "
-                               f"--no-progress --save {out}")
-    assert meta["test_accuracy"] == hist.val_acc[-1] and meta["history"]["val_acc"] \
+                               f"--val-size 56 --no-progress --save {out}")
+    assert meta["val_accuracy"] == hist.val_acc[-1] and meta["history"]["val_acc"] \
         == hist.val_acc
+    assert meta["val_size"] == 56 and 0 <= meta["test_accuracy"] <= 1
     assert meta["arch"] == "seed" and meta["dtype"] == "float32"
 
 
 def test_cli_module_entry_point_with_sgd_and_progress(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "course_lib.train", "--model", "seed", "--epochs", "1",
-         "--limit", "128", "--optimizer", "sgd", "--lr", "0.01", "--schedule", "step",
+         "--limit", "128", "--val-size", "28", "--optimizer", "sgd", "--lr", "0.01",
+         "--schedule", "step",
          "--dtype", "float64"],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "SGD(lr=0.01, momentum=0.9" in result.stdout and "float64" in result.stdout
-    assert "final test accuracy" in result.stdout and "epoch 1/1" in result.stderr
+    assert "test accuracy (scored once)" in result.stdout and "epoch 1/1" in result.stderr
     bad = subprocess.run([sys.executable, "-m", "course_lib.train", "--model", "vgg"],
                          cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
@@ -280,7 +284,9 @@ def test_cli_module_entry_point_with_sgd_and_progress(tmp_path):
 
 def test_cli_rejects_bad_numbers(capsys):
     for argv, message in ((["--epochs", "0"], "--epochs must be >= 1"),
-                          (["--lr", "-1"], "--lr must be > 0")):
+                          (["--lr", "-1"], "--lr must be > 0"),
+                          (["--val-size", "0"], "--val-size must be >= 1"),
+                          (["--limit", "100", "--val-size", "100"], "--val-size must be < 100")):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2 and message in capsys.readouterr().err

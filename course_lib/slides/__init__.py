@@ -1,7 +1,7 @@
 """Instructor slides: reveal.js decks and PDFs of the lesson notebooks that work offline.
 
     python -m course_lib.slides                      # every lesson in notebooks/, decks + PDFs
-    python -m course_lib.slides 01_convolution --no-pdf
+    python -m course_lib.slides 02_convolution --no-pdf
     python -m course_lib.slides --serve              # then open http://127.0.0.1:8000/
 
 A deck is the lesson executed (widget state stored, so sliders work in the deck without a
@@ -24,13 +24,12 @@ from pathlib import Path
 
 import nbformat
 
+from ..paths import NOTEBOOKS_DIR
 from .assets import ICONS_CSS_URL, URLS, build_assets
 from .browser import CHROMIUM_ARGS, export_pdf, find_chromium
 
 TEMPLATES = Path(__file__).with_name("templates")
 TEMPLATE_NAME = "course_reveal"
-#: The repository's lesson folder (this package lives in ``<repo>/course_lib/slides``).
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 __all__ = ["export_deck", "export_pdf", "expected_slide_count", "build_assets", "find_lessons",
            "find_chromium", "CHROMIUM_ARGS", "URLS", "NOTEBOOKS_DIR"]
@@ -68,7 +67,7 @@ def expected_slide_count(nb) -> int:
 
 
 def find_lessons(names=(), notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[Path]:
-    """Notebook paths for lesson ``names`` (``"01_convolution"``, ``"01"`` or a path).
+    """Notebook paths for lesson ``names`` (``"02_convolution"``, ``"02"`` or a path).
 
     With no names, every ``*.ipynb`` in ``notebooks_dir`` in sorted order.
     """

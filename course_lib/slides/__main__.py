@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m course_lib.slides",
         description="Export lesson notebooks to offline reveal.js decks and PDFs.")
     parser.add_argument("lessons", nargs="*", metavar="LESSON",
-                        help="lesson name (01_convolution, 01) or .ipynb path; default: all "
+                        help="lesson name (02_convolution, 02) or .ipynb path; default: all "
                              f"notebooks in {NOTEBOOKS_DIR}")
     parser.add_argument("--out", default="build/slides", type=Path,
                         help="output folder (default: build/slides)")

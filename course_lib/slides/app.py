@@ -1,11 +1,11 @@
 """A lesson as a widgets-only app for students: Voila, code cells hidden, fully offline.
 
-    python -m course_lib.slides.app 01_convolution        # opens the browser
+    python -m course_lib.slides.app 02_convolution        # opens the browser
     python -m course_lib.slides.app 02 --port 8866 --no-browser
     python -m course_lib.slides.app                       # every lesson: pick one from a list
 
 Voila runs the notebook in a fresh kernel and shows its Markdown, outputs and live widgets,
-without the code. Plain ``voila notebooks/01_convolution.ipynb`` works too; this launcher
+without the code. Plain ``voila notebooks/02_convolution.ipynb`` works too; this launcher
 adds the ``course_app`` template (Voila's lab template without two CDN stylesheet links,
 see ``jupyter/voila/templates/course_app``) and binds to 127.0.0.1 only.
 """
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.slides.app",
                                      description="Open a lesson as a widgets-only Voila app.")
     parser.add_argument("lesson", nargs="?",
-                        help="lesson name (01_convolution, 01) or .ipynb path; default: a list "
+                        help="lesson name (02_convolution, 02) or .ipynb path; default: a list "
                              "of every lesson in notebooks/")
     parser.add_argument("--port", type=int, default=8866, help="port (default 8866)")
     parser.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True,

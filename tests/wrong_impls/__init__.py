@@ -7,7 +7,13 @@ messages, so the hint names the mistake. ``@right(name)`` marks a correct implem
 another style (loops, vectorised, einsum, ...) that the check must accept.
 """
 
-from . import l01, l02, l03, l04, l05, l06, l07  # noqa: F401  (registers the gallery)
+import importlib
+
+from course_lib.lessons import with_exercises
+
 from ._gallery import RIGHT, WRONG
+
+for _lesson in with_exercises():  # one gallery module per lesson with checks, named by its slug
+    importlib.import_module(f"{__name__}.{_lesson.slug}")
 
 __all__ = ["RIGHT", "WRONG"]

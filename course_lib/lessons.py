@@ -1,0 +1,97 @@
+"""The lesson registry: the one ordered list of the course's lessons.
+
+Everything that needs "the lessons" reads it: the checks (``course_lib.checks``), the grader,
+the exercise generator's tests, the slides and the test suite. Nobody keeps a second list.
+
+A lesson is ``NN_slug``: its notebook is ``notebooks/NN_slug.ipynb``; a lesson with
+``checks=True`` also has ``solutions/NN_slug.ipynb`` (the source), ``exercises/NN_slug.ipynb``
+(generated from it by ``course_lib.assign``) and a checks module ``course_lib/checks/slug.py``
+whose ``GRADED`` tuple names its graded functions, in order. The slug carries no number, so
+renumbering a lesson renames its three notebooks and changes its line here, nothing else.
+
+Add a lesson: add its ``Lesson`` line here in course order, write its notebook (first line
+``# NN — Title``), and for an exercise its solution notebook and checks module. The tests
+(``tests/test_lessons.py``) say what is missing.
+
+Lesson fields: number, slug, title, minutes (an honest estimate for a learner alone, reading,
+running and answering the self-checks; the exercise is extra), checks, and widgets (the
+``course_lib.widgets`` explorers the lesson displays, in order of first appearance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .paths import EXERCISES_DIR, NOTEBOOKS_DIR, SOLUTIONS_DIR
+
+__all__ = ["Lesson", "LESSONS", "get_lesson", "with_exercises"]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    number: int
+    slug: str
+    title: str
+    minutes: int
+    checks: bool = False  # has an exercise, a solution and ``course_lib/checks/<slug>.py``
+    widgets: tuple[str, ...] = ()
+
+    @property
+    def stem(self) -> str:
+        """``"02_convolution"``: the file name of its notebooks, without ``.ipynb``."""
+        return f"{self.number:02d}_{self.slug}"
+
+    @property
+    def heading(self) -> str:
+        """The notebook's first line: ``"# 02 — Convolution"``."""
+        return f"# {self.number:02d} — {self.title}"
+
+    @property
+    def notebook(self) -> Path:
+        return NOTEBOOKS_DIR / f"{self.stem}.ipynb"
+
+    @property
+    def solution(self) -> Path | None:
+        return SOLUTIONS_DIR / f"{self.stem}.ipynb" if self.checks else None
+
+    @property
+    def exercise(self) -> Path | None:
+        return EXERCISES_DIR / f"{self.stem}.ipynb" if self.checks else None
+
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson(0, "start_here", "Start here", 20),
+    Lesson(1, "why_convolutions", "Why convolutions?", 60, widgets=("ShiftExplorer",)),
+    Lesson(2, "convolution", "Convolution", 60, checks=True,
+           widgets=("SlidingWindowStepper", "KernelEditor")),
+    Lesson(3, "padding_and_stride", "Padding and stride", 45, checks=True,
+           widgets=("SlidingWindowStepper", "ConvArithmeticExplorer")),
+    Lesson(4, "pooling", "Pooling", 40, checks=True, widgets=("PoolingExplorer",)),
+    Lesson(5, "softmax_cross_entropy", "Softmax and cross-entropy", 45, checks=True,
+           widgets=("TemperatureExplorer",)),
+    Lesson(6, "backprop_by_layer", "Backprop, layer by layer", 90, checks=True,
+           widgets=("BackwardStepper",)),
+    Lesson(7, "training_on_mnist", "Training on MNIST", 75, checks=True,
+           widgets=("FeatureMapExplorer",)),
+    Lesson(8, "batchnorm_and_dropout", "Batch norm and dropout", 60, checks=True),
+    Lesson(9, "making_it_fast", "Making it fast", 50),
+)
+
+
+def get_lesson(name: str | int) -> Lesson:
+    """The lesson named by its stem (``"02_convolution"``), number (``2``, ``"02"``) or slug."""
+    if isinstance(name, bool) or not isinstance(name, (str, int)):
+        raise TypeError(f"name must be a lesson stem, number or slug, got "
+                        f"{type(name).__name__} {name!r}")
+    for lesson in LESSONS:
+        if name in (lesson.stem, lesson.slug, lesson.number) or (
+                isinstance(name, str) and name.isdigit() and int(name) == lesson.number):
+            return lesson
+    raise ValueError(f"name must name a lesson, got {name!r}; lessons: "
+                     f"{', '.join(lesson.stem for lesson in LESSONS)}")
+
+
+def with_exercises() -> tuple[Lesson, ...]:
+    """The lessons that have an exercise (and so a solution and checks), in course order."""
+    return tuple(lesson for lesson in LESSONS if lesson.checks)

@@ -1,0 +1,233 @@
+"""Backprop, layer by layer: relu_backward, linear_backward, softmax_cross_entropy_backward,
+max_pool2d_backward, conv2d_backward."""
+
+import numpy as np
+
+from ._gallery import right, wrong
+
+
+@wrong("relu_backward", "`x >= 0`")
+def relu_ge(dout, x):
+    return dout * (x >= 0)
+
+
+@wrong("relu_backward", "applied relu to dout")
+def relu_of_dout(dout, x):
+    return np.maximum(dout, 0)
+
+
+@wrong("relu_backward", "returned the mask")
+def relu_mask_only(dout, x):
+    return (x > 0).astype(x.dtype)
+
+
+@wrong("relu_backward", "in place")
+def relu_in_place(dout, x):
+    dout[x <= 0] = 0
+    return dout
+
+
+@right("relu_backward")
+def relu_where(dout, x):
+    return np.where(x > 0, dout, 0)
+
+
+# ----------------------------------------------------------------------------- linear_backward
+@wrong("linear_backward", "transposed")
+def linear_dw_transposed(dout, x, w):
+    return dout @ w.T, dout.T @ x, dout.sum(axis=0)
+
+
+@wrong("linear_backward", "summed over the batch")
+def linear_db_not_summed(dout, x, w):
+    return dout @ w.T, x.T @ dout, dout
+
+
+@wrong("linear_backward", "divided by n")
+def linear_dw_mean(dout, x, w):
+    return dout @ w.T, x.T @ dout / len(x), dout.sum(axis=0)
+
+
+@wrong("linear_backward", "missing a transpose")
+def linear_dx_no_transpose(dout, x, w):
+    return dout @ w, x.T @ dout, dout.sum(axis=0)
+
+
+@right("linear_backward")
+def linear_einsum(dout, x, w):
+    return (np.einsum("nm,dm->nd", dout, w), np.einsum("nd,nm->dm", x, dout),
+            np.einsum("nm->m", dout))
+
+
+# ---------------------------------------------------------------- softmax_cross_entropy_backward
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@wrong("softmax_cross_entropy_backward", "divide by n")
+def sce_no_mean(logits, y):
+    p = _softmax(logits)
+    p[np.arange(len(y)), y] -= 1
+    return p
+
+
+@wrong("softmax_cross_entropy_backward", "true class only")
+def sce_no_onehot(logits, y):
+    return _softmax(logits) / len(y)
+
+
+@wrong("softmax_cross_entropy_backward", "whole columns")
+def sce_columns(logits, y):
+    p = _softmax(logits)
+    p[:, y] -= 1
+    return p / len(y)
+
+
+@wrong("softmax_cross_entropy_backward", "sign")
+def sce_sign(logits, y):
+    p = _softmax(logits)
+    p[np.arange(len(y)), y] -= 1
+    return -p / len(y)
+
+
+@wrong("softmax_cross_entropy_backward", "overflows")
+def sce_unshifted(logits, y):
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    p[np.arange(len(y)), y] -= 1
+    return p / len(y)
+
+
+@right("softmax_cross_entropy_backward")
+def sce_onehot_matrix(logits, y):
+    onehot = np.eye(logits.shape[1], dtype=logits.dtype)[y]
+    return (_softmax(logits) - onehot) / logits.dtype.type(len(y))
+
+
+# ----------------------------------------------------------------------------- max_pool2d_backward
+def _pool_back(dout, x, k, s, pick="first", assign=False):
+    dx = np.zeros_like(x)
+    for n in range(dout.shape[0]):
+        for c in range(dout.shape[1]):
+            for i in range(dout.shape[2]):
+                for j in range(dout.shape[3]):
+                    window = x[n, c, i * s:i * s + k, j * s:j * s + k]
+                    target = dx[n, c, i * s:i * s + k, j * s:j * s + k]
+                    if pick == "all":
+                        target[window == window.max()] += dout[n, c, i, j]
+                        continue
+                    flat = window.ravel()
+                    idx = np.argmax(flat) if pick == "first" else len(flat) - 1 - np.argmax(
+                        flat[::-1])
+                    u, v = np.unravel_index(idx, window.shape)
+                    if assign:
+                        target[u, v] = dout[n, c, i, j]
+                    else:
+                        target[u, v] += dout[n, c, i, j]
+    return dx
+
+
+@wrong("max_pool2d_backward", "every maximum")
+def pool_back_all_ties(dout, x, kernel_size, stride):
+    return _pool_back(dout, x, kernel_size, stride, pick="all")
+
+
+@wrong("max_pool2d_backward", "last maximum")
+def pool_back_last_tie(dout, x, kernel_size, stride):
+    return _pool_back(dout, x, kernel_size, stride, pick="last")
+
+
+@wrong("max_pool2d_backward", "overwrite")
+def pool_back_assign(dout, x, kernel_size, stride):
+    return _pool_back(dout, x, kernel_size, stride, assign=True)
+
+
+@wrong("max_pool2d_backward", "whole window")
+def pool_back_spread(dout, x, kernel_size, stride):
+    k, s = kernel_size, stride
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dx[:, :, i * s:i * s + k, j * s:j * s + k] += dout[:, :, i:i + 1, j:j + 1]
+    return dx
+
+
+@right("max_pool2d_backward")
+def pool_back_vectorised(dout, x, kernel_size, stride):
+    """Per window: argmax over the flattened window (first maximum), scattered with np.add.at."""
+    k, s = kernel_size, stride
+    n, c, oh, ow = dout.shape
+    dx = np.zeros_like(x)
+    for i in range(oh):
+        for j in range(ow):
+            window = x[:, :, i * s:i * s + k, j * s:j * s + k].reshape(n, c, k * k)
+            u, v = np.divmod(window.argmax(axis=2), k)                   # (N, C) each
+            nn, cc = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
+            np.add.at(dx, (nn, cc, i * s + u, j * s + v), dout[:, :, i, j])
+    return dx
+
+
+# ----------------------------------------------------------------------------- conv2d_backward
+def _conv_back(dout, x, w, stride, padding, flip_dw=False, assign=False, crop=True,
+               db_axes=(0, 2, 3)):
+    p, s = padding, stride
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    kh, kw = w.shape[2:]
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            g = dout[:, :, i, j]
+            dw += np.einsum("nf,nchw->fchw", g, xp[:, :, i * s:i * s + kh, j * s:j * s + kw])
+            update = np.einsum("nf,fchw->nchw", g, w)
+            if assign:
+                dxp[:, :, i * s:i * s + kh, j * s:j * s + kw] = update
+            else:
+                dxp[:, :, i * s:i * s + kh, j * s:j * s + kw] += update
+    h, wd = x.shape[2:]
+    dx = dxp[:, :, p:p + h, p:p + wd] if crop else dxp
+    return dx, (dw[..., ::-1, ::-1] if flip_dw else dw), dout.sum(axis=db_axes)
+
+
+@wrong("conv2d_backward", "still includes the padding")
+def conv_back_no_crop(dout, x, w, stride=1, padding=0):
+    return _conv_back(dout, x, w, stride, padding, crop=False)
+
+
+@wrong("conv2d_backward", "`dw` is flipped")
+def conv_back_dw_flipped(dout, x, w, stride=1, padding=0):
+    return _conv_back(dout, x, w, stride, padding, flip_dw=True)
+
+
+@wrong("conv2d_backward", "summed over the batch and the positions")
+def conv_back_db_per_example(dout, x, w, stride=1, padding=0):
+    return _conv_back(dout, x, w, stride, padding, db_axes=(2, 3))
+
+
+@wrong("conv2d_backward", "overwrite")
+def conv_back_assign(dout, x, w, stride=1, padding=0):
+    return _conv_back(dout, x, w, stride, padding, assign=True)
+
+
+@right("conv2d_backward")
+def conv_back_readable_loops(dout, x, w, stride=1, padding=0):
+    p, s = padding, stride
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    kh, kw = w.shape[2:]
+    for n in range(dout.shape[0]):
+        for f in range(dout.shape[1]):
+            for i in range(dout.shape[2]):
+                for j in range(dout.shape[3]):
+                    dw[f] += dout[n, f, i, j] * xp[n, :, i * s:i * s + kh, j * s:j * s + kw]
+                    dxp[n, :, i * s:i * s + kh, j * s:j * s + kw] += dout[n, f, i, j] * w[f]
+    return dxp[:, :, p:p + x.shape[2], p:p + x.shape[3]], dw, dout.sum(axis=(0, 2, 3))
+
+
+@wrong("relu_backward", "only the entries where x > 0")
+def relu_selected_entries(dout, x):
+    return dout[x > 0]
+
+
+@wrong("linear_backward", "`dx` is transposed")
+def linear_dx_transposed(dout, x, w):
+    return w @ dout.T, x.T @ dout, dout.sum(axis=0)
