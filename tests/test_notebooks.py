@@ -101,6 +101,43 @@ def test_students_path(lesson):
         assert f"(../exercises/{stem}.ipynb)" in text, f"{stem}: no link to its exercises"
 
 
+def test_a_learner_alone_is_scaffolded(lesson):
+    """Objectives, prerequisites and the registry's time estimate open the lesson; at least three
+    predict-then-reveal or self-check questions; a summary; further reading with links."""
+    stem, nb = lesson
+    entry = get_lesson(stem)
+    if not entry.number:
+        return
+    opening = "\n".join(_source(c) for c in nb["cells"][:3] if c["cell_type"] == "markdown")
+    assert f"**Time:** about {entry.minutes} minutes" in opening, (
+        f"{stem}: the opening must say '**Time:** about {entry.minutes} minutes' (the registry)")
+    assert "**Prerequisites:**" in opening, f"{stem}: no prerequisites at the top"
+    assert "## What you will learn" in opening, f"{stem}: no learning objectives at the top"
+    text = _markdown(nb)
+    reveals = text.count("<details><summary>Reveal</summary>")
+    assert reveals >= 3, f"{stem}: {reveals} predict/self-check questions with a Reveal, want >= 3"
+    reading = text.split("## Further reading", 1)
+    assert len(reading) == 2, f"{stem}: no '## Further reading' section"
+    links = re.findall(r"\]\((https?://[^)\s]+)\)", reading[1])
+    assert len(links) >= 3, f"{stem}: further reading has {len(links)} links, want >= 3"
+
+
+HIDDEN_CHECK = "hidden-check"
+
+
+def test_hidden_checks_are_hidden_and_silent(lesson):
+    """A cell tagged ``hidden-check`` asserts that an output still supports the sentence beside it
+    (nbval fails when it stops): source collapsed, not on a slide, and it prints nothing."""
+    stem, nb = lesson
+    for i, cell in enumerate(nb["cells"]):
+        if HIDDEN_CHECK not in cell["metadata"].get("tags", []):
+            continue
+        assert cell["cell_type"] == "code" and "assert " in _source(cell), f"{stem} cell {i}"
+        assert cell["metadata"]["slideshow"]["slide_type"] == "skip", f"{stem} cell {i}: shown"
+        assert cell["metadata"].get("jupyter", {}).get("source_hidden"), f"{stem} cell {i}"
+        assert cell["outputs"] == [], f"{stem} cell {i}: a hidden check prints nothing"
+
+
 def test_relative_links_resolve(lesson):
     stem, nb = lesson
     for target in re.findall(r"\]\(([^)#\s]+\.ipynb)\)", _markdown(nb)):

@@ -18,7 +18,7 @@ from course_lib import (
     Sequential,
 )
 from course_lib.data import load_mnist, normalize
-from course_lib.models import MODELS, build_model, lenet, seed_net
+from course_lib.models import MODELS, build_model, lenet, mlp, seed_net
 from course_lib.optim import SGD, Adam, StepLR, WarmupCosineLR
 from course_lib.train import (
     History,
@@ -50,6 +50,18 @@ def _bn_net(rng=0):
 
 
 # ----------------------------------------------------------------------------- models
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_untrained_models_start_at_chance_level_loss(name, mnist_small):
+    """An untrained 10-class net predicts near-uniform probabilities: its first loss is within
+    0.3 of ln 10 for any seed (the classifier's small gain; He weights alone give 3-8)."""
+    x, y = mnist_small[0][:256], mnist_small[1][:256]
+    variants = [{"relu": True}, {}] if name == "seed" else [{}]
+    for seed in range(10):
+        for options in variants:
+            loss = CrossEntropyLoss()(build_model(name, seed, **options)(x), y)
+            assert abs(loss - np.log(10)) < 0.3, (name, seed, options, loss)
+
+
 def test_models_shapes_dtypes_and_seeding():
     x = np.zeros((2, 1, 28, 28), np.float32)
     for name, builder in MODELS.items():
@@ -63,6 +75,8 @@ def test_models_shapes_dtypes_and_seeding():
             == np.float64
     assert sum(p.size for p in lenet(0).params.values()) == 117_066
     assert sum(p.size for p in seed_net(0).params.values()) == 13_610
+    assert sum(p.size for p in mlp(0).params.values()) == 784 * 256 + 256 + 256 * 64 + 64 \
+        + 64 * 10 + 10
     assert len(seed_net(0, relu=True)) == len(seed_net(0)) + 1
     with pytest.raises(ValueError, match="name"):
         build_model("resnet")
