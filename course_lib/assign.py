@@ -42,7 +42,7 @@ from pathlib import Path
 
 import nbformat
 
-from .paths import EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
+from .paths import EXERCISES_DIR, SOLUTIONS_DIR
 
 STATE_FILE = ".generated.json"
 

@@ -67,7 +67,7 @@ from pathlib import Path
 import nbformat
 
 from .assign import graded_points, nbgrader_meta
-from .paths import DATA_DIR, REPO_ROOT, SOLUTIONS_DIR
+from .paths import DATA_DIR, SOLUTIONS_DIR
 
 COLUMNS = ("submission", "student", "lesson", "function", "status", "points", "max_points",
            "feedback")

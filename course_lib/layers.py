@@ -28,8 +28,8 @@ from .validate import (
     window_params,
 )
 
-__all__ = ["HE_GAIN", "CLASSIFIER_GAIN", "Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "Linear",
-           "Dropout", "BatchNorm2d", "CrossEntropyLoss"]
+__all__ = ["HE_GAIN", "CLASSIFIER_GAIN", "Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
+           "Flatten", "Linear", "Dropout", "BatchNorm2d", "CrossEntropyLoss"]
 
 
 class Layer:

@@ -137,7 +137,8 @@ def test_lesson_01_kernel_editor_filters_live(app_pages):
     assert blocked == [], f"requests left this machine: {blocked}"
 
 
-@pytest.mark.skipif(_missing(PADDING_AND_STRIDE) is not None, reason=_missing(PADDING_AND_STRIDE) or "")
+@pytest.mark.skipif(_missing(PADDING_AND_STRIDE) is not None,
+                    reason=_missing(PADDING_AND_STRIDE) or "")
 def test_lesson_02_sliding_window_stepper_steps(app_pages):
     page, blocked = app_pages[PADDING_AND_STRIDE]
     stepper = _explorer(page, "step 0 of")

@@ -1,4 +1,6 @@
-"""Checks for the lesson "Batch norm and dropout": batch norm (training mode) forward and backward, inverted dropout."""
+"""Checks for the lesson "Batch norm and dropout":
+batch norm (training mode) forward and backward, inverted dropout.
+"""
 
 from __future__ import annotations
 

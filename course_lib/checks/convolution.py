@@ -1,4 +1,6 @@
-"""Checks for the lesson "Convolution": ``correlate2d`` (one image, one kernel) and ``conv2d_forward``."""
+"""Checks for the lesson "Convolution":
+``correlate2d`` (one image, one kernel) and ``conv2d_forward``.
+"""
 
 from __future__ import annotations
 

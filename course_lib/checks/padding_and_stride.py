@@ -1,4 +1,6 @@
-"""Checks for the lesson "Padding and stride": ``pad2d``, ``conv_output_size`` and ``conv2d_forward_general``."""
+"""Checks for the lesson "Padding and stride":
+``pad2d``, ``conv_output_size`` and ``conv2d_forward_general``.
+"""
 
 from __future__ import annotations
 

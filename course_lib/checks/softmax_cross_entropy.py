@@ -1,4 +1,6 @@
-"""Checks for the lesson "Softmax and cross-entropy": ``softmax`` (over the last axis) and ``cross_entropy`` (the mean)."""
+"""Checks for the lesson "Softmax and cross-entropy":
+``softmax`` (over the last axis) and ``cross_entropy`` (the mean).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Checks for the lesson "Training on MNIST": ``sgd_momentum_step`` (PyTorch convention) and ``accuracy``."""
+"""Checks for the lesson "Training on MNIST":
+``sgd_momentum_step`` (PyTorch convention) and ``accuracy``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Batch norm and dropout: batchnorm_forward, batchnorm_backward, dropout_forward, dropout_backward."""
+"""Batch norm and dropout:
+batchnorm_forward, batchnorm_backward, dropout_forward, dropout_backward.
+"""
 
 import numpy as np
 
