@@ -8,7 +8,13 @@ deck from disk and over HTTP with every request beyond 127.0.0.1 blocked, and pr
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -20,6 +26,7 @@ from browser_support import (
     FIXTURE_NOTEBOOK,
     ROOT,
     browser_marks,
+    free_port,
     offline_page,
     serve_directory,
     shared_browser,
@@ -281,3 +288,31 @@ class TestLessonDeckInBrowser:
         pypdf = pytest.importorskip("pypdf")
         pdf = export_pdf(lesson_deck, browser=shared_browser())
         assert len(pypdf.PdfReader(pdf).pages) == expected_slide_count(LESSON_02)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_app_launcher_stops_voila_and_its_kernels(signum, tmp_path):
+    """`make app` then Ctrl-C (SIGINT) or SIGTERM leaves no Voila and no kernel behind."""
+    psutil = pytest.importorskip("psutil")
+    port = free_port()
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "course_lib.slides.app", str(FIXTURE_NOTEBOOK), "--port",
+         str(port), "--no-browser"], cwd=ROOT, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        page = None
+        while page is None and time.monotonic() < deadline:  # rendering starts a kernel
+            with contextlib.suppress(OSError):
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60).read()
+            time.sleep(0.3)
+        assert page and b"Fixture deck" in page
+        family = [psutil.Process(launcher.pid), *psutil.Process(launcher.pid).children(True)]
+        assert any("ipykernel" in " ".join(p.cmdline()) for p in family[1:]), family
+        launcher.send_signal(signum)
+        assert launcher.wait(timeout=30) == 0
+        _, alive = psutil.wait_procs(family, timeout=15)
+        assert alive == [], f"left running: {[p.cmdline() for p in alive]}"
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()

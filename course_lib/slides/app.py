@@ -7,13 +7,16 @@
 Voila runs the notebook in a fresh kernel and shows its Markdown, outputs and live widgets,
 without the code. Plain ``voila notebooks/02_convolution.ipynb`` works too; this launcher
 adds the ``course_app`` template (Voila's lab template without two CDN stylesheet links,
-see ``jupyter/voila/templates/course_app``) and binds to 127.0.0.1 only.
+see ``jupyter/voila/templates/course_app``), binds to 127.0.0.1 only, and on Ctrl-C or SIGTERM
+stops Voila and every kernel it started (kernels run in sessions of their own, so stopping
+Voila's process alone would leave them running).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +55,55 @@ def voila_command(target: str | Path, port: int = 8866, *, open_browser: bool = 
     return command
 
 
+class _Stop(Exception):
+    """Raised in the launcher by SIGTERM / SIGINT."""
+
+
+def _raise_stop(signum, frame):
+    raise _Stop(signum)
+
+
+def stop_process_tree(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM ``pid`` and all its descendants (found first: orphans are not findable later),
+    wait up to ``timeout`` seconds, then SIGKILL whatever is left."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=timeout)
+
+
+def run_voila(command: list, env: dict) -> int:
+    """Run Voila until it exits, or until this process gets SIGTERM or SIGINT (Ctrl-C): then
+    stop Voila and its kernels (:func:`stop_process_tree`) and return 0."""
+    saved = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    proc = None
+    try:
+        proc = subprocess.Popen(command, env=env)
+        return proc.wait()
+    except _Stop:
+        return 0
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        if proc is not None:
+            stop_process_tree(proc.pid)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.slides.app",
                                      description="Open a lesson as a widgets-only Voila app.")
@@ -68,11 +120,8 @@ def main(argv=None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"serving {target} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
-    try:
-        return subprocess.call(command, env=voila_env())
-    except KeyboardInterrupt:
-        return 0
+    print(f"serving {target} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)", flush=True)
+    return run_voila(command, voila_env())
 
 
 if __name__ == "__main__":
