@@ -201,7 +201,10 @@ def test_deck_loads_only_files_shipped_beside_it(fixture_deck):
     for path in re.findall(r'"(assets/[^"?]+\.js)"', html) + re.findall(
             r"widgetRendererSrc = '([^']+)'", html):
         assert (fixture_deck.parent / path).is_file(), f"missing asset {path}"
-    assert "application/vnd.jupyter.widget-state+json" in html, "widget state not embedded"
+    # no live widget in a deck (nothing would run it): explorers come as pre-rendered frames
+    assert "application/vnd.jupyter.widget-state+json" not in html
+    assert "application/vnd.jupyter.widget-view+json" not in html
+    assert html.count('class="course-frames"') == 1 and "make app LESSON=deck_fixture" in html
     assert not re.search(r"""(src|href)=["']https?://""", html)
 
 
@@ -230,18 +233,24 @@ def _check_deck(page, blocked, url):
     assert page.locator(".MathJax").count() >= 2
     assert page.locator(".MathJax_Display").count() >= 1
     assert "\\lfloor" not in page.inner_text(".reveal .slides")
-    # the widget rendered from the embedded state, with the readout the kernel computed
+    # no live-looking control that does nothing: the plain widget is its text and a note,
+    # the explorer a frame switcher whose range input works without a kernel
     page.evaluate("Reveal.slide(1, 0)")  # slide 0 has the math subslide below it
     slide = page.evaluate("""() => { const s = Reveal.getCurrentSlide();
-        return {sliders: s.querySelectorAll('.widget-slider').length,
-                images: s.querySelectorAll('img.widget-image').length, text: s.innerText}; }""")
-    assert (slide["sliders"], slide["images"]) == (1, 1), slide
-    assert "shift = 0; top-left pixel = 0" in slide["text"]
-    # the Play button's icon font comes from the assets folder (not an empty box)
-    assert page.evaluate("""async () => { await document.fonts.ready;
-        return document.fonts.check('900 16px "Course Widget Icons"') &&
-            [...document.fonts].some(f => f.family.includes('Course Widget Icons')
-                                          && f.status === 'loaded'); }""")
+        return {widgets: s.querySelectorAll('.widget-slider, .jupyter-widgets').length,
+                ranges: s.querySelectorAll('.course-frames input[type=range]').length,
+                notes: s.querySelectorAll('.course-live-note').length, text: s.innerText}; }""")
+    assert (slide["widgets"], slide["ranges"], slide["notes"]) == (0, 1, 2), slide
+    assert "step 0 of 3:" in slide["text"]
+    frames = page.locator(".course-frames")
+    before = frames.locator("img").get_attribute("src")
+    frames.locator("input[type=range]").focus()
+    for _ in range(2):
+        page.keyboard.press("ArrowRight")  # moves the frames, never the slide
+    assert page.evaluate("[Reveal.getIndices().h, Reveal.getIndices().v]") == [1, 0]
+    assert "step 2 of 3:" in frames.locator(".course-frames-readout").inner_text()
+    assert frames.locator("output").inner_text() == "2"
+    assert frames.locator("img").get_attribute("src") != before
     assert blocked == [], f"requests left this machine: {blocked}"
 
 
@@ -265,11 +274,11 @@ class TestDeckInBrowser:
         reader = pypdf.PdfReader(pdf)
         assert len(reader.pages) == expected_slide_count(FIXTURE_NOTEBOOK) == FIXTURE_SLIDES
         text = "\n".join(page.extract_text() for page in reader.pages)
-        assert "FIXTURE DECK" in text.upper() and "shift = 0" in text
+        assert "FIXTURE DECK" in text.upper() and "step 0 of 3" in text
 
 
 class TestLessonDeckInBrowser:
-    """A real lesson: every slide there, math typeset, every widget drawn, nothing remote."""
+    """A real lesson: every slide there, math typeset, every explorer's frames, nothing remote."""
 
     pytestmark = browser_marks
 
@@ -279,8 +288,11 @@ class TestLessonDeckInBrowser:
             assert wait_for_deck(page) == expected_slide_count(LESSON_02)
             assert page.locator(".MathJax").count() >= 1
             views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]')
-            assert views.count() >= 2  # the stepper and the arithmetic explorer
-            assert page.locator(".widget-subarea img.widget-image").count() >= views.count()
+            assert views.count() == 0  # no live widget without a kernel
+            frames = page.locator(".course-frames")
+            assert frames.count() >= 2  # the stepper and the arithmetic explorer
+            assert page.locator(".course-frames img").count() == frames.count()
+            assert page.locator(".course-live-note").count() >= frames.count()
             failed = [url for url in page.failed_requests if url != "about:blank"]
             assert failed == [] and blocked == [], (failed, blocked)
 

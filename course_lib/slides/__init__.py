@@ -4,10 +4,16 @@
     python -m course_lib.slides 02_convolution --no-pdf
     python -m course_lib.slides --serve              # then open http://127.0.0.1:8000/
 
-A deck is the lesson executed (widget state stored, so sliders work in the deck without a
-kernel) and exported with nbconvert's reveal template pointed at a local ``assets/`` folder
-(see :mod:`course_lib.slides.assets`). Cells become slides from their
+A deck is the lesson executed and exported with nbconvert's reveal template pointed at a local
+``assets/`` folder (see :mod:`course_lib.slides.assets`). Cells become slides from their
 ``metadata.slideshow.slide_type`` (slide, subslide, fragment, notes, skip, ``-``).
+
+A deck has no kernel, so no live widget is put in it (no control may look live and do
+nothing). Each explorer of ``course_lib.widgets`` is shown instead as pre-rendered frames
+of its ``deck_control`` (``Explorer.frames``): a plain HTML range input switches the pictures
+and readouts in the browser, arrow keys on it move the frames (never the slides), and a note
+says where the live version is (``make app LESSON=...``). Any other widget output keeps its
+static picture (or text) with the same note.
 
 Public API
 ----------
@@ -20,6 +26,9 @@ find_lessons(names, notebooks_dir)   -> notebook paths for lesson names
 
 from __future__ import annotations
 
+import html
+import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -32,6 +41,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 TEMPLATE_NAME = "course_reveal"
 
 __all__ = ["export_deck", "export_pdf", "expected_slide_count", "build_assets", "find_lessons",
+           "deck_outputs", "FRAMES_MIME", "WIDGET_VIEW",
            "find_chromium", "CHROMIUM_ARGS", "URLS", "NOTEBOOKS_DIR"]
 
 
@@ -96,15 +106,75 @@ def find_lessons(names=(), notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[Pa
     return found
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+FRAMES_MIME = "application/vnd.course.frames+json"  # = course_lib.widgets._base.FRAMES_MIME
+DECK_FRAMES_ENV = "COURSE_DECK_FRAMES"
+
+
 def execute_notebook(nb, cwd: str | Path, timeout: int = 600) -> nbformat.NotebookNode:
-    """Run every cell of ``nb`` in a fresh kernel with widget state stored in its metadata."""
+    """Run every cell of ``nb`` in a fresh kernel, explorers adding their deck frames."""
     from nbclient import NotebookClient
 
     nb = _as_notebook(nb)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(cwd)}},
-                            store_widget_state=True)
-    client.execute()
+                            store_widget_state=False)
+    saved = os.environ.get(DECK_FRAMES_ENV)
+    os.environ[DECK_FRAMES_ENV] = "1"  # the kernel inherits it
+    try:
+        client.execute()
+    finally:
+        if saved is None:
+            del os.environ[DECK_FRAMES_ENV]
+        else:
+            os.environ[DECK_FRAMES_ENV] = saved
+    return nb
+
+
+def _live_note(lesson: str) -> str:
+    return (f'<p class="course-live-note">Live version: <code>make app LESSON={lesson}</code>'
+            "</p>")
+
+
+def _frames_html(frames: dict, lesson: str) -> str:
+    """A range input that switches pre-rendered pictures (wired by the deck template)."""
+    n, index = len(frames["frames"]), frames["index"]
+    first = frames["frames"][index]
+    payload = json.dumps(frames).replace("</", "<\\/")
+    label = html.escape(str(frames["control"]))
+    return (f'<div class="course-frames">'
+            f'<script type="application/json">{payload}</script>'
+            f'<label>{label} <input type="range" min="0" max="{n - 1}" value="{index}" '
+            f'step="1" aria-label="{label}"> <output>{html.escape(frames["labels"][index])}'
+            f"</output></label>"
+            f'<img alt="{label} = {html.escape(frames["labels"][index])}" '
+            f'src="data:image/png;base64,{first["png"]}">'
+            f'<pre class="course-frames-readout">{html.escape(first["readout"])}</pre>'
+            f"{_live_note(lesson)}</div>")
+
+
+def deck_outputs(nb, lesson: str) -> nbformat.NotebookNode:
+    """``nb`` with every widget output made deck-safe (see the module docstring): explorer
+    frames become HTML frame switchers; other widget views are dropped, keeping the output's
+    picture or text, with a note on the live version. Widget state metadata is removed."""
+    nb = _as_notebook(nb)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_VIEW not in data and FRAMES_MIME not in data:
+                continue
+            frames = data.pop(FRAMES_MIME, None)
+            data.pop(WIDGET_VIEW, None)
+            if frames:
+                data.clear()
+                data["text/html"] = _frames_html(frames, lesson)
+            elif "image/png" in data:
+                data["text/html"] = (f'<img src="data:image/png;base64,{data["image/png"]}">'
+                                     + _live_note(lesson))
+            else:
+                text = data.get("text/plain", "")
+                data["text/html"] = f"<pre>{html.escape(''.join(text))}</pre>" + _live_note(lesson)
     return nb
 
 
@@ -130,6 +200,7 @@ def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
     build_assets(out_dir, cache_dir)
     if execute:
         nb = execute_notebook(nb, cwd=path.parent, timeout=timeout)
+    nb = deck_outputs(nb, path.stem)
     exporter = SlidesExporter(template_name=TEMPLATE_NAME,
                               extra_template_basedirs=[str(TEMPLATES)],
                               reveal_scroll=scroll, reveal_theme="white", **URLS)

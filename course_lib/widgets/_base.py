@@ -13,6 +13,15 @@ them) and keeps the pixels; each update restores those pixels, draws the dynamic
 artists on top and encodes the RGB buffer to PNG with Pillow. A subclass that changes
 a static artist (axis limits, tick labels) sets ``self._full_redraw = True``. The
 layout is computed once (constrained layout on the first draw), then frozen.
+
+Decks (no kernel)
+-----------------
+A slide deck has no kernel to recompute a picture, so a live control there would do nothing.
+Instead, an explorer names one ``deck_control`` and ``frames()`` pre-renders one picture and
+readout per value of that control. When the environment variable ``COURSE_DECK_FRAMES`` is
+set (``course_lib.slides`` sets it while executing a lesson for its deck), displaying an
+explorer adds those frames to its output under ``FRAMES_MIME``; the deck turns them into a
+plain HTML range input that switches pictures in the browser.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import base64
 import contextlib
 import html
 import io
+import os
 
 import ipywidgets as W
 import numpy as np
@@ -40,6 +50,9 @@ ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
 # A highlight outline that stays visible on gray, viridis and red/blue maps alike.
 OUTLINE = [patheffects.withStroke(linewidth=5, foreground="black")]
 PNG_OPTIONS = {"compress_level": 1}  # fast zlib: redraw speed matters more than bytes
+DECK_FRAMES_ENV = "COURSE_DECK_FRAMES"
+FRAMES_MIME = "application/vnd.course.frames+json"
+MAX_DECK_FRAMES = 40
 
 
 class PngFigure(Figure):
@@ -66,6 +79,8 @@ class Explorer:
 
     figsize = (9.0, 3.2)
     dpi = 80
+    deck_control: str | None = None
+    """The control whose values a deck pre-renders (see ``frames``); None: picture only."""
     auto_render = True
     """Render the PNG on every update. False skips drawing until ``png`` is read (for batch
     computations and tests of the state; the image widget then lags behind)."""
@@ -201,6 +216,57 @@ class Explorer:
             self._png = self._render()
         return self._png
 
+    def _control_values(self, name: str, max_frames: int) -> list[tuple[str, object]]:
+        """(label, value) for every value of control ``name`` (at most ``max_frames``, evenly
+        spaced, always including the current value)."""
+        control = self.controls[name]
+        if hasattr(control, "_options_values"):  # Dropdown, ToggleButtons, SelectionSlider
+            pairs = list(zip(control._options_labels, control._options_values, strict=True))
+        elif isinstance(control, W.IntSlider):
+            pairs = [(str(v), v) for v in range(control.min, control.max + 1, control.step)]
+        elif isinstance(control, (W.FloatSlider, W.FloatLogSlider)):
+            values = np.linspace(control.min, control.max, max_frames - 1)
+            if isinstance(control, W.FloatLogSlider):
+                values = control.base ** values
+            values = sorted({*values.tolist(), float(control.value)})  # the current one too
+            pairs = [(f"{v:.3g}", v) for v in values]
+        else:
+            raise TypeError(f"deck_control {name!r} is a {type(control).__name__}: "
+                            "frames need a slider or a selection")
+        if len(pairs) > max_frames:
+            keep = set(np.linspace(0, len(pairs) - 1, max_frames).round().astype(int).tolist())
+            current = [k for k, (_, v) in enumerate(pairs) if v == control.value]
+            pairs = [p for k, p in enumerate(pairs) if k in keep or k in current]
+        return pairs
+
+    def frames(self, max_frames: int = MAX_DECK_FRAMES) -> dict:
+        """Pictures of the explorer for every value of ``deck_control`` (the other controls as
+        they are now), for a deck without a kernel; the explorer ends in its current state.
+
+        Returns {"control": its description, "labels": [str], "index": the current value's
+        position, "frames": [{"png": base64 PNG, "readout": str}]}.
+        """
+        if self.deck_control is None:
+            raise ValueError(f"{type(self).__name__} has no deck_control: nothing to pre-render")
+        control = self.controls[self.deck_control]
+        start = control.value
+        pairs = self._control_values(self.deck_control, max_frames)
+        frames = []
+        try:
+            for _, value in pairs:
+                with self.hold():
+                    control.value = value
+                frames.append({"png": base64.b64encode(self.png).decode("ascii"),
+                               "readout": self.readout})
+        finally:
+            with self.hold():
+                control.value = start
+        values = [v for _, v in pairs]
+        index = min(range(len(values)), key=lambda k: abs(values[k] - start)
+                    if isinstance(start, (int, float)) else values[k] != start)
+        return {"control": control.description or self.deck_control,
+                "labels": [label for label, _ in pairs], "index": index, "frames": frames}
+
     def static_figure(self) -> Figure:
         """The explorer's matplotlib Figure, drawn in the current state.
 
@@ -218,6 +284,8 @@ class Explorer:
         data = dict(self.widget._repr_mimebundle_() or {})
         data["text/plain"] = repr(self)
         data["image/png"] = base64.b64encode(self.png).decode("ascii")
+        if os.environ.get(DECK_FRAMES_ENV) and self.deck_control is not None:
+            data[FRAMES_MIME] = self.frames()
         return data
 
     def __repr__(self) -> str:

@@ -90,6 +90,8 @@ class ConvArithmeticExplorer(Explorer):
 
     figsize = (9.0, 4.0)
 
+    deck_control = "stride"
+
     def __init__(self, input_size: int = 7, kernel_size: int = 3, padding: int = 0,
                  stride: int = 1, dilation: int = 1):
         values = {"input_size": check_int(input_size, "input_size", 1),

@@ -53,6 +53,8 @@ class BackwardStepper(Explorer):
 
     figsize = (12.5, 3.4)
 
+    deck_control = "j"
+
     def __init__(self, x, w, stride=1, padding=0, dout=None):
         check_array(x, "x")
         check_array(w, "w")

@@ -62,6 +62,8 @@ class FeatureMapExplorer(Explorer):
 
     figsize = (10.0, 3.6)
 
+    deck_control = "layer"
+
     def __init__(self, model, images, labels=None):
         if not isinstance(model, Sequential):
             raise TypeError(f"model must be a course_lib.Sequential, got {type(model).__name__}")

@@ -123,6 +123,8 @@ class KernelEditor(Explorer):
 
     figsize = (10.0, 3.4)
 
+    deck_control = "preset"
+
     def __init__(self, image, kernel="identity", border: str = "zero padding"):
         images = image if isinstance(image, dict) else {"image": image}
         if not images:

@@ -73,6 +73,8 @@ class PoolingExplorer(Explorer):
 
     figsize = (10.0, 3.5)
 
+    deck_control = "shift"
+
     def __init__(self, image, kernel_size: int = 2, stride: int | None = None,
                  mode: str = "max", shift: int = 0):
         self.image = as_image(image, "image")

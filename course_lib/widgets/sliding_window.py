@@ -53,6 +53,8 @@ class SlidingWindowStepper(Explorer):
 
     figsize = (10.0, 3.6)
 
+    deck_control = "step"
+
     def __init__(self, x, kernel, stride=1, padding=0, step: int = 0):
         self.x = as_image(x, "x")
         kernel = as_image(kernel, "kernel")

@@ -43,6 +43,8 @@ class TemperatureExplorer(Explorer):
 
     figsize = (10.0, 3.4)
 
+    deck_control = "temperature"
+
     def __init__(self, logits, labels=None, temperature: float = 1.0):
         check_array(logits, "logits", 1, axis_names="(num_classes,)")
         if logits.shape[0] < 2:
