@@ -20,6 +20,7 @@ from nbclient.exceptions import CellExecutionError
 
 from . import NOTEBOOKS_DIR, build_assets, expected_slide_count, export_deck, find_lessons
 from .browser import export_pdf, launch_chromium
+from .pdfcheck import pdf_problems
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in kernel tracebacks
 
@@ -115,7 +116,9 @@ def main(argv=None) -> int:
         try:
             with launch_chromium() as browser:
                 for deck in decks:
-                    print(export_pdf(deck, browser=browser))
+                    pdf = export_pdf(deck, browser=browser)
+                    problems = pdf_problems(pdf)
+                    print(pdf if not problems else f"{pdf}  WARNING: " + "; ".join(problems[:3]))
         except RuntimeError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1

@@ -64,15 +64,25 @@ WAIT_FOR_DECK_JS = """async () => {
     if (window.MathJax && MathJax.Hub) {
         await new Promise(r => MathJax.Hub.Queue(r));
     }
-    // the widget renderer replaces each view <script> with a filled .widget-subarea
-    const views = document.querySelectorAll(
-        'script[type="application/vnd.jupyter.widget-view+json"]').length;
-    const widgetDeadline = Date.now() + 20000;  // they render in < 1 s, or never (reload)
-    while (document.querySelectorAll('.widget-subarea > *').length < views) {
-        if (Date.now() > widgetDeadline) throw new Error("widgets did not render");
+    return Reveal.getTotalSlides();
+}"""
+
+
+#: print-pdf: wait for reveal.js's print layout (its .pdf-page boxes), then typeset the maths
+#: again in that layout (MathJax may have measured the screen layout: garbled, overprinted
+#: formulas in the PDF), and wait for the fonts and two frames.
+SETTLE_PRINT_JS = """async () => {
+    const deadline = Date.now() + 60000;
+    const pause = () => new Promise(r => setTimeout(r, 50));
+    while (!document.querySelector('.reveal .pdf-page')) {
+        if (Date.now() > deadline) throw new Error("reveal.js did not lay out the PDF pages");
         await pause();
     }
-    return Reveal.getTotalSlides();
+    if (window.MathJax && MathJax.Hub) {
+        await new Promise(r => MathJax.Hub.Queue(["Rerender", MathJax.Hub], r));
+    }
+    await document.fonts.ready;
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
 }"""
 
 
@@ -99,7 +109,7 @@ FIT_PAGES_JS = """() => {
 
 
 def wait_for_deck(page) -> int:
-    """Wait until reveal.js is ready, MathJax has typeset and widgets rendered; return slides."""
+    """Wait until reveal.js is ready and MathJax has typeset; return the number of slides."""
     return page.evaluate(WAIT_FOR_DECK_JS)
 
 
@@ -151,15 +161,10 @@ def _print(browser, deck: Path, pdf: Path) -> None:
     try:
         blocked = block_external(context)
         page = context.new_page()
-        for attempt in (1, 2):
-            page.goto(deck.resolve().as_uri() + "?print-pdf")
-            try:
-                wait_for_deck(page)
-                break
-            except Exception as err:  # seen once in CI under load: a reload renders them
-                if attempt == 2 or "widgets did not render" not in str(err):
-                    raise
+        page.goto(deck.resolve().as_uri() + "?print-pdf")
+        wait_for_deck(page)
         page.emulate_media(media="print")  # measure with the print stylesheets in force
+        page.evaluate(SETTLE_PRINT_JS)
         page.evaluate(FIT_PAGES_JS)
         page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
         if blocked:

@@ -1,0 +1,55 @@
+"""Check a printed deck: no glyph overprints another and none lies outside its page.
+
+Garbled maths in a PDF (MathJax typeset for one layout, printed in another) shows up as
+formula glyphs drawn over the text around them; content cut off a slide as glyphs past the
+page edge. Both are found from the PDF's own character boxes (``pdfplumber``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Two letters or digits overprint when their boxes share more than this fraction of the
+#: smaller box (touching neighbours, kerning and sub/superscripts share far less). Other glyphs
+#: (stretched brackets, braces, radicals, rules) legitimately reach over the letters they span.
+OVERLAP = 0.5
+
+
+def _overlaps(chars: list[dict]) -> list[tuple[dict, dict]]:
+    """Pairs of glyph boxes that overlap by more than ``OVERLAP`` (a sweep over x)."""
+    found, active = [], []
+    for c in sorted(chars, key=lambda c: c["x0"]):
+        active = [a for a in active if a["x1"] > c["x0"]]
+        for a in active:
+            dx = min(a["x1"], c["x1"]) - max(a["x0"], c["x0"])
+            dy = min(a["bottom"], c["bottom"]) - max(a["top"], c["top"])
+            smaller = min((a["x1"] - a["x0"]) * (a["bottom"] - a["top"]),
+                          (c["x1"] - c["x0"]) * (c["bottom"] - c["top"]))
+            if dx > 0 and dy > 0 and smaller > 0 and dx * dy > OVERLAP * smaller:
+                found.append((a, c))
+        active.append(c)
+    return found
+
+
+def pdf_problems(pdf: str | Path, limit: int = 10) -> list[str]:
+    """Describe up to ``limit`` problems per page of ``pdf``: overprinted or off-page glyphs.
+
+    An empty list means every page is clean.
+    """
+    import logging
+
+    import pdfplumber
+
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)  # MathJax's fonts lack a FontBBox
+    problems = []
+    with pdfplumber.open(str(pdf)) as doc:
+        for number, page in enumerate(doc.pages, 1):
+            chars = [c for c in page.chars if c["text"].strip()]
+            letters = [c for c in chars if c["text"].isalnum()]
+            off = [c for c in chars if c["x0"] < -1 or c["top"] < -1
+                   or c["x1"] > page.width + 1 or c["bottom"] > page.height + 1]
+            problems += [f"page {number}: {c['text']!r} outside the page at "
+                         f"({c['x0']:.0f}, {c['top']:.0f})" for c in off[:limit]]
+            problems += [f"page {number}: {a['text']!r} and {b['text']!r} overprint at "
+                         f"({a['x0']:.0f}, {a['top']:.0f})" for a, b in _overlaps(letters)[:limit]]
+    return problems
