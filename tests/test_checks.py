@@ -268,8 +268,8 @@ def test_float64_output_for_float32_input_is_named():
 
 
 def test_tuple_output_reports_each_wrong_part_and_the_right_ones():
-    def linear_backward(dout, x, w):
-        return dout @ w.T, dout.T @ x, dout
+    def linear_backward(dout, x, w):  # w: (out_features, in_features), out = x @ w.T + b
+        return dout @ w, x.T @ dout, dout
 
     messages = checks.check_linear_backward(linear_backward).messages
     assert "`dw` is transposed" in messages[0] and "`db` must be summed" in messages[1]

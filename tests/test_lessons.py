@@ -72,3 +72,13 @@ def test_get_lesson_by_stem_number_or_slug(name):
 def test_get_lesson_rejects_unknown_names(bad, error, message):
     with pytest.raises(error, match=message):
         get_lesson(bad)
+
+
+def test_solution_and_exercise_headings_follow_the_registry():
+    import json
+
+    for lesson in with_exercises():
+        for path in (lesson.solution, lesson.exercise):
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            first = "".join(cells[0]["source"]).splitlines()[0]
+            assert first == f"# Exercise {lesson.number:02d} — {lesson.title}", (path, first)

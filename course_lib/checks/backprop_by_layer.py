@@ -1,7 +1,8 @@
 """Checks for the lesson "Backprop, layer by layer": the backward pass of each layer.
 
-relu_backward(dout, x); linear_backward(dout, x, w) -> (dx, dw, db) for out = x @ w + b
-with w of shape (D, M); softmax_cross_entropy_backward(logits, y) (mean loss);
+relu_backward(dout, x); linear_backward(dout, x, w) -> (dx, dw, db) for out = x @ w.T + b
+with w of shape (out_features, in_features), PyTorch's layout;
+softmax_cross_entropy_backward(logits, y) (mean loss);
 max_pool2d_backward(dout, x, kernel_size, stride) (ties: first maximum);
 conv2d_backward(dout, x, w, stride=1, padding=0) -> (dx, dw, db).
 """
@@ -59,16 +60,18 @@ RELU_BACKWARD = Spec(
 
 
 # ----------------------------------------------------------------------------- linear_backward
+# PyTorch's layout: out = x @ w.T + b, x (N, D_in), w (D_out, D_in), b (D_out,), dout (N, D_out).
 def _linear_reference(dout, x, w):
-    return dout @ w.T, x.T @ dout, dout.sum(axis=0)
+    return dout @ w, dout.T @ x, dout.sum(axis=0)
 
 
 def _linear_cases(rng):
-    def case(label, n, d, m, dtype=np.float64):
-        return Case(label, dout=randn(rng, n, m, dtype=dtype), x=randn(rng, n, d, dtype=dtype),
-                    w=randn(rng, d, m, dtype=dtype))
-    return [case("D = M = 3 (a missing transpose keeps the shape here)", 5, 3, 3),
-            case("N=4 examples, D=3 inputs, M=5 outputs", 4, 3, 5),
+    def case(label, n, d_in, d_out, dtype=np.float64):
+        return Case(label, dout=randn(rng, n, d_out, dtype=dtype),
+                    x=randn(rng, n, d_in, dtype=dtype), w=randn(rng, d_out, d_in, dtype=dtype))
+    return [case("in_features = out_features = 3 (a wrong transpose keeps the shape here)",
+                 5, 3, 3),
+            case("N=4 examples, 3 in_features, 5 out_features: w is (5, 3)", 4, 3, 5),
             case("batch 1", 1, 6, 2),
             case("float32", 3, 4, 2, np.float32)]
 
@@ -79,17 +82,19 @@ LINEAR_BACKWARD = Spec(
     parts=("dx", "dw", "db"),
     cases=_linear_cases,
     mistakes=[
-        Mistake("`dx` is missing a transpose: dx = dout @ w.T (shape (N, D) like x).",
-                lambda a, ref: a.dout @ a.w, part="dx"),
-        Mistake("`dx` is transposed: dx = dout @ w.T has the shape of x, (N, D).",
+        Mistake("`dx` has an extra transpose: w is (out_features, in_features), so "
+                "`dout @ w` already has x's shape (N, in_features).",
+                lambda a, ref: a.dout @ a.w.T, part="dx"),
+        Mistake("`dx` is transposed: it must have the shape of x, (N, in_features).",
                 lambda a, ref: ref.T, part="dx"),
-        Mistake("`dw` is transposed: with out = x @ w + b, dw = x.T @ dout, shape (D, M) like "
-                "w. (`dout.T @ x` is the PyTorch-layout gradient, for weight (M, D).)",
+        Mistake("`dw` is transposed: it must have w's shape (out_features, in_features), "
+                "`dout.T @ x`. (`x.T @ dout` is the gradient for the other layout, "
+                "out = x @ w with w of shape (in_features, out_features).)",
                 lambda a, ref: ref.T, part="dw"),
         Mistake("`dw` is divided by N: the 1/N of the mean loss is already in dout.",
                 lambda a, ref: ref / len(a.x), part="dw"),
-        Mistake("`db` must be summed over the batch: `db = dout.sum(axis=0)`, shape (M,).",
-                lambda a, ref: a.dout, part="db"),
+        Mistake("`db` must be summed over the batch: `db = dout.sum(axis=0)`, shape "
+                "(out_features,).", lambda a, ref: a.dout, part="db"),
         Mistake("`db` is the mean over the batch: sum it, `dout.sum(axis=0)` (the 1/N is "
                 "already in dout).", lambda a, ref: ref / len(a.x), part="db"),
         Mistake("`db` is summed over the wrong axis: sum over the batch, `axis=0`.",

@@ -33,30 +33,47 @@ def relu_where(dout, x):
 
 
 # ----------------------------------------------------------------------------- linear_backward
-@wrong("linear_backward", "transposed")
+# PyTorch's layout: out = x @ w.T + b with w of shape (out_features, in_features).
+@wrong("linear_backward", "`dw` is transposed")
 def linear_dw_transposed(dout, x, w):
-    return dout @ w.T, dout.T @ x, dout.sum(axis=0)
+    return dout @ w, x.T @ dout, dout.sum(axis=0)
 
 
 @wrong("linear_backward", "summed over the batch")
 def linear_db_not_summed(dout, x, w):
-    return dout @ w.T, x.T @ dout, dout
+    return dout @ w, dout.T @ x, dout
 
 
 @wrong("linear_backward", "divided by n")
 def linear_dw_mean(dout, x, w):
-    return dout @ w.T, x.T @ dout / len(x), dout.sum(axis=0)
+    return dout @ w, dout.T @ x / len(x), dout.sum(axis=0)
 
 
-@wrong("linear_backward", "missing a transpose")
-def linear_dx_no_transpose(dout, x, w):
-    return dout @ w, x.T @ dout, dout.sum(axis=0)
+@wrong("linear_backward", "extra transpose")
+def linear_dx_extra_transpose(dout, x, w):
+    return dout @ w.T, dout.T @ x, dout.sum(axis=0)
+
+
+@wrong("linear_backward", "the mean over the batch")
+def linear_db_mean(dout, x, w):
+    return dout @ w, dout.T @ x, dout.mean(axis=0)
 
 
 @right("linear_backward")
 def linear_einsum(dout, x, w):
-    return (np.einsum("nm,dm->nd", dout, w), np.einsum("nd,nm->dm", x, dout),
-            np.einsum("nm->m", dout))
+    return (np.einsum("nj,ji->ni", dout, w), np.einsum("nj,ni->ji", dout, x),
+            np.einsum("nj->j", dout))
+
+
+@right("linear_backward")
+def linear_loops(dout, x, w):
+    """The index formulas of the lesson, as loops."""
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for n in range(x.shape[0]):
+        for j in range(w.shape[0]):
+            dx[n] += dout[n, j] * w[j]
+            dw[j] += dout[n, j] * x[n]
+    return dx, dw, dout.sum(axis=0)
 
 
 # ---------------------------------------------------------------- softmax_cross_entropy_backward
@@ -230,4 +247,4 @@ def relu_selected_entries(dout, x):
 
 @wrong("linear_backward", "`dx` is transposed")
 def linear_dx_transposed(dout, x, w):
-    return w @ dout.T, x.T @ dout, dout.sum(axis=0)
+    return w.T @ dout.T, dout.T @ x, dout.sum(axis=0)
