@@ -46,6 +46,7 @@ from course_lib.slides.assets import (
     fetch_npm_tarball,
 )
 from course_lib.slides.browser import is_local, wait_for_deck
+from course_lib.slides.fit import check_deck
 from course_lib.slides.pdfcheck import pdf_problems
 
 MATHS_HEAVIEST = "06_backprop_by_layer"
@@ -334,9 +335,11 @@ def test_app_launcher_stops_voila_and_its_kernels(signum, tmp_path):
 
 
 # ---------------------------------------------------------------------- PDFs of the lessons
-class TestPdfIsAlwaysRight:
-    """Maths typeset for the print layout, nothing overprinted or off a page: every lesson's PDF
-    once, and the maths-heaviest lesson printed five times over (the race was intermittent)."""
+class TestEveryLessonDeck:
+    """Every lesson's deck fits a 1280x720 and a 1024x768 projector with no slide overflowing
+    (``python -m course_lib.slides.fit`` splits them at authoring time), and its PDF has its
+    maths typeset for the print layout, nothing overprinted or off a page (the maths-heaviest
+    lesson printed five times over: the race was intermittent)."""
 
     pytestmark = browser_marks
 
@@ -358,11 +361,13 @@ class TestPdfIsAlwaysRight:
         assert problems and all("overprint" in p for p in problems), problems
 
     @pytest.mark.parametrize("lesson", [lesson.stem for lesson in LESSON_REGISTRY])
-    def test_every_lesson_pdf_is_clean(self, lesson, tmp_path):
+    def test_deck_fits_and_pdf_is_clean(self, lesson, tmp_path):
         if not (ASSET_CACHE / HTML_MANAGER.tarball_name).exists():
             pytest.skip("slide assets not built")
         deck = export_deck(ROOT / "notebooks" / f"{lesson}.ipynb", tmp_path, execute=False,
                            cache_dir=ASSET_CACHE)
+        assert check_deck(deck, shared_browser()) == [], (
+            f"run `python -m course_lib.slides.fit {lesson}` to split the slides")
         builds = 5 if lesson == MATHS_HEAVIEST else 1
         for build in range(builds):
             pdf = export_pdf(deck, tmp_path / f"{lesson}-{build}.pdf", browser=shared_browser())

@@ -201,7 +201,12 @@ def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
     if execute:
         nb = execute_notebook(nb, cwd=path.parent, timeout=timeout)
     nb = deck_outputs(nb, path.stem)
-    exporter = SlidesExporter(template_name=TEMPLATE_NAME,
+    from traitlets.config import Config
+
+    config = Config()  # cells tagged hide-input show their outputs only (course_lib.slides.fit)
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_input_tags = ("hide-input",)
+    exporter = SlidesExporter(template_name=TEMPLATE_NAME, config=config,
                               extra_template_basedirs=[str(TEMPLATES)],
                               reveal_scroll=scroll, reveal_theme="white", **URLS)
     resources = {"metadata": {"name": path.stem}, "course": {"icons_css": ICONS_CSS_URL}}
