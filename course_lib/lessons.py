@@ -72,7 +72,7 @@ LESSONS: tuple[Lesson, ...] = (
            widgets=("TemperatureExplorer",)),
     Lesson(6, "backprop_by_layer", "Backprop, layer by layer", 90, checks=True,
            widgets=("BackwardStepper",)),
-    Lesson(7, "training_on_mnist", "Training on MNIST", 75, checks=True,
+    Lesson(7, "training_on_mnist", "Training on MNIST", 105, checks=True,
            widgets=("FeatureMapExplorer",)),
     Lesson(8, "batchnorm_and_dropout", "Batch norm and dropout", 60, checks=True),
     Lesson(9, "making_it_fast", "Making it fast", 50),
