@@ -74,7 +74,7 @@ LESSONS: tuple[Lesson, ...] = (
            widgets=("BackwardStepper",)),
     Lesson(7, "training_on_mnist", "Training on MNIST", 105, checks=True,
            widgets=("FeatureMapExplorer",)),
-    Lesson(8, "batchnorm_and_dropout", "Batch norm and dropout", 60, checks=True),
+    Lesson(8, "batchnorm_and_dropout", "Batch norm and dropout", 70, checks=True),
     Lesson(9, "making_it_fast", "Making it fast", 50),
 )
 

@@ -1,12 +1,14 @@
 """The training loop, evaluation, saving and loading, and the course's command-line demo.
 
+    x_train, y_train, x_val, y_val = train_val_split(x, y, 5000, seed=0)  # choose on x_val
     history = fit(model, CrossEntropyLoss(), Adam(model.params), (x_train, y_train),
-                  epochs=3, batch_size=64, val=(x_test, y_test), seed=0)
-    loss, acc = evaluate(model, x_test, y_test)
+                  epochs=3, batch_size=64, val=(x_val, y_val), seed=0)
+    loss, acc = evaluate(model, x_test, y_test)   # once, at the very end
     save_model(model, "weights/lenet.npz", test_accuracy=acc)
     model = load_model("weights/lenet.npz")        # model.metadata holds the rest
 
-Command line (trains on the bundled MNIST, prints a per-epoch table)::
+Command line (trains on 55,000 of the bundled MNIST training images, prints a per-epoch table
+of validation scores on the other 5,000, then scores the test set once)::
 
     python -m course_lib.train --model lenet --epochs 5 --save weights/lenet.npz
 """
