@@ -28,7 +28,8 @@ from course_lib.models import lenet
 def cases():
     """(name, constructor, control name, values to cycle) for each explorer."""
     rng = np.random.default_rng(0)
-    digits = normalize(load_mnist(download=False).x_test[:16])
+    mnist = load_mnist(download=False)
+    digits = normalize(mnist.x_test[:16])
     digit = digits[0, 0]
     photo = cw.sample_photo(256)
     return [
@@ -57,6 +58,10 @@ def cases():
             lenet(0), digits), "channel", list(range(16))),
         ("FeatureMapExplorer lenet (image)", lambda: cw.FeatureMapExplorer(
             lenet(0), digits), "image", list(range(16))),
+        ("ShiftExplorer shipped MLP + LeNet (dx)", lambda: cw.ShiftExplorer(
+            mnist.x_test[:8], mnist.y_test[:8]), "dx", list(range(-4, 5))),
+        ("ShiftExplorer shipped MLP + LeNet (image)", lambda: cw.ShiftExplorer(
+            mnist.x_test[:8], mnist.y_test[:8]), "image", list(range(8))),
     ]
 
 

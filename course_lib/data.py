@@ -341,6 +341,42 @@ def normalize(images, mean: float | None = None, std: float | None = None,
     return out
 
 
+def shift_images(images, dy: int, dx: int) -> np.ndarray:
+    """Move images by whole pixels: ``dy`` down (up if negative), ``dx`` right (left if negative).
+
+    ``out[..., i, j] = images[..., i - dy, j - dx]`` where that pixel exists, else 0: the rows
+    and columns that come in are zeros, the background of raw MNIST; what leaves the frame is
+    lost. Shift the uint8 images *before* ``normalize`` (after it, 0 is no longer background).
+
+    Parameters
+    ----------
+    images : (N, H, W) or (N, C, H, W) array of any numeric dtype, e.g. MNIST's uint8.
+    dy, dx : ints with |dy| <= H and |dx| <= W.
+
+    Returns
+    -------
+    A new array with the shape and dtype of ``images``.
+    """
+    check_array(images, "images", floating=False, finite=False)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must be 3-D (N, H, W) or 4-D (N, C, H, W), got "
+                         f"{images.ndim}-D with shape {images.shape}")
+    H, W = images.shape[-2:]
+    for name, value, size, axis in (("dy", dy, H, "height H"), ("dx", dx, W, "width W")):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an int (whole pixels), got "
+                            f"{type(value).__name__} {value!r}")
+        if abs(value) > size:
+            raise ValueError(f"{name} must be in [-{size}, {size}] (the image {axis} is "
+                             f"{size}), got {value}")
+    dy, dx = int(dy), int(dx)
+    out = np.zeros_like(images)
+    src_rows, dst_rows = slice(max(-dy, 0), H - max(dy, 0)), slice(max(dy, 0), H - max(-dy, 0))
+    src_cols, dst_cols = slice(max(-dx, 0), W - max(dx, 0)), slice(max(dx, 0), W - max(-dx, 0))
+    out[..., dst_rows, dst_cols] = images[..., src_rows, src_cols]
+    return out
+
+
 def train_val_split(x, y, val_size: int = 5000, *, seed):
     """Split off a random validation set, reproducibly.
 

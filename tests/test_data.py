@@ -377,6 +377,61 @@ def test_normalize_rejects_bad_input(args, kwargs, error, pattern):
         data.normalize(*args, **kwargs)
 
 
+# --------------------------------------------------------------------------- shift_images
+
+def shift_loop(images, dy, dx):
+    """Reference: out[..., i, j] = images[..., i - dy, j - dx] where that pixel exists, else 0."""
+    out = np.zeros_like(images)
+    H, W = images.shape[-2:]
+    for i in range(H):
+        for j in range(W):
+            if 0 <= i - dy < H and 0 <= j - dx < W:
+                out[..., i, j] = images[..., i - dy, j - dx]
+    return out
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 7), (2, 3, 6, 4)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.int64])
+def test_shift_images_matches_a_loop(shape, dtype):
+    images = (np.random.default_rng(0).integers(1, 200, shape)).astype(dtype)
+    before = images.copy()
+    H, W = shape[-2:]
+    for dy in range(-H, H + 1):
+        for dx in range(-W, W + 1):
+            out = data.shift_images(images, dy, dx)
+            assert out.shape == images.shape and out.dtype == images.dtype
+            np.testing.assert_array_equal(out, shift_loop(images, dy, dx))
+    np.testing.assert_array_equal(images, before)  # the input is not modified
+    assert not data.shift_images(images, H, 0).any() and not data.shift_images(images, 0, -W).any()
+    out = data.shift_images(images, 0, 0)
+    np.testing.assert_array_equal(out, images)
+    assert out is not images
+
+
+def test_shift_images_moves_a_digit_down_and_right():
+    x = data.load_mnist(download=False).x_test[:2]
+    out = data.shift_images(x, 2, -3)  # 2 rows down, 3 columns left
+    np.testing.assert_array_equal(out[:, 2:, :-3], x[:, :-2, 3:])
+    assert not out[:, :2].any() and not out[:, :, -3:].any()  # zeros (background) come in
+    np.testing.assert_array_equal(out, np.roll(x, (2, -3), axis=(1, 2)) * (out > 0))
+
+
+@pytest.mark.parametrize("args, error, pattern", [
+    (([[1, 2]], 0, 0), TypeError, "images must be a numpy.ndarray"),
+    ((np.zeros((4, 4), np.uint8), 0, 0), ValueError,
+     r"images must be 3-D \(N, H, W\) or 4-D \(N, C, H, W\), got 2-D with shape \(4, 4\)"),
+    ((np.zeros((0, 4, 4), np.uint8), 0, 0), ValueError, "images must not be empty"),
+    ((IMAGES, 1.0, 0), TypeError, r"dy must be an int \(whole pixels\), got float 1.0"),
+    ((IMAGES, 0, True), TypeError, "dx must be an int .*got bool True"),
+    ((IMAGES, 5, 0), ValueError, r"dy must be in \[-4, 4\] \(the image height H is 4\), got 5"),
+    ((np.zeros((1, 4, 6), np.uint8), 0, -7), ValueError,
+     r"dx must be in \[-6, 6\] \(the image width W is 6\), got -7"),
+])
+def test_shift_images_rejects_bad_input(args, error, pattern):
+    with pytest.raises(error, match=pattern):
+        data.shift_images(*args)
+
+
 # --------------------------------------------------------------------------- train_val_split
 
 def test_train_val_split_is_disjoint_covering_and_seeded():

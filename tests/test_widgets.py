@@ -30,6 +30,9 @@ from course_lib import (
 )
 from course_lib import functional as F
 from course_lib import widgets as cw
+from course_lib.data import load_mnist, normalize, shift_images
+from course_lib.paths import WEIGHTS_DIR
+from course_lib.train import load_model, predict
 from course_lib.validate import conv_output_size
 from course_lib.widgets.arithmetic import LIMITS, read_counts
 from course_lib.widgets.pooling import shift_image
@@ -70,6 +73,21 @@ def small_model():
                       Linear(3 * 5 * 5, 10, rng=3))
 
 
+def tiny_digits(n: int, size: int = 12) -> np.ndarray:
+    """n uint8 'digits' of size x size: a zero background and a bright bar, in different places."""
+    images = np.zeros((n, size, size), dtype=np.uint8)
+    for k in range(n):
+        images[k, 3 + k % 4:8 + k % 4, 4 + k % 3:6 + k % 3] = 200 + k
+    return images
+
+
+def tiny_models(size: int = 12) -> dict:
+    """Two small untrained classifiers of size x size images (an MLP and a CNN)."""
+    return {"dense": Sequential(Flatten(), Linear(size * size, 10, rng=0)),
+            "conv": Sequential(Conv2d(1, 2, 3, rng=1), ReLU(), MaxPool2d(2), Flatten(),
+                               Linear(2 * ((size - 2) // 2) ** 2, 10, rng=2))}
+
+
 def make_all(digit, photo, rng):
     """One of each explorer, on small data."""
     x = rng.standard_normal((2, 12, 12)).astype(np.float32)
@@ -84,13 +102,15 @@ def make_all(digit, photo, rng):
         "backward": cw.BackwardStepper(x[:, :6, :6], rng.standard_normal((3, 2, 3, 3))
                                        .astype(np.float32), stride=2, padding=1),
         "feature_maps": cw.FeatureMapExplorer(small_model(), images, np.array([1, 2, 3])),
+        "shift": cw.ShiftExplorer(tiny_digits(3), np.array([0, 1, 2]), tiny_models(), dx=1),
     }
 
 
 WIGGLE = {"kernel": ["k11", "border", "image"], "stepper": ["step"],
           "arithmetic": ["stride", "padding"], "pooling": ["shift", "kernel_size", "mode"],
           "temperature": ["temperature"],
-          "backward": ["i", "f"], "feature_maps": ["channel", "layer", "image", "scale"]}
+          "backward": ["i", "f"], "feature_maps": ["channel", "layer", "image", "scale"],
+          "shift": ["dx", "dy", "image"]}
 
 
 def wiggle(name, explorer, k: int) -> None:
@@ -494,6 +514,105 @@ def test_feature_maps_reject_bad_input():
         cw.FeatureMapExplorer(small_model(), images, labels=np.array([1, 2, 3]))
 
 
+# ---------------------------------------------------------------------- ShiftExplorer
+def softmax_of(model, images, dy, dx):
+    """Independent reference: the model's softmax for the shifted, normalised uint8 images."""
+    x = normalize(shift_images(images, dy, dx))
+    model.eval()
+    try:
+        return F.softmax(model.forward(x).astype(np.float64))
+    finally:
+        model.train()
+
+
+@pytest.fixture(scope="module")
+def mnist_digits():
+    data = load_mnist(download=False)
+    return data.x_test[:4], data.y_test[:4]
+
+
+def test_shift_explorer_at_shift_zero_reproduces_the_shipped_models(mnist_digits):
+    images, labels = mnist_digits
+    ex = cw.ShiftExplorer(images, labels)
+    assert list(ex.models) == ["MLP", "LeNet"]
+    mlp, net = load_model(WEIGHTS_DIR / "mlp.npz"), load_model(WEIGHTS_DIR / "lenet.npz")
+    for name, model in (("MLP", mlp), ("LeNet", net)):
+        want = predict(model, normalize(images))
+        np.testing.assert_array_equal(ex.table[name][:, 4, 4].argmax(axis=-1), want)
+        assert ex.models[name].training  # run in eval mode, mode restored
+    for n in range(4):
+        ex.controls["image"].value = n
+        np.testing.assert_array_equal(ex.shifted, images[n])
+        assert ex.predictions == {"MLP": predict(mlp, normalize(images[n:n + 1]))[0],
+                                  "LeNet": predict(net, normalize(images[n:n + 1]))[0]}
+        assert f"(label {labels[n]})" in ex.readout and ex.ink_lost == 0
+    assert "MLP: predicts" in ex.readout and "LeNet: predicts" in ex.readout
+
+
+def test_shift_explorer_state_is_the_models_on_shifted_digits(mnist_digits):
+    images, labels = mnist_digits
+    models = {"MLP": load_model(WEIGHTS_DIR / "mlp.npz"),
+              "LeNet": load_model(WEIGHTS_DIR / "lenet.npz")}
+    ex = cw.ShiftExplorer(images, labels, models, image=1, dy=-2, dx=3)
+    for n, dy, dx in [(1, -2, 3), (0, 4, -4), (3, 0, 2), (2, -4, 0)]:
+        with ex.hold():
+            c = ex.controls
+            c["image"].value, c["dy"].value, c["dx"].value = n, dy, dx
+        np.testing.assert_array_equal(ex.shifted, shift_images(images[n:n + 1], dy, dx)[0])
+        assert ex.ink_lost == int((images[n] > 0).sum() - (ex.shifted > 0).sum())
+        for name, model in models.items():
+            p = softmax_of(model, images[n:n + 1], dy, dx)[0]
+            np.testing.assert_allclose(ex.probs[name], p, rtol=1e-5, atol=1e-7)
+            assert ex.predictions[name] == int(p.argmax())
+            row = [softmax_of(model, images[n:n + 1], dy, s)[0, labels[n]] for s in range(-4, 5)]
+            np.testing.assert_allclose(ex.curves[name], row, rtol=1e-5, atol=1e-7)
+        assert f"dy={dy}, dx={dx}" in repr(ex)
+    right = sum(int(softmax_of(models["MLP"], images[3:4], a, b)[0].argmax() == labels[3])
+                for a in range(-4, 5) for b in range(-4, 5))
+    ex.controls["image"].value = 3
+    assert ex.correct["MLP"] == right
+    assert f"right at {right} of 81 shifts" in ex.readout
+
+
+def test_shift_explorer_with_other_models_and_sizes():
+    images = tiny_digits(2)
+    ex = cw.ShiftExplorer(images, np.array([3, 7]), tiny_models(), dy=1, dx=-1)
+    assert ex.table["dense"].shape == ex.table["conv"].shape == (2, 9, 9, 10)
+    for name, model in ex.models.items():
+        np.testing.assert_allclose(ex.probs[name], softmax_of(model, images[:1], 1, -1)[0],
+                                   rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(ex.table[name].sum(axis=-1), 1.0, rtol=1e-6)
+    assert repr(ex) == "ShiftExplorer(images=2, models=['dense', 'conv'], image=0, dy=1, dx=-1)"
+
+
+def test_shift_explorer_rejects_bad_input():
+    images, labels, models = tiny_digits(2), np.array([1, 2]), tiny_models()
+    with pytest.raises(TypeError, match="images must be raw uint8 digits.*got dtype float32"):
+        cw.ShiftExplorer(images.astype(np.float32), labels, models)
+    with pytest.raises(ValueError, match=r"images must be 3-D \(N, H, W\)"):
+        cw.ShiftExplorer(images[:, None], labels, models)
+    with pytest.raises(ValueError, match="at most 32 digits"):
+        cw.ShiftExplorer(np.zeros((33, 12, 12), np.uint8), np.zeros(33, int), models)
+    with pytest.raises(ValueError, match="larger than 8×8"):
+        cw.ShiftExplorer(np.zeros((2, 8, 8), np.uint8), labels, models)
+    with pytest.raises(ValueError, match=r"labels must have shape \(2,\)"):
+        cw.ShiftExplorer(images, np.array([1, 2, 3]), models)
+    with pytest.raises(ValueError, match=r"labels must be class indices in \[0, 10\)"):
+        cw.ShiftExplorer(images, np.array([1, 12]), models)
+    with pytest.raises(TypeError, match="models must be a dict of two names"):
+        cw.ShiftExplorer(images, labels, {"dense": models["dense"]})
+    with pytest.raises(TypeError, match="models must be a dict of two names"):
+        cw.ShiftExplorer(images, labels, [models["dense"], models["conv"]])
+    with pytest.raises(ValueError, match=r"image must be an index in \[0, 1\], got 2"):
+        cw.ShiftExplorer(images, labels, models, image=2)
+    with pytest.raises(ValueError, match=r"dx must be in \[-4, 4\], got 5"):
+        cw.ShiftExplorer(images, labels, models, dx=5)
+    with pytest.raises(ValueError, match="dy must be >= -4"):
+        cw.ShiftExplorer(images, labels, models, dy=-5)
+    with pytest.raises(TypeError, match="dy must be an int"):
+        cw.ShiftExplorer(images, labels, models, dy=1.0)
+
+
 # ---------------------------------------------------------------------- figures and display
 def count_artists(fig):
     """Artists a redraw could leak (ticks excluded: their number follows the axis limits)."""
@@ -593,7 +712,8 @@ def test_controls_readout_widget_contract(explorers):
              "pooling": {"kernel_size", "stride", "mode", "shift"},
              "temperature": {"temperature"},
              "backward": {"f", "i", "j", "channel"},
-             "feature_maps": {"image", "layer", "channel", "scale"}}
+             "feature_maps": {"image", "layer", "channel", "scale"},
+             "shift": {"image", "dy", "dx"}}
     for name, ex in explorers.items():
         assert names[name] <= set(ex.controls), name
         assert isinstance(ex.widget, W.Box)

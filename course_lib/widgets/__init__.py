@@ -7,6 +7,7 @@ PoolingExplorer         max/avg pooling, the argmax mask and a shift for transla
 TemperatureExplorer     softmax(z / T) and its entropy
 BackwardStepper         which entries of dW and dX one upstream-gradient cell feeds
 FeatureMapExplorer      a trained Sequential's feature maps: image, layer, channel, colour scale
+ShiftExplorer           a digit shifted by (dy, dx): the trained MLP's and LeNet's probabilities
 
 Every explorer has ``.controls`` (name -> ipywidgets control: set ``.value`` to move it),
 ``.readout`` (the text under the picture), ``.widget`` (the container to display),
@@ -48,10 +49,11 @@ from .backward import BackwardStepper
 from .feature_maps import FeatureMapExplorer
 from .kernel_editor import BORDERS, KERNELS, KernelEditor, filter_image, sample_photo
 from .pooling import PoolingExplorer
+from .shift import ShiftExplorer
 from .sliding_window import SlidingWindowStepper
 from .temperature import TemperatureExplorer, softmax_with_temperature
 
 __all__ = ["Explorer", "KERNELS", "BORDERS", "KernelEditor", "SlidingWindowStepper",
            "ConvArithmeticExplorer", "PoolingExplorer", "TemperatureExplorer", "BackwardStepper",
-           "FeatureMapExplorer", "sample_photo", "filter_image", "conv_arithmetic",
-           "softmax_with_temperature"]
+           "FeatureMapExplorer", "ShiftExplorer", "sample_photo", "filter_image",
+           "conv_arithmetic", "softmax_with_temperature"]
