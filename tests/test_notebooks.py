@@ -121,6 +121,20 @@ def test_a_learner_alone_is_scaffolded(lesson):
     assert len(links) >= 3, f"{stem}: further reading has {len(links)} links, want >= 3"
 
 
+def test_speaker_notes_stay_out_of_a_students_way(lesson):
+    """Notes cells show in the deck's speaker view only: collapsed in JupyterLab, tagged
+    ``speaker-notes`` (left out of the Voila app and the website)."""
+    stem, nb = lesson
+    for i, cell in enumerate(nb["cells"]):
+        notes = cell["metadata"]["slideshow"]["slide_type"] == "notes"
+        tagged = "speaker-notes" in cell["metadata"].get("tags", [])
+        assert notes == tagged, f"{stem} cell {i}: slide_type notes <=> tag speaker-notes"
+        if notes:
+            assert cell["cell_type"] == "markdown", f"{stem} cell {i}"
+            assert cell["metadata"].get("jupyter", {}).get("source_hidden"), (
+                f"{stem} cell {i}: speaker notes not collapsed for students")
+
+
 HIDDEN_CHECK = "hidden-check"
 
 

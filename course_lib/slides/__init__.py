@@ -180,14 +180,13 @@ def deck_outputs(nb, lesson: str) -> nbformat.NotebookNode:
 
 def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
                 execute: bool = True, cache_dir: str | Path = "build/cache",
-                timeout: int = 600, scroll: bool = True) -> Path:
+                timeout: int = 600) -> Path:
     """Export one lesson to ``out_dir/<name>.slides.html``; return that path.
 
     notebook  : path of the lesson notebook.
-    execute   : run it first (in its own folder) so outputs and widget state are fresh;
+    execute   : run it first (in its own folder) so outputs and explorer frames are fresh;
                 False exports the outputs saved in the file.
     cache_dir : where the npm widget renderer is cached (see :func:`build_assets`).
-    scroll    : slides taller than the screen scroll in the browser.
     The assets folder is (re)built in ``out_dir`` when missing.
     """
     from nbconvert import SlidesExporter
@@ -208,7 +207,7 @@ def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
     config.TagRemovePreprocessor.remove_input_tags = ("hide-input",)
     exporter = SlidesExporter(template_name=TEMPLATE_NAME, config=config,
                               extra_template_basedirs=[str(TEMPLATES)],
-                              reveal_scroll=scroll, reveal_theme="white", **URLS)
+                              reveal_theme="white", **URLS)
     resources = {"metadata": {"name": path.stem}, "course": {"icons_css": ICONS_CSS_URL}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     deck = out_dir / f"{path.stem}.slides.html"

@@ -9,9 +9,11 @@ scales it to the screen, so a slide that fits fits on a 1280x720 and a 1024x768 
 alike. A slide taller than that is split into sub-slides at cell boundaries (the cells that
 start a part become ``subslide``); a Markdown cell too tall on its own is first split in two
 at a paragraph boundary (never inside maths, code, a table or a ``<details>`` answer); a
-code cell too tall on its own that draws a figure gets the tag ``hide-input``, so the deck
-shows its figure without the plotting code. Text wraps instead of running off the right edge
-(the deck template's CSS). Only slide metadata, tags and Markdown cell boundaries change: a
+code cell too tall on its own gets the tag ``hide-input``, so the deck shows what it prints
+or draws without its code (the notebook keeps it). Text wraps instead of running off the
+right edge (the deck template's CSS), and a slide at most ``1 / MIN_ZOOM`` times too tall is
+shown at that zoom (the deck template's script), which keeps code at 11 pt or more. Only
+slide metadata, tags and Markdown cell boundaries change: a
 learner reading the notebook sees the same text and code.
 
 An explorer's deck frames (a range input and a readout under its picture) exist only in an
@@ -35,6 +37,7 @@ from . import export_deck
 
 SLIDE_WIDTH, SLIDE_HEIGHT = 960, 700  # the deck template's reveal.js width and height
 FRAME_ROOM = 110                       # px for an explorer's range input and readout
+MIN_ZOOM = 0.85                        # = the deck template's minZoom
 VIEWPORTS = ((1280, 720), (1024, 768))
 
 MEASURE_JS = """() => {
@@ -49,6 +52,7 @@ MEASURE_JS = """() => {
             return {id: cell.id.replace(/^cell-id=/, ''),
                     top: (box.top - top) / scale, bottom: (box.bottom - top) / scale};
         });
+        slide.style.zoom = "";  // measure the natural size (the template may have zoomed it)
         slides.push({h: at.h, v: at.v, height: slide.scrollHeight, width: slide.scrollWidth,
                      explorers: slide.querySelectorAll('.course-live-note').length, cells});
     }
@@ -70,7 +74,7 @@ class SlideSize:
 
     @property
     def room(self) -> float:
-        return SLIDE_HEIGHT - FRAME_ROOM * self.explorers
+        return SLIDE_HEIGHT / MIN_ZOOM - FRAME_ROOM * self.explorers
 
     @property
     def overflows(self) -> bool:
@@ -128,10 +132,6 @@ def split_markdown(source: str) -> tuple[str, str] | None:
 HIDE_INPUT = "hide-input"  # the deck shows the cell's outputs only (Jupyter Book's tag too)
 
 
-def _draws(cell) -> bool:
-    return any("image/png" in out.get("data", {}) for out in cell.get("outputs", []))
-
-
 def plan(nb, slides: list[SlideSize]) -> tuple[set[str], set[str], set[str]]:
     """(cells to start a sub-slide, Markdown cells to split, code cells whose input the deck
     hides) for the overflowing slides."""
@@ -140,15 +140,19 @@ def plan(nb, slides: list[SlideSize]) -> tuple[set[str], set[str], set[str]]:
     for slide in slides:
         if not slide.overflows or not slide.cells:
             continue
+        # the slide's own margins and paddings around its cells
+        overhead = slide.height - (max(c["bottom"] for c in slide.cells)
+                                   - min(c["top"] for c in slide.cells))
+        room = slide.room - max(overhead, 0)
         start = slide.cells[0]["top"]
         for k, cell in enumerate(slide.cells):
-            too_tall_alone = cell["bottom"] - cell["top"] > slide.room
+            too_tall_alone = cell["bottom"] - cell["top"] > room
             nb_cell = by_id.get(cell["id"])
             if too_tall_alone and nb_cell is not None and nb_cell.cell_type == "markdown":
                 splits.add(cell["id"])
-            if too_tall_alone and nb_cell is not None and _draws(nb_cell):
+            if too_tall_alone and nb_cell is not None and nb_cell.cell_type == "code":
                 hides.add(cell["id"])
-            if k and cell["bottom"] - start > slide.room:
+            if k and cell["bottom"] - start > room:
                 breaks.add(cell["id"])
                 start = cell["top"]
     return breaks, splits, hides
