@@ -14,8 +14,9 @@ Add a lesson: add its ``Lesson`` line here in course order, write its notebook (
 (``tests/test_lessons.py``) say what is missing.
 
 Lesson fields: number, slug, title, minutes (an honest estimate for a learner alone, reading,
-running and answering the self-checks; the exercise is extra), checks, and widgets (the
-``course_lib.widgets`` explorers the lesson displays, in order of first appearance).
+running and answering the self-checks; the exercise is extra), checks, widgets (the
+``course_lib.widgets`` explorers the lesson displays, in order of first appearance) and
+about (what the learner takes away, one line for the course map: ``course_map()``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from .paths import EXERCISES_DIR, NOTEBOOKS_DIR, SOLUTIONS_DIR
 
-__all__ = ["Lesson", "LESSONS", "get_lesson", "with_exercises"]
+__all__ = ["Lesson", "LESSONS", "get_lesson", "with_exercises", "course_map"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Lesson:
     minutes: int
     checks: bool = False  # has an exercise, a solution and ``course_lib/checks/<slug>.py``
     widgets: tuple[str, ...] = ()
+    about: str = ""
 
     @property
     def stem(self) -> str:
@@ -61,21 +63,34 @@ class Lesson:
 
 
 LESSONS: tuple[Lesson, ...] = (
-    Lesson(0, "start_here", "Start here", 20),
-    Lesson(1, "why_convolutions", "Why convolutions?", 60, widgets=("ShiftExplorer",)),
+    Lesson(0, "start_here", "Start here", 20,
+           about="how the course works, an environment check, a first look at MNIST"),
+    Lesson(1, "why_convolutions", "Why convolutions?", 60, widgets=("ShiftExplorer",),
+           about="an MLP against two CNNs: parameters, shifted digits, locality and weight "
+                 "sharing, equivariance, receptive field, dilation, 1×1 convolutions"),
     Lesson(2, "convolution", "Convolution", 60, checks=True,
-           widgets=("SlidingWindowStepper", "KernelEditor")),
+           widgets=("SlidingWindowStepper", "KernelEditor"),
+           about="cross-correlation vs convolution, classic kernels, channels, filters, bias"),
     Lesson(3, "padding_and_stride", "Padding and stride", 45, checks=True,
-           widgets=("SlidingWindowStepper", "ConvArithmeticExplorer")),
-    Lesson(4, "pooling", "Pooling", 40, checks=True, widgets=("PoolingExplorer",)),
+           widgets=("SlidingWindowStepper", "ConvArithmeticExplorer"),
+           about="the output-size formula derived, 'same' padding, stride, dilation"),
+    Lesson(4, "pooling", "Pooling", 40, checks=True, widgets=("PoolingExplorer",),
+           about="max vs average, overlapping windows, how much invariance pooling buys"),
     Lesson(5, "softmax_cross_entropy", "Softmax and cross-entropy", 45, checks=True,
-           widgets=("TemperatureExplorer",)),
+           widgets=("TemperatureExplorer",),
+           about="a stable softmax, temperature, ln 10 at chance, the gradient p − y derived"),
     Lesson(6, "backprop_by_layer", "Backprop, layer by layer", 90, checks=True,
-           widgets=("BackwardStepper",)),
+           widgets=("BackwardStepper",),
+           about="the chain rule on a graph, then every layer's backward pass derived "
+                 "(conv with stride and padding) and gradient-checked"),
     Lesson(7, "training_on_mnist", "Training on MNIST", 105, checks=True,
-           widgets=("FeatureMapExplorer",)),
-    Lesson(8, "batchnorm_and_dropout", "Batch norm and dropout", 70, checks=True),
-    Lesson(9, "making_it_fast", "Making it fast", 50),
+           widgets=("FeatureMapExplorer",),
+           about="validation vs test, SGD/momentum/Adam, schedules, initialisation, "
+                 "debugging a network that does not learn"),
+    Lesson(8, "batchnorm_and_dropout", "Batch norm and dropout", 70, checks=True,
+           about="batch norm's backward pass from its graph, train vs eval mode, dropout"),
+    Lesson(9, "making_it_fast", "Making it fast", 50,
+           about="loops → sliding windows → im2col and one matrix product, timed fairly"),
 )
 
 
@@ -90,6 +105,20 @@ def get_lesson(name: str | int) -> Lesson:
             return lesson
     raise ValueError(f"name must name a lesson, got {name!r}; lessons: "
                      f"{', '.join(lesson.stem for lesson in LESSONS)}")
+
+
+def course_map(notebooks: str = "", exercises: str = "../exercises/") -> str:
+    """The course map as a Markdown table, from the registry: number, lesson (linked), time,
+    what you learn, widgets, exercise (linked). ``notebooks`` / ``exercises`` prefix the links.
+    """
+    rows = ["| # | lesson | time | what you learn | widgets | exercise |",
+            "|---|---|---|---|---|---|"]
+    for lesson in LESSONS[1:]:
+        exercise = (f"[exercise]({exercises}{lesson.stem}.ipynb)" if lesson.checks else "—")
+        rows.append(f"| {lesson.number:02d} | [{lesson.title}]({notebooks}{lesson.stem}.ipynb) "
+                    f"| {lesson.minutes} min | {lesson.about} | "
+                    f"{', '.join(lesson.widgets) or '—'} | {exercise} |")
+    return "\n".join(rows)
 
 
 def with_exercises() -> tuple[Lesson, ...]:

@@ -82,3 +82,15 @@ def test_solution_and_exercise_headings_follow_the_registry():
             cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
             first = "".join(cells[0]["source"]).splitlines()[0]
             assert first == f"# Exercise {lesson.number:02d} — {lesson.title}", (path, first)
+
+
+def test_course_map_lists_every_lesson_with_its_widgets_and_exercise():
+    from course_lib.lessons import course_map
+
+    table = course_map().splitlines()
+    assert len(table) == 2 + len(LESSONS) - 1  # header, rule, every lesson but the start page
+    for lesson, row in zip(LESSONS[1:], table[2:], strict=True):
+        assert lesson.about, f"{lesson.stem}: say in `about` what the learner takes away"
+        assert f"[{lesson.title}]({lesson.stem}.ipynb)" in row and f"{lesson.minutes} min" in row
+        assert all(name in row for name in lesson.widgets)
+        assert (f"(../exercises/{lesson.stem}.ipynb)" in row) == lesson.checks
