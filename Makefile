@@ -28,7 +28,7 @@ $(ASSETS): $(STAMP)
 	$(BIN)/python -m course_lib.slides --assets-only || echo "slide assets not built (needs npm): deck tests will be skipped"
 
 course: setup
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" notebooks/00_start_here.ipynb
 
 # One BLAS thread per process: the tests run many small ops, where OpenBLAS threads only
 # fight each other (and any other process) for the cores.
