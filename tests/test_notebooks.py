@@ -107,7 +107,9 @@ def test_a_learner_alone_is_scaffolded(lesson):
     entry = get_lesson(stem)
     if not entry.number:
         return
-    opening = "\n".join(_source(c) for c in nb["cells"][:3] if c["cell_type"] == "markdown")
+    student_cells = [c for c in nb["cells"] if c["cell_type"] == "markdown"
+                     and c["metadata"]["slideshow"]["slide_type"] != "notes"]
+    opening = "\n".join(_source(c) for c in student_cells[:3])
     assert f"**Time:** about {entry.minutes} minutes" in opening, (
         f"{stem}: the opening must say '**Time:** about {entry.minutes} minutes' (the registry)")
     assert "**Prerequisites:**" in opening, f"{stem}: no prerequisites at the top"
@@ -235,3 +237,19 @@ def test_few_cells_ignored_by_nbval(lesson):
     assert len(ignored) <= MAX_IGNORED_CELLS, f"{stem}: {len(ignored)} cells ignored by nbval"
     for cell in _code(nb):
         assert "NBVAL_SKIP" not in _source(cell), f"{stem}: a cell skipped by nbval"
+
+
+def test_every_slide_has_speaker_notes(lesson):
+    """Each top-level slide group (a cell with slide_type "slide" and every cell after it up to
+    the next "slide") holds at least one notes cell for the instructor's speaker view."""
+    stem, nb = lesson
+    groups = []
+    for i, cell in enumerate(nb["cells"]):
+        kind = cell["metadata"]["slideshow"]["slide_type"]
+        if kind == "slide":
+            title = (_source(cell).splitlines() or [""])[0]
+            groups.append([i, title, 0])
+        elif kind == "notes" and groups:
+            groups[-1][2] += 1
+    bare = [f"cell {i} {title[:50]!r}" for i, title, notes in groups if not notes]
+    assert not bare, f"{stem}: slides without speaker notes: {'; '.join(bare)}"
