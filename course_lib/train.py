@@ -8,7 +8,7 @@
     model = load_model("weights/lenet.npz")        # model.metadata holds the rest
 
 Command line (trains on 55,000 of the bundled MNIST training images, prints a per-epoch table
-of validation scores on the other 5,000, then scores the test set once)::
+of validation scores on the other 5,000; ``--test`` scores the test set once, at the end)::
 
     python -m course_lib.train --model lenet --epochs 5 --save weights/lenet.npz
 """
@@ -350,6 +350,7 @@ DEFAULTS = {  # tuned on full MNIST: see benchmarks/README.md
     "mlp": {"optimizer": "adam", "lr": 3e-3, "schedule": "cosine", "warmup": 200},
     "seed": {"optimizer": "adam", "lr": 1e-2, "schedule": "cosine", "warmup": 200},
     "lenet": {"optimizer": "adam", "lr": 3e-3, "schedule": "restarts", "warmup": 200},
+    "resnet": {"optimizer": "adam", "lr": 3e-3, "schedule": "cosine", "warmup": 200},
 }
 
 
@@ -396,7 +397,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m course_lib.train",
         description="Train one of the course's networks on MNIST with NumPy: report the time "
                     "and validation accuracy of every epoch (the validation images are held "
-                    "out of the training set), then score the test set once, at the end.")
+                    "out of the training set); with --test, score the test set once, at the end.")
     p.add_argument("--model", choices=sorted(MODELS), default="lenet")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
@@ -418,6 +419,9 @@ def _parser() -> argparse.ArgumentParser:
                         f"the split is fixed by seed {SPLIT_SEED})")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    p.add_argument("--test", action="store_true",
+                   help="score the test set once at the end: only for a final run, after every "
+                        "choice was made on validation")
     p.add_argument("--save", default=None, help="write the trained weights here (.npz)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)  # tests: N images
@@ -487,16 +491,18 @@ def main(argv=None) -> History:
                   progress=not args.no_progress, on_epoch_end=report)
     if not args.no_progress:  # the bars are done: print the whole table once, cleanly
         print("\n" + header + "\n" + "-" * len(header) + "\n" + "\n".join(rows))
-    test_loss, test_acc = evaluate(model, x_test, y_test)  # the test set, once, at the end
     print(f"total training time {sum(history.epoch_time):.1f} s; final validation accuracy "
-          f"{history.val_acc[-1]:.2%}; test accuracy (scored once) {test_acc:.2%}")
+          f"{history.val_acc[-1]:.2%}")
+    scores = {}
+    if args.test:  # the test set, once, at the end of a final run
+        scores["test_loss"], scores["test_accuracy"] = evaluate(model, x_test, y_test)
+        print(f"test accuracy (scored once) {scores['test_accuracy']:.2%}")
     if args.save:
         command = "python -m course_lib.train " + shlex.join(argv)
         path = save_model(model, args.save, command=command, dataset=args.dataset,
                           epochs=args.epochs, batch_size=args.batch_size, optimizer=opt_repr,
                           lr=lr, schedule=repr(schedule), seed=args.seed, dtype=str(dtype),
-                          val_size=args.val_size, val_accuracy=history.val_acc[-1],
-                          test_accuracy=test_acc, test_loss=test_loss,
+                          val_size=args.val_size, val_accuracy=history.val_acc[-1], **scores,
                           history={k: v for k, v in history.to_dict().items()
                                    if not k.startswith("step_") and k != "lr"},
                           numpy=np.__version__, python=platform.python_version(),

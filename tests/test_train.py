@@ -265,7 +265,7 @@ def test_misclassified_orders_by_confidence():
 def test_cli_trains_saves_and_prints_a_table(tmp_path, capsys):
     out = tmp_path / "seed.npz"
     hist = main(["--model", "seed", "--epochs", "2", "--limit", "256", "--val-size", "56",
-                 "--no-progress", "--save", str(out)])
+                 "--no-progress", "--test", "--save", str(out)])
     text = capsys.readouterr().out
     assert "200 training / 56 validation images" in text
     assert "epoch | time (s) | train loss | train acc | val loss | val acc" in text
@@ -274,7 +274,7 @@ def test_cli_trains_saves_and_prints_a_table(tmp_path, capsys):
     model = load_model(out)
     meta = model.metadata
     assert meta["command"] == ("python -m course_lib.train --model seed --epochs 2 --limit 256 "
-                               f"--val-size 56 --no-progress --save {out}")
+                               f"--val-size 56 --no-progress --test --save {out}")
     assert meta["val_accuracy"] == hist.val_acc[-1] and meta["history"]["val_acc"] \
         == hist.val_acc
     assert meta["val_size"] == 56 and 0 <= meta["test_accuracy"] <= 1
@@ -290,7 +290,8 @@ def test_cli_module_entry_point_with_sgd_and_progress(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "SGD(lr=0.01, momentum=0.9" in result.stdout and "float64" in result.stdout
-    assert "test accuracy (scored once)" in result.stdout and "epoch 1/1" in result.stderr
+    assert "final validation accuracy" in result.stdout and "epoch 1/1" in result.stderr
+    assert "test" not in result.stdout.lower()  # no --test: the test set is not touched
     bad = subprocess.run([sys.executable, "-m", "course_lib.train", "--model", "vgg"],
                          cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
