@@ -10,6 +10,13 @@ writes ``exercises/<lesson>.ipynb`` in which, as nbgrader's ``generate_assignmen
 - outputs and execution counts are cleared; notebook and cell metadata (``nbgrader``,
   ``course``) are kept, so an instructor can also run nbgrader on ``solutions/``.
 
+Written questions are nbgrader *manually graded answers*: a markdown cell with metadata
+``nbgrader = {"grade": true, "solution": true, "points": P, "grade_id": ..., ...}`` whose model
+answer sits between ``### BEGIN SOLUTION`` and ``### END SOLUTION``; the student sees
+``YOUR ANSWER HERE`` in its place. :func:`graded_points` (the autograded functions, from the
+``test_NAME`` cells) leaves them out; :func:`answer_points` lists them, for the grader to
+report as needing manual grading.
+
 Markers are recognised as nbgrader does: any line *containing* ``BEGIN SOLUTION``,
 ``END SOLUTION``, ``BEGIN HIDDEN TESTS`` or ``END HIDDEN TESTS``. Unbalanced or nested markers, a
 solution region outside a solution cell and hidden tests outside a grade cell are errors
@@ -79,25 +86,52 @@ def render_notebook(nb: nbformat.NotebookNode) -> str:
 
 def nbgrader_meta(cell) -> dict:
     """The cell's ``nbgrader`` metadata (an empty dict when it has none)."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
+    metadata = cell.get("metadata", {})
+    meta = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else {}
     return meta if isinstance(meta, dict) else {}
+
+
+def is_written_answer(cell) -> bool:
+    """True for an nbgrader manually graded answer cell (``grade`` and ``solution`` both set)."""
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and bool(meta.get("solution"))
+
+
+def _points(meta: dict, kind: str) -> float:
+    value = meta.get("points", 0) or 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{kind} {meta.get('grade_id')!r} has points {value!r}; expected a "
+                         f"number >= 0")
+    return float(value)
 
 
 def graded_points(nb) -> dict[str, float]:
     """Graded function name -> points, from the test cells (grade_id ``test_NAME``) in order.
 
-    ``nb`` is a notebook node or the plain dict ``json.load`` gives.
+    Only autograded test cells count (``grade`` without ``solution``): written answers are
+    graded by hand (see :func:`answer_points`). ``nb`` is a notebook node or the plain dict
+    ``json.load`` gives.
     """
     points = {}
     for cell in nb.get("cells", []):
         meta = nbgrader_meta(cell)
         grade_id = meta.get("grade_id", "")
-        if meta.get("grade") and isinstance(grade_id, str) and grade_id.startswith("test_"):
-            value = meta.get("points", 0) or 0
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"test cell {grade_id!r} has points {value!r}; expected a "
-                                 f"number >= 0")
-            points[grade_id[len("test_"):]] = float(value)
+        if (meta.get("grade") and not meta.get("solution") and isinstance(grade_id, str)
+                and grade_id.startswith("test_")):
+            points[grade_id[len("test_"):]] = _points(meta, "test cell")
+    return points
+
+
+def answer_points(nb) -> dict[str, float]:
+    """grade_id -> points of the manually graded answer cells (the written questions), in order.
+
+    ``nb`` is a notebook node or the plain dict ``json.load`` gives.
+    """
+    points = {}
+    for cell in nb.get("cells", []):
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if is_written_answer(cell) and isinstance(grade_id, str) and grade_id:
+            points[grade_id] = _points(nbgrader_meta(cell), "answer cell")
     return points
 
 

@@ -17,6 +17,12 @@ For every ``*.ipynb`` under the submissions folder (``.ipynb_checkpoints`` skipp
    define is reported as missing (with the names it does define that look similar).
 4. Points: the ``points`` of the test cell ``test_NAME`` in ``solutions/<lesson>.ipynb`` if the
    function passes, else 0.
+5. Written answers (nbgrader manually graded answer cells of the solution, matched by
+   ``grade_id``) are not graded here: each gets a row with status ``manual``, 0 points of its
+   ``points`` and the feedback "needs manual grading" (adding "no answer written" when the
+   cell is as the exercise left it), or status ``missing`` when the submission has no such
+   cell. They are not counted in the submission's points and max_points (the autograded
+   part), and the Markdown report quotes each answer for the instructor.
 
 Submissions are never modified: each file is read once into memory and never opened for writing;
 the kernel runs in a fresh temporary folder laid out like the repository (cwd ``<tmp>/exercises``
@@ -30,15 +36,19 @@ Command line::
         [--solutions solutions] [--timeout 120] [--cell-timeout 60] [--check-timeout 60]
         [--jobs 1] [--kernel python3] [--data data] [--checks-module course_lib.checks]
 
-CSV columns (one row per submission x graded function, then a ``TOTAL`` row per submission):
+CSV columns (one row per submission x graded function, then one per written answer, then a
+``TOTAL`` row per submission):
 
     submission  path of the notebook relative to SUBMISSIONS_DIR
     student     first folder of that path, else the file name without the lesson
     lesson      lesson stem, e.g. 02_convolution (empty when it could not be identified)
-    function    graded function name, or TOTAL
-    status      pass | fail | missing | error (TOTAL: "k/n passed", or error)
-    points      points earned;  max_points: points available
-    feedback    the check's messages (TOTAL: notes on the notebook: cell errors, crashes, ...)
+    function    graded function name, the grade_id of a written answer, or TOTAL
+    status      pass | fail | missing | error; written answers: manual | missing | error
+                (TOTAL: "k/n passed" over the graded functions, or error)
+    points      points earned (0 for a written answer until graded by hand);  max_points:
+                points available (TOTAL: of the graded functions only)
+    feedback    the check's messages; "needs manual grading" (TOTAL: notes on the notebook:
+                cell errors, crashes, ...)
 
 Exit status: 0 when every submission was graded (whatever the scores), 1 when the grader
 itself could not check some (e.g. the checks module failed to import), 2 on a usage error.
@@ -66,12 +76,20 @@ from pathlib import Path
 
 import nbformat
 
-from .assign import graded_points, nbgrader_meta
+from .assign import (
+    TEXT_STUB,
+    answer_points,
+    graded_points,
+    is_written_answer,
+    nbgrader_meta,
+    strip_regions,
+)
 from .paths import DATA_DIR, SOLUTIONS_DIR
 
 COLUMNS = ("submission", "student", "lesson", "function", "status", "points", "max_points",
            "feedback")
 TOTAL = "TOTAL"
+MANUAL = "needs manual grading"
 _PROBLEM_LIMIT = 6          # notebook notes listed per submission before "... and N more"
 
 # Runs inside the submission's kernel. Loads the checks module fresh (so a notebook that
@@ -150,6 +168,9 @@ class SubmissionGrade:
     lesson: str | None
     functions: list[FunctionGrade] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # about the notebook as a whole
+    # written answers, graded by hand: status manual | missing | error, 0 points of their max
+    answers: list[FunctionGrade] = field(default_factory=list)
+    answer_texts: dict[str, str] = field(default_factory=dict)   # grade_id -> the answer
     graded: bool = True         # False: invalid file, unknown lesson or a grader-side problem
     grader_error: bool = False  # True: the grader (not the student) failed, e.g. checks import
 
@@ -159,7 +180,13 @@ class SubmissionGrade:
 
     @property
     def max_points(self) -> float:
+        """The autograded points available (written answers are graded by hand)."""
         return sum(f.max_points for f in self.functions)
+
+    @property
+    def manual_points(self) -> float:
+        """The points of the written answers, left to the instructor."""
+        return sum(a.max_points for a in self.answers)
 
 
 @dataclass(frozen=True)
@@ -187,11 +214,12 @@ class LoadedNotebook:
 
     lesson: str | None = None               # from the metadata
     cells: list[tuple[int, str]] = field(default_factory=list)   # (cell number, code)
+    answers: dict[str, str] = field(default_factory=dict)        # written answer grade_id -> text
     problem: str | None = None              # why it cannot be run
 
 
 def load_submission(data: bytes) -> LoadedNotebook:
-    """Parse a submission's bytes: its metadata lesson and the code cells to run.
+    """Parse a submission's bytes: its metadata lesson, the code cells to run, the written answers.
 
     Never raises for a bad file: ``problem`` then says what is wrong with it.
     """
@@ -219,15 +247,23 @@ def load_submission(data: bytes) -> LoadedNotebook:
     lesson = course.get("lesson") if isinstance(course.get("lesson"), str) else None
     loaded = LoadedNotebook(lesson=lesson)
     for number, cell in enumerate(nb["cells"], start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        if not isinstance(cell, dict):
             continue
         meta = nbgrader_meta(cell)
-        if meta.get("grade") and not meta.get("solution"):
-            continue  # a test cell: the grader runs the checks itself
         source = cell.get("source", "")
         if isinstance(source, list):
             source = "".join(s for s in source if isinstance(s, str))
-        if isinstance(source, str) and source.strip():
+        source = source if isinstance(source, str) else ""
+        grade_id = meta.get("grade_id")
+        if is_written_answer(cell) and isinstance(grade_id, str) and grade_id:
+            earlier = loaded.answers.get(grade_id)   # a duplicated cell: keep both texts
+            both = source.strip() if earlier is None else f"{earlier}\n\n{source.strip()}"
+            loaded.answers[grade_id] = both.strip()
+        if cell.get("cell_type") != "code":
+            continue
+        if meta.get("grade") and not meta.get("solution"):
+            continue  # a test cell: the grader runs the checks itself
+        if source.strip():
             loaded.cells.append((number, source))
     return loaded
 
@@ -262,21 +298,81 @@ def infer_student(path: str | os.PathLike, lesson: str | None) -> str:
     return stem.strip("_-. ") or path.stem
 
 
-def lesson_points(solutions: str | os.PathLike = SOLUTIONS_DIR) -> dict[str, dict[str, float]]:
-    """Lesson stem -> {graded function: points}, read from ``solutions/*.ipynb`` test cells."""
+def _solution_notebooks(solutions: str | os.PathLike) -> dict[str, dict]:
     folder = Path(solutions)
     paths = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
     if not paths:
         raise FileNotFoundError(f"no solution notebooks in {folder} (needed for the points of "
                                 f"each graded function): pass --solutions")
-    lessons = {}
+    notebooks = {}
     for path in paths:
         try:
-            nb = json.loads(path.read_text(encoding="utf-8"))
+            notebooks[path.stem] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ValueError(f"solution notebook {path} cannot be read: {exc}") from exc
-        lessons[path.stem] = graded_points(nb)
-    return lessons
+    return notebooks
+
+
+def lesson_points(solutions: str | os.PathLike = SOLUTIONS_DIR) -> dict[str, dict[str, float]]:
+    """Lesson stem -> {graded function: points}, read from ``solutions/*.ipynb`` test cells.
+
+    Only the autograded functions: written answers are in :func:`lesson_answers`.
+    """
+    return {stem: graded_points(nb) for stem, nb in _solution_notebooks(solutions).items()}
+
+
+@dataclass(frozen=True)
+class WrittenAnswer:
+    """A written question of a lesson: its points and what its cell says before an answer."""
+
+    points: float
+    blank: str = TEXT_STUB      # the exercise's text of the answer cell
+
+
+def _written_answers(nb) -> dict[str, WrittenAnswer]:
+    points, out = answer_points(nb), {}
+    for cell in nb.get("cells", []):
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if isinstance(grade_id, str) and grade_id in points and grade_id not in out:
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            blank, had_solution, _ = strip_regions(source, cell.get("cell_type", "markdown"),
+                                                   where=f"answer cell {grade_id}")
+            out[grade_id] = WrittenAnswer(points[grade_id],
+                                          blank.strip() if had_solution else TEXT_STUB)
+    return out
+
+
+def lesson_answers(solutions: str | os.PathLike = SOLUTIONS_DIR
+                   ) -> dict[str, dict[str, WrittenAnswer]]:
+    """Lesson stem -> {written answer grade_id: WrittenAnswer}, from the solutions' answer cells
+    (nbgrader manually graded answers), in notebook order."""
+    return {stem: _written_answers(nb) for stem, nb in _solution_notebooks(solutions).items()}
+
+
+def grade_answers(loaded: LoadedNotebook,
+                  answers: dict[str, WrittenAnswer]) -> list[FunctionGrade]:
+    """The rows of a submission's written answers: none is graded here.
+
+    Status ``manual`` (0 points of its max, feedback "needs manual grading", which says so when
+    the cell still holds no answer) when the submission has the answer cell, ``missing`` when
+    it has not, ``error`` when the file could not be read at all.
+    """
+    out = []
+    for grade_id, answer in answers.items():
+        text = loaded.answers.get(grade_id)
+        if loaded.problem:
+            status, message = "error", f"not graded: {loaded.problem}"
+        elif text is None:
+            status, message = "missing", (f"the answer cell {grade_id} is not in the notebook "
+                                          f"(deleted, or its nbgrader metadata removed?); "
+                                          f"{MANUAL}")
+        elif text in ("", TEXT_STUB, answer.blank):
+            status, message = "manual", f"{MANUAL}: no answer written (the cell is unchanged)"
+        else:
+            status, message = "manual", MANUAL
+        out.append(FunctionGrade(grade_id, status, 0.0, answer.points, [message]))
+    return out
 
 
 # --------------------------------------------------------------------------- running
@@ -518,6 +614,7 @@ def grade_folder(submissions: str | os.PathLike, *, solutions: str | os.PathLike
     if not paths:
         raise FileNotFoundError(f"no .ipynb files under {root}")
     points = lesson_points(solutions)
+    answers = lesson_answers(solutions)
     _check_kernel(options.kernel)
 
     grades, work = [], []
@@ -539,6 +636,9 @@ def grade_folder(submissions: str | os.PathLike, *, solutions: str | os.PathLike
                                f"{next(iter(points))} in the file or folder name)")
             continue
         job = _Job(loaded, lesson, points[lesson])
+        grade.answers = grade_answers(loaded, answers.get(lesson, {}))
+        grade.answer_texts = {a.name: loaded.answers[a.name] for a in grade.answers
+                              if a.status == "manual" and a.messages == [MANUAL]}
         if loaded.problem:
             grade.graded = False
             grade.notes.append(loaded.problem)
@@ -588,7 +688,7 @@ def rows(grades: Sequence[SubmissionGrade]) -> list[dict[str, str]]:
     out = []
     for g in grades:
         base = {"submission": g.submission, "student": g.student, "lesson": g.lesson or ""}
-        for f in g.functions:
+        for f in [*g.functions, *g.answers]:
             out.append({**base, "function": f.name, "status": f.status,
                         "points": _num(f.points), "max_points": _num(f.max_points),
                         "feedback": " ".join(f.messages)})
@@ -612,7 +712,8 @@ def _md(text: str) -> str:
 
 
 def format_report(grades: Sequence[SubmissionGrade], title: str = "Grades") -> str:
-    """A Markdown report: a summary table, then per submission each function's ✓/✗ and feedback."""
+    """A Markdown report: a summary table, then per submission each function's ✓/✗ and
+    feedback, and the written answers (quoted) for the instructor to grade by hand."""
     lines = [f"# {title}", "", "| Student | Lesson | Score | Notebook |", "|---|---|---:|---|"]
     for g in grades:
         score = f"{_num(g.points)} / {_num(g.max_points)}" if g.graded else "not graded"
@@ -630,6 +731,16 @@ def format_report(grades: Sequence[SubmissionGrade], title: str = "Grades") -> s
             lines.append(f"- {mark} `{f.name}` ({_num(f.points)} / {_num(f.max_points)})"
                          f"{label}{': ' + _md(first) if first else ''}")
             lines += [f"  - {_md(m)}" for m in more]
+        if g.answers:
+            lines += ["", f"Written answers, to grade by hand ({_num(g.manual_points)} points):",
+                      ""]
+            for a in g.answers:
+                lines.append(f"- ✎ `{a.name}` (? / {_num(a.max_points)}) — {a.status}: "
+                             f"{_md(' '.join(a.messages))}")
+                text = g.answer_texts.get(a.name, "")
+                if text:
+                    lines += ["", *(f"  > {_md(line)}".rstrip() for line in text.splitlines()),
+                              ""]
         if g.notes:
             lines += ["", "Notes on the notebook:", ""]
             shown = g.notes[:_PROBLEM_LIMIT]
@@ -692,6 +803,9 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.report).write_text(format_report(grades), encoding="utf-8")
     for g in grades:
         score = f"{_num(g.points)}/{_num(g.max_points)}" if g.graded else "not graded"
+        if g.graded and g.answers:
+            score += (f" + {len(g.answers)} written answer(s) ({_num(g.manual_points)} points) "
+                      f"to grade by hand")
         print(f"grade: {g.submission}: {score}")
     print(f"grade: wrote {args.out}" + (f" and {args.report}" if args.report else ""))
     failed = [g.submission for g in grades if g.grader_error]

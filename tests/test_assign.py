@@ -150,6 +150,39 @@ def test_graded_points_reads_the_test_cells():
     assert assign.graded_points(toy_lesson.solution_notebook()) == {"double": 1.0, "clip01": 2.0}
 
 
+WRITTEN = {"grade": True, "solution": True, "locked": False, "points": 2, "schema_version": 3,
+           "task": False}
+
+
+def test_written_answer_cells_are_graded_by_hand_not_as_functions():
+    """A manually graded answer (grade + solution) is in answer_points, never graded_points,
+    even with a grade_id that looks like a test cell's."""
+    nb = toy_lesson.solution_notebook()
+    assert assign.answer_points(nb) == {"why_clip": 0.0}
+    nb.cells.append(new_markdown_cell("### BEGIN SOLUTION\nBecause.\n### END SOLUTION",
+                                      metadata={"nbgrader": {**WRITTEN, "grade_id": "test_q"}}))
+    assert assign.is_written_answer(nb.cells[-1]) and not assign.is_written_answer(nb.cells[3])
+    assert assign.graded_points(nb) == {"double": 1.0, "clip01": 2.0}
+    assert assign.answer_points(nb) == {"why_clip": 0.0, "test_q": 2.0}
+    assert assign.answer_points(json.loads(assign.render_notebook(nb))) == {"why_clip": 0.0,
+                                                                             "test_q": 2.0}
+    nb.cells[-1].metadata.nbgrader.points = -1
+    with pytest.raises(ValueError, match="answer cell 'test_q' has points -1"):
+        assign.answer_points(nb)
+    assert assign.nbgrader_meta({"metadata": ["not a dict"]}) == {}
+
+
+def test_written_answer_becomes_your_answer_here_with_its_metadata_kept():
+    meta = {"nbgrader": {**WRITTEN, "grade_id": "q1_why"}}
+    question = new_markdown_cell("### Question 1\n\nWhy?", metadata={"editable": False})
+    answer = new_markdown_cell("### BEGIN SOLUTION\nBecause **this**.\n\nAnd that.\n"
+                               "### END SOLUTION", metadata=meta)
+    exercise = assign.make_exercise(new_notebook(cells=[question, answer]), "a.ipynb")
+    assert [c.source for c in exercise.cells] == ["### Question 1\n\nWhy?", "YOUR ANSWER HERE"]
+    assert exercise.cells[1].metadata == meta and exercise.cells[1].cell_type == "markdown"
+    nbformat.validate(exercise)
+
+
 # --------------------------------------------------------------------------- folders
 
 def test_generate_then_check_is_in_sync_and_deterministic(folders, tmp_path):
@@ -328,6 +361,27 @@ def test_repository_exercises_are_in_sync_with_solutions():
     assert done.returncode == 0, (
         f"exercises/ is out of date; run `python -m course_lib.assign`:\n{done.stdout}"
         f"{done.stderr}")
+
+
+def test_repository_solutions_are_valid_for_nbgrader_and_give_the_same_exercises():
+    """nbgrader's metadata validator accepts every real solution (written answers included),
+    and its preprocessors make the same cells as make_exercise (if nbgrader is installed)."""
+    preprocessors = pytest.importorskip("nbgrader.preprocessors")
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    paths = sorted((REPO / "solutions").glob("*.ipynb"))
+    if not paths:
+        pytest.skip("solutions/ has no notebooks yet")
+    for path in paths:
+        solution = assign.read_notebook(path)
+        MetadataValidator().validate_nb(solution)
+        theirs, resources = nbformat.from_dict(json.loads(json.dumps(solution))), {}
+        for step in (preprocessors.ClearSolutions(), preprocessors.ClearHiddenTests(),
+                     preprocessors.ClearOutput()):
+            theirs, resources = step.preprocess(theirs, {"language": "python", **resources})
+        ours = assign.make_exercise(solution, path.name)
+        MetadataValidator().validate_nb(ours)
+        assert [c.source for c in ours.cells] == [c.source for c in theirs.cells], path.name
 
 
 def test_same_sources_as_nbgrader_generate_assignment():

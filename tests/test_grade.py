@@ -44,6 +44,12 @@ EXPECTED = {
     "mallory_90_toy.ipynb": ("mallory", {"double": "error", "clip01": "pass"}, 2),
     "oscar_notes.ipynb": ("oscar_notes", {}, 0),
 }
+# the toy's written answer why_clip (0 points): left as generated in every submission; an
+# unreadable file gets an error row, a notebook of no known lesson gets none
+UNREADABLE = {"frank_90_toy.ipynb", "grace_90_toy.ipynb", "heidi_90_toy.ipynb"}
+ANSWERS = {name: ({} if not statuses else {"why_clip": "error" if name in UNREADABLE else
+                                           "manual"})
+           for name, (_, statuses, _) in EXPECTED.items()}
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -79,6 +85,10 @@ def test_every_submission_gets_the_expected_statuses_and_points(toy):
         for f in g.functions:
             assert f.max_points == {"double": 1, "clip01": 2}[f.name]
             assert f.points == (f.max_points if f.status == "pass" else 0)
+        assert {a.name: a.status for a in g.answers} == ANSWERS[submission], submission
+        assert all(a.points == a.max_points == 0 for a in g.answers)
+    unanswered = grades["alice_90_toy.ipynb"].answers[0].messages
+    assert unanswered == ["needs manual grading: no answer written (the cell is unchanged)"]
 
 
 def test_feedback_says_what_happened(toy):
@@ -118,12 +128,14 @@ def test_csv_has_a_row_per_function_and_a_total(toy, tmp_path):
         reader = csv.DictReader(handle)
         assert tuple(reader.fieldnames) == grade.COLUMNS
         table = list(reader)
-    assert len(table) == sum(len(s) for _, s, _ in EXPECTED.values()) + len(EXPECTED)
+    assert len(table) == (sum(len(s) for _, s, _ in EXPECTED.values()) + len(EXPECTED)
+                          + sum(len(a) for a in ANSWERS.values()))
     for submission, (student, statuses, points) in EXPECTED.items():
         mine = [r for r in table if r["submission"] == submission]
-        assert [r["function"] for r in mine] == list(statuses) + [grade.TOTAL]
+        answers = ANSWERS[submission]
+        assert [r["function"] for r in mine] == [*statuses, *answers, grade.TOTAL]
         assert all(r["student"] == student for r in mine)
-        assert [r["status"] for r in mine[:-1]] == list(statuses.values())
+        assert [r["status"] for r in mine[:-1]] == [*statuses.values(), *answers.values()]
         total = mine[-1]
         assert float(total["points"]) == points
         assert float(total["points"]) == sum(float(r["points"]) for r in mine[:-1])
@@ -142,6 +154,8 @@ def test_report_is_readable_markdown(toy):
     assert "- ✗ `double` (0 / 1) — missing: double is missing" in report
     assert "## oscar_notes — unknown lesson: not graded" in report
     assert "- cell 5 raised ZeroDivisionError: division by zero" in report
+    assert ("Written answers, to grade by hand (0 points):\n\n- ✎ `why_clip` (? / 0) — manual: "
+            "needs manual grading: no answer written (the cell is unchanged)") in report
 
 
 def test_the_notebook_time_limit_stops_a_slow_cell_and_grading_goes_on(tmp_path):
@@ -156,6 +170,61 @@ def test_the_notebook_time_limit_stops_a_slow_cell_and_grading_goes_on(tmp_path)
     assert sam.notes == ["cell 4 was stopped when the notebook's time limit (3 s) ran out and "
                          "was left out"]
     assert (sam.points, sam.max_points) == (3, 3)
+
+
+def _written_toy(folder: Path) -> Path:
+    """The toy lesson with its written answer worth 2 points, and three submissions."""
+    solution = toy_lesson.solution_notebook()
+    answer = next(c for c in solution.cells if assign.is_written_answer(c))
+    answer.metadata["nbgrader"].update(points=2, task=False)
+    (folder / "solutions").mkdir(parents=True)
+    (folder / "solutions" / "90_toy.ipynb").write_text(assign.render_notebook(solution))
+    subs = folder / "subs"
+    subs.mkdir()
+    mine = "Why clip?\n\nSo that the values stay probabilities: | <b> & all."
+    (subs / "amy_90_toy.ipynb").write_text(toy_lesson.submission({**toy_lesson.CORRECT,
+                                                                  "why_clip": mine}))
+    (subs / "ben_90_toy.ipynb").write_text(toy_lesson.submission(toy_lesson.CORRECT))
+    deleted = json.loads(toy_lesson.submission(toy_lesson.CORRECT))
+    deleted["cells"] = [c for c in deleted["cells"]
+                        if c["metadata"].get("nbgrader", {}).get("grade_id") != "why_clip"]
+    (subs / "cat_90_toy.ipynb").write_text(json.dumps(deleted))
+    return subs
+
+
+def test_written_answers_are_left_for_manual_grading(tmp_path):
+    """An answer cell gets a row 'manual', 0 of its points, outside the autograded total."""
+    subs = _written_toy(tmp_path)
+    options = dataclasses.replace(FAST, data_dir=None)
+    grades = {g.student: g for g in grade.grade_folder(subs, solutions=tmp_path / "solutions",
+                                                       jobs=2, options=options)}
+    assert grade.lesson_points(tmp_path / "solutions") == {"90_toy": {"double": 1.0,
+                                                                      "clip01": 2.0}}
+    for student, status, message in [
+            ("amy", "manual", "needs manual grading"),
+            ("ben", "manual", "needs manual grading: no answer written (the cell is unchanged)"),
+            ("cat", "missing", "the answer cell why_clip is not in the notebook (deleted, or its "
+                               "nbgrader metadata removed?); needs manual grading")]:
+        g = grades[student]
+        assert [f.status for f in g.functions] == ["pass", "pass"], g
+        assert (g.points, g.max_points, g.manual_points) == (3, 3, 2)
+        assert [(a.name, a.status, a.points, a.max_points, a.messages) for a in g.answers] == [
+            ("why_clip", status, 0, 2, [message])]
+    table = grade.rows(list(grades.values()))
+    amy = [r for r in table if r["student"] == "amy"]
+    assert [(r["function"], r["status"], r["points"], r["max_points"], r["feedback"])
+            for r in amy] == [("double", "pass", "1", "1", "double passed 3 cases."),
+                              ("clip01", "pass", "2", "2", "clip01 passed 2 cases."),
+                              ("why_clip", "manual", "0", "2", "needs manual grading"),
+                              (grade.TOTAL, "2/2 passed", "3", "3", "")]
+    report = grade.format_report(list(grades.values()))
+    assert "| amy | 90_toy | 3 / 3 |" in report
+    assert ("Written answers, to grade by hand (2 points):\n\n"
+            "- ✎ `why_clip` (? / 2) — manual: needs manual grading\n\n"
+            "  > Why clip?\n  >\n  > So that the values stay probabilities: \\| &lt;b> &amp; all."
+            ) in report
+    assert "- ✎ `why_clip` (? / 2) — missing: the answer cell why_clip" in report
+    assert report.count("  > Why clip?") == 1, "only answered cells are quoted"
 
 
 # --------------------------------------------------------------------------- command line
@@ -181,8 +250,10 @@ def test_command_line_writes_csv_and_report_without_importing_the_checks(toy, tm
     assert "grace_90_toy.ipynb: not graded" in done.stdout
     table = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [(r["student"], r["function"], r["status"]) for r in table] == [
-        ("alice", "double", "pass"), ("alice", "clip01", "pass"), ("alice", "TOTAL", "2/2 passed"),
-        ("grace", "double", "error"), ("grace", "clip01", "error"), ("grace", "TOTAL", "error")]
+        ("alice", "double", "pass"), ("alice", "clip01", "pass"), ("alice", "why_clip", "manual"),
+        ("alice", "TOTAL", "2/2 passed"),
+        ("grace", "double", "error"), ("grace", "clip01", "error"), ("grace", "why_clip", "error"),
+        ("grace", "TOTAL", "error")]
     assert "## alice — 90_toy: 3 / 3 points" in report.read_text(encoding="utf-8")
     assert sorted(p.name for p in subs.iterdir()) == [".ipynb_checkpoints", "alice_90_toy.ipynb",
                                                       "grace_90_toy.ipynb"]
@@ -198,7 +269,7 @@ def test_a_checks_module_that_cannot_load_is_a_grader_error(toy, tmp_path, capsy
     assert status == 1
     assert "could not check 1 submission" in capsys.readouterr().err
     table = list(csv.DictReader((tmp_path / "g.csv").open(encoding="utf-8")))
-    assert [r["status"] for r in table] == ["error", "error", "error"]
+    assert [r["status"] for r in table] == ["error", "error", "manual", "error"]
     assert "could not load the checks from no_such_checks_module" in table[0]["feedback"]
     assert "ModuleNotFoundError" in table[0]["feedback"]
 
@@ -235,6 +306,7 @@ def test_load_submission_reports_bad_files():
     sources = [source for _, source in loaded.cells]
     assert toy_lesson.CORRECT["double"] in sources
     assert not any("check_double" in s for s in sources), "test cells are not run"
+    assert loaded.answers == {"why_clip": "Why clip?\n\nYOUR ANSWER HERE"}
 
 
 def test_load_submission_reads_an_nbformat_3_notebook():
@@ -248,11 +320,15 @@ def test_load_submission_reads_an_nbformat_3_notebook():
 def test_load_submission_tolerates_odd_but_usable_cells():
     nb = {"cells": [{"cell_type": "code", "source": ["x = 1\n", "y = 2"]}, "junk",
                     {"cell_type": "markdown", "source": "text"},
+                    {"cell_type": "markdown", "source": "t", "metadata": ["not", "a", "dict"]},
+                    {"cell_type": "markdown", "source": None, "metadata": {"nbgrader": {
+                        "grade": True, "solution": True, "grade_id": "q"}}},
                     {"cell_type": "code", "source": "   "}],
           "metadata": {"course": "not a dict"}}
     loaded = grade.load_submission(json.dumps(nb).encode())
     assert loaded.problem is None and loaded.lesson is None
     assert loaded.cells == [(1, "x = 1\ny = 2")]
+    assert loaded.answers == {"q": ""}
 
 
 @pytest.mark.parametrize("path, lesson", [
@@ -283,6 +359,8 @@ def test_lesson_points_and_bad_arguments(tmp_path):
     toy_lesson.write(tmp_path)
     assert grade.lesson_points(tmp_path / "solutions") == {"90_toy": {"double": 1.0,
                                                                       "clip01": 2.0}}
+    assert grade.lesson_answers(tmp_path / "solutions") == {"90_toy": {
+        "why_clip": grade.WrittenAnswer(0.0, "Why clip?\n\nYOUR ANSWER HERE")}}
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no solution notebooks"):
         grade.lesson_points(tmp_path / "empty")
@@ -321,3 +399,10 @@ def test_real_solutions_pass_and_real_exercises_fail_with_the_real_checks(tmp_pa
     assert all(f.status == "fail" for f in stubs.functions), stubs
     assert all("not implemented yet" in " ".join(f.messages) for f in stubs.functions), stubs
     assert stubs.points == 0
+    written = assign.answer_points(json.loads(lesson.read_text(encoding="utf-8")))
+    assert 2 <= len(written) <= 3 and not set(written) & set(points)
+    for g, message in [(solved, "needs manual grading"),
+                       (stubs, "needs manual grading: no answer written (the cell is unchanged)")]:
+        assert [(a.name, a.status, a.points, a.max_points, a.messages) for a in g.answers] == [
+            (name, "manual", 0, value, [message]) for name, value in written.items()], g
+        assert g.manual_points == sum(written.values())
