@@ -91,6 +91,8 @@ def _ce_cases(rng):
              y=_labels(rng, 4, 3)),
         Case("batch 1, float32", logits=randn(rng, 1, 6, dtype=np.float32),
              y=np.array([2])),
+        Case("a confidently wrong row: logits [0, 1000] for class 0 costs 1000, not inf",
+             logits=np.array([[0.0, 1000.0], [1.0, 2.0]]), y=np.array([0, 1])),
     ]
 
 
@@ -112,6 +114,10 @@ CROSS_ENTROPY = Spec(
                 lambda a, ref: ref * len(a.y)),
         Mistake("The sign is flipped: the loss is -log p(true class), a positive number.",
                 lambda a, ref: -ref),
+        Mistake("You took the log of a (stable) softmax: a probability like exp(-1000) rounds to "
+                "0 and log(0) = -inf. Compute log-softmax directly, `z - m - log(sum(exp(z - "
+                "m)))` with m the row maximum: it never forms the tiny probability.",
+                lambda a, ref: -np.mean(np.log(_pick(F.softmax(a.logits, 1), a.y)))),
         Mistake("Your softmax overflows for large logits (NaN or inf): compute log-softmax "
                 "stably, `z - m - log(sum(exp(z - m)))` with m the row maximum.",
                 lambda a, ref: -np.mean(np.log(_pick(unshifted_softmax(a.logits), a.y)))),
