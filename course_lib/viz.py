@@ -18,8 +18,10 @@ import math
 import numbers
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.ticker import MaxNLocator
 
 from .validate import check_array, check_int
 
@@ -30,6 +32,11 @@ DIVERGING = "RdBu_r"
 SEQUENTIAL = "viridis"
 _WRONG_COLOR = "#d55e00"  # Okabe-Ito vermillion: mistakes
 _RIGHT_COLOR = "#0072b2"  # Okabe-Ito blue
+_DIAGONAL_COLOR = "#d9d9d9"  # light grey: the right answers of a confusion matrix
+_ZERO_COLOR = "#8c8c8c"  # mid grey: no mistake
+# Readable when projected (the sizes of course_lib.widgets): at the default 100 dpi,
+# 11 pt is 15 px, more than 11 pt on a 96-dpi screen.
+_FONT_SMALL, _FONT_LABEL, _FONT_TITLE, _FONT_COUNT = 11, 12, 13, 13
 
 
 def signed_limits(a) -> tuple[float, float]:
@@ -251,9 +258,13 @@ def plot_confusion_matrix(cm, *, class_names=None, normalize: bool = False,
                           ) -> Figure:
     """A confusion matrix (rows: true class, columns: predicted) with the counts written in.
 
+    The diagonal (the right answers) is grey with its counts in bold, so the colours show
+    the mistakes: with counts, the colour scale runs from 0 to the largest mistake count.
+
     cm : (K, K) non-negative counts, e.g. ``course_lib.train.confusion_matrix(y, pred)``.
-    normalize : colour by the fraction of each true class (rows sum to 1); the cells still
-        show the counts. cmap : 'viridis' or 'cividis' (sequential, colour-blind safe).
+    normalize : colour by the fraction of each true class (rows sum to 1), on a 0-1 scale;
+        the cells still show the counts. cmap : 'viridis' or 'cividis' (sequential,
+        colour-blind safe).
     """
     check_array(cm, "cm", 2, floating=False)
     if cm.shape[0] != cm.shape[1]:
@@ -266,21 +277,37 @@ def plot_confusion_matrix(cm, *, class_names=None, normalize: bool = False,
     names = [str(c) for c in (class_names if class_names is not None else range(k))]
     if len(names) != k:
         raise ValueError(f"class_names must have {k} entries, got {len(names)}")
-    fig, ax = _new_axes(ax, (0.55 * k + 2.5, 0.55 * k + 1.5))
+    fig, ax = _new_axes(ax, (0.6 * k + 2.8, 0.6 * k + 1.6))
     values = cm.astype(np.float64)
     if normalize:
         values = values / np.maximum(values.sum(axis=1, keepdims=True), 1)
-    im = ax.imshow(values, cmap=cmap, vmin=0, vmax=max(values.max(), 1e-12))
-    threshold = values.max() / 2
+    diagonal = np.eye(k, dtype=bool)
+    mistakes = np.ma.masked_array(values, mask=diagonal)
+    vmax = 1.0 if normalize else max(float(mistakes.max()) if k > 1 else 0.0, 1.0)
+    colormap = colormaps[cmap].with_extremes(bad=_DIAGONAL_COLOR)
+    im = ax.imshow(mistakes, cmap=colormap, vmin=0, vmax=vmax)
+    rgba = colormap(im.norm(values))
+    light = rgba[..., :3] @ np.array([0.299, 0.587, 0.114]) > 0.5
+    integer = np.issubdtype(cm.dtype, np.integer)
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, f"{int(cm[i, j])}" if np.issubdtype(cm.dtype, np.integer)
-                    else f"{cm[i, j]:.3g}", ha="center", va="center", fontsize=7,
-                    color="black" if values[i, j] > threshold else "white")
+            color = ("black" if i == j or light[i, j] else
+                     _ZERO_COLOR if cm[i, j] == 0 else "white")  # zeros recede
+            ax.text(j, i, f"{int(cm[i, j])}" if integer else f"{cm[i, j]:.3g}",
+                    ha="center", va="center", fontsize=_FONT_COUNT,
+                    fontweight="bold" if i == j else "normal", color=color)
     ax.set_xticks(range(k), names)
     ax.set_yticks(range(k), names)
-    ax.set(xlabel="predicted class", ylabel="true class", title=title)
-    fig.colorbar(im, ax=ax, label="fraction of true class" if normalize else "count")
+    ax.tick_params(labelsize=_FONT_SMALL)
+    ax.set_xlabel("predicted class", fontsize=_FONT_LABEL)
+    ax.set_ylabel("true class", fontsize=_FONT_LABEL)
+    ax.set_title(title, fontsize=_FONT_TITLE)
+    cbar = fig.colorbar(im, ax=ax, shrink=0.8)
+    if not normalize:
+        cbar.locator = MaxNLocator(integer=True)
+    cbar.set_label("mistakes: fraction of the true class" if normalize
+                   else "mistakes (count); grey diagonal: right", fontsize=_FONT_LABEL)
+    cbar.ax.tick_params(labelsize=_FONT_SMALL)
     return fig
 
 

@@ -10,6 +10,7 @@ from matplotlib.patches import Patch
 from .. import functional as F
 from ..validate import check_int, conv_output_size
 from ._base import (
+    FONT_SMALL,
     GREEN,
     SKY,
     VERMILLION,
@@ -19,6 +20,7 @@ from ._base import (
     int_slider,
     label_axes,
     place,
+    set_title,
 )
 
 __all__ = ["ConvArithmeticExplorer", "conv_arithmetic", "read_counts"]
@@ -88,7 +90,7 @@ class ConvArithmeticExplorer(Explorer):
     ``never_read`` : (i+2p, i+2p) bool, padded cells no window reads (None if impossible).
     """
 
-    figsize = (9.0, 4.0)
+    figsize = (10.0, 5.2)
 
     deck_control = "stride"
 
@@ -132,10 +134,11 @@ class ConvArithmeticExplorer(Explorer):
         self._lines = {ax: ax.add_collection(LineCollection([], colors="white", linewidths=1))
                        for ax in (self._ax_in, self._ax_out)}
         self._last_box = highlight(self._ax_in)
+        self._dyn(self._ax_in, self._ax_out)  # sizes, ticks and titles change with every setting
         self.fig.legend(handles=[Patch(color=c, label=t) for c, t in zip(
             GRID_COLORS.colors, ["input", "padding", "never read", "first window's taps"],
             strict=True)] + [Patch(facecolor="none", edgecolor="#E69F00", label="last window")],
-            loc="outside lower center", ncols=5, fontsize=8)
+            loc="outside lower center", ncols=3, fontsize=FONT_SMALL)
 
     def _grid(self, ax, n: int) -> None:
         """Cell borders (one LineCollection: cheaper to draw than minor-tick grid lines)."""
@@ -150,7 +153,6 @@ class ConvArithmeticExplorer(Explorer):
         ax.set_ylim(n - 0.5, -0.5)
 
     def _draw(self) -> None:
-        self._full_redraw = True  # sizes and ticks change with every setting
         i, k, p, s, d = self._args()
         n = i + 2 * p
         cells = np.full((n, n), PAD)
@@ -166,8 +168,7 @@ class ConvArithmeticExplorer(Explorer):
         self._im_in.set_data(cells)
         self._im_in.set_extent((-0.5, n - 0.5, n - 0.5, -0.5))
         self._grid(self._ax_in, n)
-        self._ax_in.set_title(f"padded input {n}×{n} (i={i}, p={p}), k={k}, d={d}, s={s}",
-                              fontsize=10)
+        set_title(self._ax_in, f"padded input {n}×{n} (i={i}, p={p}), k={k}, d={d}, s={s}")
         m = o if o is not None else 1
         out = np.zeros((m, m))
         out[0, 0] = 1
@@ -175,7 +176,7 @@ class ConvArithmeticExplorer(Explorer):
         self._im_out.set_extent((-0.5, m - 0.5, m - 0.5, -0.5))
         self._im_out.set_visible(o is not None)
         self._grid(self._ax_out, m)
-        self._ax_out.set_title(f"output {o}×{o}" if o is not None else "no output", fontsize=10)
+        set_title(self._ax_out, f"output {o}×{o}" if o is not None else "no output")
 
     def _describe(self) -> str:
         i, k, p, s, d = self._args()

@@ -16,6 +16,7 @@ from ._base import (
     int_slider,
     label_axes,
     place,
+    set_title,
     signed_clim,
     write_values,
 )
@@ -51,7 +52,7 @@ class BackwardStepper(Explorer):
     ``patch`` (C, KH, KW) the padded input there (dw_contrib[f] = dout[f, i, j] * patch).
     """
 
-    figsize = (12.5, 3.4)
+    figsize = (10.0, 7.6)
 
     deck_control = "j"
 
@@ -129,7 +130,7 @@ class BackwardStepper(Explorer):
         self.readout = "\n".join(lines)
 
     def _build(self) -> None:
-        ax_x, ax_g, ax_dx, ax_dw = self.fig.subplots(1, 4, width_ratios=[1, 1, 1, 0.8])
+        (ax_x, ax_g), (ax_dx, ax_dw) = self.fig.subplots(2, 2)
         C, H, W_ = self.x.shape
         Fn, OH, OW = self.dout.shape
         KH, KW = self.w.shape[2:]
@@ -149,8 +150,8 @@ class BackwardStepper(Explorer):
         label_axes(ax_dw, "", "kernel column", "kernel row")
         label_axes(ax_dx, "")
         label_axes(ax_x, "")
-        self._t_dx = cell_texts(ax_dx, (H, W_), 7) if max(H, W_) <= MAX_NUMBERS else None
-        self._t_dw = cell_texts(ax_dw, (KH, KW), 7) if max(KH, KW) <= MAX_NUMBERS else None
+        self._t_dx = cell_texts(ax_dx, (H, W_)) if max(H, W_) <= MAX_NUMBERS else None
+        self._t_dw = cell_texts(ax_dw, (KH, KW)) if max(KH, KW) <= MAX_NUMBERS else None
         self._axes = ax_x, ax_g, ax_dx, ax_dw
         self._dyn(self._im_x, self._box_x, self._im_g, cb_g, self._box_g, self._im_dx, cb_dx,
                   self._box_dx, self._im_dw, cb_dw, *(a.title for a in self._axes))
@@ -165,24 +166,24 @@ class BackwardStepper(Explorer):
         (r0, r1), (c0, c1) = self.window
         ph, pw = self.padding
         self._im_x.set_data(self.x[c])
-        ax_x.set_title(f"input x[{c}], window of ({i}, {j})", fontsize=10)
+        set_title(ax_x, f"input x[{c}], window of ({i}, {j})")
         place(self._box_x, (r0 - ph, r1 - ph), (c0 - pw, c1 - pw))
         self._im_g.set_data(self.dout[f])
         place(self._box_g, (i, i + 1), (j, j + 1))
-        ax_g.set_title(f"dout[{f}], cell ({i}, {j})", fontsize=10)
+        set_title(ax_g, f"dout[{f}], cell ({i}, {j})")
         dx = self.dx_contrib[c]
         self._im_dx.set_data(dx)
         signed_clim(self._im_dx, dx)
         place(self._box_dx, (r0 - ph, r1 - ph), (c0 - pw, c1 - pw))
-        ax_dx.set_title(f"its share of dX[{c}]", fontsize=10)
+        set_title(ax_dx, f"its share of dX[{c}]")
         dw = self.dw_contrib[f, c]
         self._im_dw.set_data(dw)
         signed_clim(self._im_dw, dw)
-        ax_dw.set_title(f"its share of dW[{f}, {c}]", fontsize=10)
+        set_title(ax_dw, f"its share of dW[{f}, {c}]")
         if self._t_dx is not None:
-            write_values(self._t_dx, dx, self._im_dx, visible=self.dx_mask[c])
+            write_values(self._t_dx, dx, self._im_dx, visible=self.dx_mask[c], digits=2)
         if self._t_dw is not None:
-            write_values(self._t_dw, dw, self._im_dw)
+            write_values(self._t_dw, dw, self._im_dw, digits=2)
 
     def _describe(self) -> str:
         f, i, j = self._cell()

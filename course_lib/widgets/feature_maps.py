@@ -12,6 +12,7 @@ from ..model import Sequential
 from ..validate import check_array, check_labels
 from ..viz import DIVERGING, SEQUENTIAL
 from ._base import (
+    FONT_LABEL,
     Explorer,
     colorbar,
     highlight,
@@ -19,6 +20,7 @@ from ._base import (
     label_axes,
     place,
     set_colors,
+    set_title,
     show,
 )
 
@@ -60,7 +62,7 @@ class FeatureMapExplorer(Explorer):
     (class index or None if the last output is not (1, K)).
     """
 
-    figsize = (10.0, 3.6)
+    figsize = (10.5, 3.9)
 
     deck_control = "layer"
 
@@ -144,6 +146,8 @@ class FeatureMapExplorer(Explorer):
         self._im_m = ax_m.imshow(np.zeros((1, 1)), interpolation="nearest")
         ax_m.set_xticks([])
         ax_m.set_yticks([])
+        for spine in ax_m.spines.values():  # the tiles have their own white gaps
+            spine.set_visible(False)
         self._box_m = highlight(ax_m)
         self._axes = ax_x, ax_f, ax_m
         self._dyn(self._im_x, self._im_f, cb, self._im_m, self._box_m,
@@ -155,8 +159,8 @@ class FeatureMapExplorer(Explorer):
         n, k, ch = c["image"].value, c["layer"].value, c["channel"].value
         ax_x, ax_f, ax_m = self._axes
         self._im_x.set_data(self.images[n, 0])
-        ax_x.set_title(f"input image {n}" + (f" (label {self.labels[n]})"
-                                             if self.labels is not None else ""), fontsize=10)
+        set_title(ax_x, f"input image {n}" + (f" (label {self.labels[n]})"
+                                              if self.labels is not None else ""))
         layer_out = self.activations[k][0]
         if layer_out.shape != self._shape:  # new extent -> new ticks: redraw everything
             self._shape = layer_out.shape
@@ -164,7 +168,7 @@ class FeatureMapExplorer(Explorer):
         cmap = DIVERGING if self.signed else SEQUENTIAL
         show(self._im_f, self.feature_map)
         set_colors(self._im_f, cmap, *self.clim)
-        ax_f.set_title(f"layer {k}, channel {ch} ({c['scale'].value} scale)", fontsize=10)
+        set_title(ax_f, f"layer {k}, channel {ch} ({c['scale'].value} scale)")
         grid, cols = mosaic(layer_out)
         show(self._im_m, grid)
         lo, hi = float(layer_out.min()), float(layer_out.max())
@@ -173,8 +177,8 @@ class FeatureMapExplorer(Explorer):
         h, w = layer_out.shape[1:]
         r, q = divmod(ch, cols)
         place(self._box_m, (r * (h + 1), r * (h + 1) + h), (q * (w + 1), q * (w + 1) + w))
-        ax_m.set_title(f"all {layer_out.shape[0]} channels (global scale)", fontsize=10)
-        ax_m.set_xlabel("box: selected channel", fontsize=8)
+        set_title(ax_m, f"all {layer_out.shape[0]} channels (global scale)")
+        ax_m.set_xlabel("box: selected channel", fontsize=FONT_LABEL)
 
     def _describe(self) -> str:
         c = self.controls

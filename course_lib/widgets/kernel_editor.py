@@ -10,6 +10,7 @@ from matplotlib import cbook
 
 from .. import functional as F
 from ._base import (
+    FONT_LABEL,
     Explorer,
     as_image,
     auto_clim,
@@ -17,6 +18,7 @@ from ._base import (
     colorbar,
     fmt,
     label_axes,
+    set_title,
     show,
     signed_clim,
     write_values,
@@ -121,7 +123,7 @@ class KernelEditor(Explorer):
     image (H, W), or (H-2, W-2) for 'valid'.
     """
 
-    figsize = (10.0, 3.4)
+    figsize = (10.5, 3.8)
 
     deck_control = "preset"
 
@@ -237,18 +239,18 @@ class KernelEditor(Explorer):
         self.readout = "\n".join(lines)
 
     def _build(self) -> None:
-        ax_in, ax_k, ax_out = self.fig.subplots(1, 3, width_ratios=[1, 0.7, 1])
+        ax_in, ax_k, ax_out = self.fig.subplots(1, 3, width_ratios=[1, 0.75, 1.1])
         self._im_in = ax_in.imshow(np.zeros((1, 1)), cmap="gray", interpolation="nearest")
         label_axes(ax_in, "")
         self._ax_in = ax_in
         self._im_k = ax_k.imshow(np.zeros((3, 3)), interpolation="nearest")
         cbar_k = colorbar(self.fig, self._im_k, ax_k, "weight")
-        self._k_texts = cell_texts(ax_k, (3, 3), fontsize=9)
+        self._k_texts = cell_texts(ax_k, (3, 3))
         label_axes(ax_k, "kernel (cross-correlation)", "kernel column", "kernel row")
         ax_k.set_xticks(range(3))
         ax_k.set_yticks(range(3))
         self._im_out = ax_out.imshow(np.zeros((1, 1)), interpolation="nearest")
-        cbar_out = colorbar(self.fig, self._im_out, ax_out, "output value")
+        cbar_out = self._cbar_out = colorbar(self.fig, self._im_out, ax_out, "output value")
         label_axes(ax_out, "")
         self._ax_out = ax_out
         self._dyn(self._im_k, *self._k_texts.flat, cbar_k, self._im_out, cbar_out,
@@ -268,7 +270,7 @@ class KernelEditor(Explorer):
             h, w = img.shape
             show(self._im_in, img)
             self._im_in.set_clim(float(img.min()), float(img.max()))
-            self._ax_in.set_title(f"input image ({h}×{w})", fontsize=10)
+            set_title(self._ax_in, f"input image {h}×{w}")
             for ax in (self._ax_in, self._ax_out):
                 ax.set_xlim(-0.5, w - 0.5)
                 ax.set_ylim(h - 0.5, -0.5)
@@ -276,8 +278,10 @@ class KernelEditor(Explorer):
         show(self._im_out, self.output, origin=(1, 1) if valid else (0, 0))
         signed = auto_clim(self._im_out, self.output, nonneg_cmap="gray")
         oh, ow = self.output.shape
-        self._ax_out.set_title(f"output ({oh}×{ow})" + (", red > 0 > blue" if signed else ""),
-                               fontsize=10)
+        set_title(self._ax_out, f"output {oh}×{ow}")
+        label = "value: red > 0 > blue" if signed else "output value"
+        if self._cbar_out.get_ylabel() != label:
+            self._cbar_out.set_ylabel(label, fontsize=FONT_LABEL)
 
     def _describe(self) -> str:
         h, w = self.image.shape

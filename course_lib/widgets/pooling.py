@@ -10,6 +10,7 @@ from .. import functional as F
 from ..validate import check_int, pool_args
 from ..viz import SEQUENTIAL
 from ._base import (
+    FONT_LABEL,
     ORANGE,
     Explorer,
     as_image,
@@ -18,6 +19,7 @@ from ._base import (
     label_axes,
     nonneg_clim,
     set_colors,
+    set_title,
     show,
 )
 
@@ -25,6 +27,14 @@ __all__ = ["PoolingExplorer", "shift_image", "pool"]
 
 MODES = ("max", "avg")
 MAX_MARKERS = 1024  # draw the argmax dots only up to this many windows
+SAME = "kernel_size"
+"""The value of the stride option that follows the kernel size (labelled 'k (= kernel_size)')."""
+
+
+def stride_options(kernel_size: int, largest: int) -> list[tuple[str, object]]:
+    """The stride Dropdown's (label, value) pairs: the kernel size first, then 1 ... largest."""
+    return [(f"{kernel_size} (= kernel_size)", SAME)] + [(str(v), v)
+                                                          for v in range(1, largest + 1)]
 
 
 def shift_image(image: np.ndarray, shift: int) -> np.ndarray:
@@ -59,7 +69,8 @@ class PoolingExplorer(Explorer):
     kernel_size : int >= 1 (square window); stride : int or None (= kernel_size).
     mode : 'max' or 'avg'; shift : pixels to move the image right (negative: left).
 
-    Controls: ``kernel_size`` (IntSlider), ``stride`` (Dropdown, None = kernel_size),
+    Controls: ``kernel_size`` (IntSlider), ``stride`` (Dropdown: ``SAME``, labelled
+    'k (= kernel_size)', follows the kernel size; or 1 ... 4; None counts as ``SAME``),
     ``mode`` (ToggleButtons), ``shift`` (IntSlider).
 
     State
@@ -71,7 +82,7 @@ class PoolingExplorer(Explorer):
     pick each pixel (> 1 only for overlapping windows).
     """
 
-    figsize = (10.0, 3.5)
+    figsize = (10.5, 3.5)
 
     deck_control = "shift"
 
@@ -88,10 +99,11 @@ class PoolingExplorer(Explorer):
         if shift >= W_:
             raise ValueError(f"shift must be in [-{W_ - 1}, {W_ - 1}], got {shift}")
         kmax = min(max(4, k), H, W_)
-        strides = [("= kernel_size", None)] + [(str(v), v) for v in range(1, max(4, s or 1) + 1)]
+        self._largest_stride = max(4, s or 1)
         controls = {
             "kernel_size": int_slider("kernel_size", k, 1, kmax, continuous_update=False),
-            "stride": W.Dropdown(options=strides, value=s, description="stride"),
+            "stride": W.Dropdown(options=stride_options(k, self._largest_stride),
+                                 value=SAME if s is None else s, description="stride"),
             "mode": W.ToggleButtons(options=MODES, value=mode, description="mode"),
             "shift": int_slider("shift (px right)", shift, -4, 4),
         }
@@ -100,9 +112,22 @@ class PoolingExplorer(Explorer):
     def _settings(self):
         c = self.controls
         k, s = c["kernel_size"].value, c["stride"].value
-        return k, (k if s is None else s), c["mode"].value, c["shift"].value
+        return k, (k if s in (None, SAME) else s), c["mode"].value, c["shift"].value
+
+    def _sync_stride(self) -> None:
+        """Label the stride option that follows the kernel size with its number, and turn
+        'no selection' (value None) into that option."""
+        c = self.controls
+        stride = c["stride"]
+        value = SAME if stride.value is None else stride.value
+        options = stride_options(c["kernel_size"].value, self._largest_stride)
+        if stride._options_labels[0] != options[0][0]:
+            stride.options = options  # resets the value: set it back below
+        if stride.value != value:
+            stride.value = value
 
     def _compute(self) -> None:
+        self._sync_stride()
         k, s, mode, shift = self._settings()
         H, W_ = self.image.shape
         if k > min(H, W_):
@@ -160,8 +185,11 @@ class PoolingExplorer(Explorer):
         rows, cols = np.nonzero(self.argmax_mask)
         show_dots = mode == "max" and self.output.size <= MAX_MARKERS
         self._dots.set_offsets(np.c_[cols, rows] if show_dots else np.empty((0, 2)))
-        self._ax_x.set_title(f"input shifted {shift:+d} px"
-                             + (", dots: argmax" if show_dots else ""), fontsize=10)
+        set_title(self._ax_x, f"input shifted {shift:+d} px")
+        xlabel = "column" + (" (dots: argmax)" if show_dots else "")
+        if self._ax_x.get_xlabel() != xlabel:  # a static text: redraw everything
+            self._ax_x.set_xlabel(xlabel, fontsize=FONT_LABEL)
+            self._full_redraw = True
         if self.output.shape != self._shape:  # new extent -> new ticks: redraw everything
             self._shape = self.output.shape
             self._full_redraw = True
@@ -169,12 +197,11 @@ class PoolingExplorer(Explorer):
         lo, hi = min(0.0, float(self.output.min())), float(self.output.max())
         set_colors(self._im_o, SEQUENTIAL, lo, hi if hi > lo else lo + 1.0)
         OH, OW = self.output.shape
-        self._ax_o.set_title(f"{mode} pooled {OH}×{OW}", fontsize=10)
+        set_title(self._ax_o, f"{mode} pooled {OH}×{OW}")
         diff = np.abs(self.output - self.reference)
         show(self._im_d, diff)
         nonneg_clim(self._im_d, diff)
-        self._ax_d.set_title(f"change caused by the shift ({(diff > 0).mean():.0%})",
-                             fontsize=10)
+        set_title(self._ax_d, f"the shift changes {(diff > 0).mean():.0%}")
 
     def _describe(self) -> str:
         k, s, mode, shift = self._settings()

@@ -12,6 +12,8 @@ from ..paths import WEIGHTS_DIR
 from ..validate import check_array, check_int, check_labels
 from ._base import (
     BLUE,
+    FONT_LABEL,
+    FONT_SMALL,
     GREEN,
     ORANGE,
     SKY,
@@ -20,13 +22,13 @@ from ._base import (
     highlight,
     int_slider,
     place,
+    set_title,
 )
 
 __all__ = ["ShiftExplorer", "MAX_SHIFT", "MAX_IMAGES", "shipped_models"]
 
 MAX_SHIFT = 4     # the sliders span -4 ... 4 pixels
 MAX_IMAGES = 32   # every (image, shift) pair is precomputed: keep it small
-FONT, SMALL = 13, 11
 LINE_STYLES = ({"color": VERMILLION, "marker": "o", "linestyle": "--"},
                {"color": BLUE, "marker": "s", "linestyle": "-"})
 
@@ -77,7 +79,7 @@ class ShiftExplorer(Explorer):
     this image the model gets right}; ``ink_lost`` ink pixels pushed out of the frame.
     """
 
-    figsize = (12.5, 3.6)
+    figsize = (10.0, 7.0)
 
     deck_control = "dx"
 
@@ -162,7 +164,7 @@ class ShiftExplorer(Explorer):
         self.readout = "\n".join(lines)
 
     def _build(self) -> None:
-        ax_x, *ax_bars, ax_c = self.fig.subplots(1, 4, width_ratios=[1, 1.15, 1.15, 1.3])
+        (ax_x, ax_c), ax_bars = self.fig.subplots(2, 2)  # digit and curve above, bars below
         H, W_ = self.images.shape[1:]
         self._im = ax_x.imshow(self.images[0], cmap="gray", vmin=0, vmax=255,
                                interpolation="nearest")
@@ -170,17 +172,17 @@ class ShiftExplorer(Explorer):
         self._box.set_linestyle("--")
         ax_x.set_xticks([])
         ax_x.set_yticks([])
-        ax_x.set_xlabel("dashed: the unshifted digit", fontsize=SMALL)
+        ax_x.set_xlabel("dashed: the unshifted digit", fontsize=FONT_LABEL)
         K = next(iter(self.table.values())).shape[-1]
         self._bars = []
         for ax, name in zip(ax_bars, self.models, strict=True):
             bars = ax.bar(range(K), np.zeros(K), color=SKY, edgecolor="black", linewidth=0.5)
             ax.set_xticks(range(K))
-            ax.tick_params(labelsize=SMALL)
+            ax.tick_params(labelsize=FONT_SMALL)
             ax.set_ylim(0, 1.05)
-            ax.set_xlabel("class (hatched: the label)", fontsize=SMALL)
-            ax.set_ylabel("probability", fontsize=SMALL)
-            ax.set_title(name, fontsize=FONT)
+            ax.set_xlabel("class (hatched: the label)", fontsize=FONT_LABEL)
+            ax.set_ylabel("probability", fontsize=FONT_LABEL)
+            set_title(ax, name)
             self._bars.append(bars)
         shifts = np.arange(-MAX_SHIFT, MAX_SHIFT + 1)
         self._lines = [ax_c.plot(shifts, np.zeros_like(shifts, dtype=float), label=name,
@@ -189,12 +191,12 @@ class ShiftExplorer(Explorer):
         self._vline = ax_c.axvline(0, color="gray", linewidth=6, alpha=0.35)
         ax_c.set_xticks(shifts[::2])
         ax_c.set_ylim(-0.03, 1.05)
-        ax_c.tick_params(labelsize=SMALL)
-        ax_c.set_xlabel("dx: shift right (px)", fontsize=SMALL)
-        ax_c.set_ylabel("p(label)", fontsize=SMALL)
-        ax_c.legend(fontsize=SMALL, loc="lower center")
+        ax_c.tick_params(labelsize=FONT_SMALL)
+        ax_c.set_xlabel("dx: shift right (px)", fontsize=FONT_LABEL)
+        ax_c.set_ylabel("p(label)", fontsize=FONT_LABEL)
+        ax_c.legend(fontsize=FONT_SMALL, loc="lower center")
         ax_c.grid(alpha=0.3)
-        ax_c.set_title("p(label) against dx, same dy", fontsize=FONT)
+        set_title(ax_c, "p(label) against dx, same dy")
         self._axes = (ax_x, *ax_bars, ax_c)
         self._dyn(self._im, self._box, *(p for b in self._bars for p in b.patches),
                   *self._lines, self._vline, *(ax.title for ax in self._axes[:-1]))
@@ -207,7 +209,7 @@ class ShiftExplorer(Explorer):
         self._im.set_data(self.shifted)
         rows, cols = self._boxes_ink[n]
         place(self._box, rows, cols)
-        ax_x.set_title(f"label {label}, shift ({dy:+d}, {dx:+d})", fontsize=FONT)
+        set_title(ax_x, f"label {label}, shift ({dy:+d}, {dx:+d})")
         for ax, bars, name in zip(ax_bars, self._bars, self.models, strict=True):
             p, pred = self.probs[name], self.predictions[name]
             for k, bar in enumerate(bars.patches):
@@ -215,7 +217,7 @@ class ShiftExplorer(Explorer):
                 bar.set_facecolor(SKY if k != pred else GREEN if pred == label else ORANGE)
                 bar.set_hatch("//" if k == label else "")
             verdict = "right" if pred == label else "wrong"
-            ax.set_title(f"{name}: {pred} ({verdict}, p = {p[pred]:.2f})", fontsize=FONT)
+            set_title(ax, f"{name}: {pred} ({verdict}, p = {p[pred]:.2f})")
         for line, name in zip(self._lines, self.models, strict=True):
             line.set_ydata(self.curves[name])
         self._vline.set_xdata([dx, dx])

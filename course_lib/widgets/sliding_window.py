@@ -51,7 +51,7 @@ class SlidingWindowStepper(Explorer):
     ``output`` (OH, OW) the whole ``conv2d`` result, ``padded`` the zero-padded input.
     """
 
-    figsize = (10.0, 3.6)
+    figsize = (10.5, 4.0)
 
     deck_control = "step"
 
@@ -94,7 +94,7 @@ class SlidingWindowStepper(Explorer):
             + dot_product_text(self.patch, self.kernel, self.output[i, j]))
 
     def _build(self) -> None:
-        ax_x, ax_k, ax_o = self.fig.subplots(1, 3, width_ratios=[1.2, 0.8, 1.2])
+        ax_x, ax_k, ax_o = self.fig.subplots(1, 3, width_ratios=[1.5, 0.75, 1.1])
         ph, pw = self.padding
         Hp, Wp = self.padded.shape
         H, W_ = self.x.shape

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import functional as F
 from ..validate import check_array
-from ._base import BLUE, ORANGE, Explorer, fmt
+from ._base import BLUE, FONT_LABEL, FONT_SMALL, ORANGE, Explorer, fmt, set_title
 
 __all__ = ["TemperatureExplorer", "softmax_with_temperature"]
 
@@ -41,7 +41,7 @@ class TemperatureExplorer(Explorer):
     State: ``temperature``, ``probs`` (K,) float64 summing to 1, ``entropy`` (nats).
     """
 
-    figsize = (10.0, 3.4)
+    figsize = (10.0, 4.0)
 
     deck_control = "temperature"
 
@@ -90,21 +90,23 @@ class TemperatureExplorer(Explorer):
         ax_p, ax_h = self.fig.subplots(1, 2, width_ratios=[1.4, 1])
         K = len(self.labels)
         self._bars = ax_p.bar(range(K), np.zeros(K), color=BLUE)
-        ax_p.set_xticks(range(K), self.labels, fontsize=8, rotation=45 if K > 10 else 0)
+        ax_p.set_xticks(range(K), self.labels, rotation=45 if K > 10 else 0)
         ax_p.set_ylim(0, 1.02)
-        ax_p.set_xlabel("class", fontsize=8)
-        ax_p.set_ylabel("probability", fontsize=8)
+        ax_p.set_xlabel("class", fontsize=FONT_LABEL)
+        ax_p.set_ylabel("probability", fontsize=FONT_LABEL)
+        ax_p.tick_params(labelsize=FONT_SMALL)
         self._ax_p = ax_p
         temps = np.logspace(*LOG10_T_RANGE, 200)
         curve = [softmax_with_temperature(self.logits, t)[1] for t in temps]
         ax_h.plot(temps, curve, color=BLUE)
         ax_h.axhline(np.log(K), color="gray", linestyle="--", linewidth=1)
-        ax_h.text(temps[0], np.log(K), " uniform: log K", va="bottom", fontsize=7)
+        ax_h.text(temps[0], np.log(K), " uniform: log K", va="bottom", fontsize=FONT_SMALL)
         ax_h.set_xscale("log")
         ax_h.set_ylim(-0.05 * np.log(K), 1.1 * np.log(K))
-        ax_h.set_xlabel("temperature T (log scale)", fontsize=8)
-        ax_h.set_ylabel("entropy H (nats)", fontsize=8)
-        ax_h.set_title("entropy grows with T", fontsize=10)
+        ax_h.set_xlabel("temperature T (log scale)", fontsize=FONT_LABEL)
+        ax_h.set_ylabel("entropy H (nats)", fontsize=FONT_LABEL)
+        ax_h.tick_params(labelsize=FONT_SMALL)
+        set_title(ax_h, "entropy grows with T")
         (self._marker,) = ax_h.plot([], [], "o", color=ORANGE, markeredgecolor="black",
                                     markersize=8)
         self._dyn(*self._bars.patches, self._marker, ax_p.title)
@@ -114,7 +116,7 @@ class TemperatureExplorer(Explorer):
         for k, (bar, p) in enumerate(zip(self._bars.patches, self.probs, strict=True)):
             bar.set_height(p)
             bar.set_color(ORANGE if k == top else BLUE)
-        self._ax_p.set_title(f"softmax(z / T) at T = {self.temperature:.3g}", fontsize=10)
+        set_title(self._ax_p, f"softmax(z / T) at T = {self.temperature:.3g}")
         self._marker.set_data([self.temperature], [self.entropy])
 
     def _describe(self) -> str:

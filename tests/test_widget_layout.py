@@ -1,0 +1,265 @@
+"""Explorer figures are readable from the back row and keep a clean layout while they move.
+
+Every explorer is built, then every control is moved through its values (extremes
+included) and a few random combinations are set; after each change the figure is drawn
+and every text drawn (titles, axis and colour-bar labels, tick labels, numbers written in
+cells, legends) is measured with the renderer:
+
+* size: fontsize * dpi / 72 >= 14.6 px, i.e. at least 11 pt on a 96-dpi screen when the
+  PNG is shown at its natural width, which must fit a notebook column (<= 1100 px);
+* no two texts overlap (tick labels of one axis included, numbers of neighbouring cells
+  included);
+* every text lies inside the figure (nothing clipped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+
+import ipywidgets as W
+import matplotlib.text as mtext
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from PIL import Image
+
+from course_lib import viz
+from course_lib import widgets as cw
+from course_lib.data import load_mnist, normalize
+from course_lib.paths import WEIGHTS_DIR
+from course_lib.train import confusion_matrix, load_model
+from course_lib.widgets import _base as base
+
+MIN_TEXT_PX = 14.6      # 11 pt on a 96-dpi screen is 11 * 96 / 72 = 14.67 px
+MAX_WIDTH_PX = 1100     # JupyterLab's output column on a 1280-wide screen
+TOLERANCE_PX = 0.5      # boxes that share an edge do not overlap
+MIN_STATES = 8
+RANDOM_COMBINATIONS = 2  # at least; more if the controls' own values make fewer than MIN_STATES
+
+
+# ---------------------------------------------------------------------- measuring
+@contextlib.contextmanager
+def recording_texts():
+    """Every Text drawn in the block (visible, non-empty), with the renderer it was drawn by."""
+    drawn = []
+    draw = mtext.Text.draw
+
+    @functools.wraps(draw)
+    def recording(self, renderer):
+        if self.get_visible() and self.get_text().strip():
+            drawn.append((self, renderer))
+        return draw(self, renderer)
+
+    mtext.Text.draw = recording
+    try:
+        yield drawn
+    finally:
+        mtext.Text.draw = draw
+
+
+def describe(text) -> str:
+    where = "figure"
+    if text.axes is not None:
+        where = text.axes.get_title() or text.axes.get_label() or "axes"
+    return f"{text.get_text()!r} (in {where!r})"
+
+
+def layout_problems(fig) -> list[str]:
+    """Draw ``fig`` completely and list its unreadable, clipped or overlapping texts."""
+    with recording_texts() as drawn:
+        fig.canvas.draw()
+    problems = []
+    boxes = []
+    for text, renderer in drawn:
+        px = text.get_fontsize() * fig.dpi / 72
+        if px < MIN_TEXT_PX:
+            problems.append(f"{describe(text)} is {px:.1f} px tall (< {MIN_TEXT_PX})")
+        boxes.append(text.get_window_extent(renderer).extents)
+    if not boxes:
+        return ["no text drawn"]
+    boxes = np.array(boxes)
+    x0, y0, x1, y1 = fig.bbox.extents
+    t = TOLERANCE_PX
+    for (text, _), (a, b, c, d) in zip(drawn, boxes, strict=True):
+        if a < x0 - t or b < y0 - t or c > x1 + t or d > y1 + t:
+            problems.append(f"{describe(text)} is clipped: {a:.0f}, {b:.0f}, {c:.0f}, {d:.0f} "
+                            f"outside {x1:.0f}×{y1:.0f}")
+    ix = (np.minimum(boxes[:, None, 2], boxes[None, :, 2])
+          - np.maximum(boxes[:, None, 0], boxes[None, :, 0]))
+    iy = (np.minimum(boxes[:, None, 3], boxes[None, :, 3])
+          - np.maximum(boxes[:, None, 1], boxes[None, :, 1]))
+    for i, j in zip(*np.nonzero(np.triu((ix > t) & (iy > t), 1)), strict=True):
+        problems.append(f"{describe(drawn[i][0])} overlaps {describe(drawn[j][0])}")
+    return problems
+
+
+def check(explorer, where: str) -> None:
+    """The explorer's PNG is its figure; the figure's texts are all readable and clear."""
+    png = Image.open(io.BytesIO(explorer.png))
+    fig = explorer.static_figure()
+    assert png.size == (round(fig.get_figwidth() * fig.dpi), round(fig.get_figheight() * fig.dpi))
+    problems = layout_problems(fig)
+    assert not problems, f"{where}:\n  " + "\n  ".join(problems[:12])
+
+
+# ---------------------------------------------------------------------- explorers
+def digit_image() -> np.ndarray:
+    """A digit-like 28x28 image, as in test_widgets."""
+    img = np.zeros((28, 28), dtype=np.float32)
+    img[6:22, 12:15] = 1.0
+    img[6:9, 8:20] = 0.5
+    img[10, 13] = 0.75
+    return img
+
+
+@functools.cache
+def mnist():
+    return load_mnist(download=False)
+
+
+def make_explorers():
+    """name -> constructor: explorers as test_widgets builds them and as the lessons do."""
+    rng = np.random.default_rng(0)
+    digit, photo = digit_image(), cw.sample_photo(64)
+    x = rng.standard_normal((2, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    logits = rng.standard_normal(10) * 3
+    x5 = np.array([[3, 1, 0, 2, 4], [1, 0, 3, 1, 2], [2, 4, 1, 0, 1], [0, 1, 2, 3, 1],
+                   [4, 2, 0, 1, 3]], dtype=np.float32)
+    makers = {
+        "KernelEditor": lambda: cw.KernelEditor({"photo": photo, "digit": digit}, "sobel x"),
+        "SlidingWindowStepper": lambda: cw.SlidingWindowStepper(
+            digit[5:12, 10:17], cw.KERNELS["laplacian"], stride=2, padding=1),
+        "SlidingWindowStepper 5x5": lambda: cw.SlidingWindowStepper(x5, cw.KERNELS["sobel x"]),
+        "ConvArithmeticExplorer": lambda: cw.ConvArithmeticExplorer(8, 3, 1, 2, 1),
+        "PoolingExplorer": lambda: cw.PoolingExplorer(digit, 2, shift=1),
+        "PoolingExplorer 4x4": lambda: cw.PoolingExplorer(x5[:4, :4], 2),
+        "PoolingExplorer 256x256": lambda: cw.PoolingExplorer(cw.sample_photo(256), 2),
+        "TemperatureExplorer": lambda: cw.TemperatureExplorer(logits),
+        "BackwardStepper": lambda: cw.BackwardStepper(x[:, :6, :6], w, stride=2, padding=1),
+        "FeatureMapExplorer LeNet": lambda: cw.FeatureMapExplorer(
+            load_model(WEIGHTS_DIR / "lenet.npz"), normalize(mnist().x_test[:4]),
+            mnist().y_test[:4]),
+    }
+    if hasattr(cw, "ShiftExplorer"):  # the shipped MLP and LeNet, as in the lesson
+        makers["ShiftExplorer"] = lambda: cw.ShiftExplorer(mnist().x_test[:4],
+                                                           mnist().y_test[:4], dx=3)
+    return makers
+
+
+MAKERS = make_explorers()
+
+
+def control_values(control) -> list:
+    """The values to move one control through: every option (at most 5, evenly spaced), the
+    ends of a slider (middles come in the random combinations), a long number for a cell."""
+    if isinstance(control, (W.Play, W.Button)):  # Play drives `step`; Button: see below
+        return []
+    if hasattr(control, "options"):
+        values = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        if len(values) > 5:
+            values = [values[k] for k in np.linspace(0, len(values) - 1, 5).round().astype(int)]
+        return values
+    if isinstance(control, W.FloatLogSlider):
+        return [control.base ** e for e in (control.min, control.max,
+                                            (control.min + control.max) / 2)]
+    if isinstance(control, W.FloatText):  # the kernel's cells: long numbers
+        return [-123.456]
+    if isinstance(control, (W.IntSlider, W.FloatSlider)):  # the middle: random combinations
+        return [control.min, control.max]
+    raise TypeError(f"no values for {type(control).__name__}")
+
+
+def states(explorer, rng):
+    """Move the explorer through its states; yields a description of each."""
+    yield "as built"
+    count = 1
+    for name, control in explorer.controls.items():
+        for value in control_values(control):
+            if isinstance(control, W.IntSlider):
+                value = min(max(value, control.min), control.max)  # ranges may have moved
+            control.value = value
+            count += 1
+            yield f"{name} = {value!r}"
+        if isinstance(control, W.Button):
+            control.click()
+            count += 1
+            yield f"{name} clicked"
+    for k in range(max(RANDOM_COMBINATIONS, MIN_STATES - count)):
+        settings = {}
+        with explorer.hold():
+            for name, control in explorer.controls.items():
+                values = control_values(control)
+                if values:
+                    if isinstance(control, W.IntSlider):  # any value of the current range
+                        values = list(range(control.min, control.max + 1))
+                    elif isinstance(control, W.FloatText):
+                        values = [-123.456, 0.0125, -0.5, 2.0, 1000.0]
+                    settings[name] = control.value = values[rng.integers(len(values))]
+        yield f"random combination {k}: {settings}"
+
+
+# ---------------------------------------------------------------------- tests
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_every_state_is_readable_and_uncluttered(name):
+    explorer = MAKERS[name]()
+    fig = explorer.static_figure()
+    width = fig.get_figwidth() * fig.dpi
+    assert width <= MAX_WIDTH_PX, f"{name}: {width:.0f} px wide, shrunk in a notebook column"
+    assert explorer._image.width == str(round(width))
+    rng = np.random.default_rng(0)
+    count = 0
+    for where in states(explorer, rng):
+        check(explorer, f"{name}, {where}")
+        count += 1
+    assert count >= MIN_STATES
+    explorer.close()
+
+
+def test_reused_pixels_equal_a_fresh_draw(monkeypatch):
+    """Unchanged colour bars and titles are pasted back from their last draw: through every
+    state, the pictures equal those drawn without that reuse (the BackwardStepper has three
+    colour bars, two of which change with the cell, and titles that change or not)."""
+    name = "BackwardStepper"
+    def pictures():
+        explorer = MAKERS[name]()
+        rng = np.random.default_rng(1)
+        return [(where, np.asarray(Image.open(io.BytesIO(explorer.png))))
+                for where in states(explorer, rng)]
+
+    reused = pictures()
+    monkeypatch.setattr(base, "_pixel_region", lambda *args: None)
+    for (where, a), (_, b) in zip(reused, pictures(), strict=True):
+        assert np.array_equal(a, b), f"{name}, {where}: {(a != b).any(axis=-1).mean():.2%} differ"
+
+
+def test_pooling_stride_has_a_real_default(monkeypatch):
+    monkeypatch.setattr(cw.Explorer, "auto_render", False)  # the state is enough here
+    pooling = cw.PoolingExplorer(digit_image(), 3)
+    stride = pooling.controls["stride"]
+    values = [o[1] if isinstance(o, tuple) else o for o in stride.options]
+    assert stride.value is not None and stride.value in values
+    assert stride.label is not None and "3" in stride.label and "kernel_size" in stride.label
+    assert pooling.output.shape == (9, 9)  # stride = kernel_size
+    pooling.controls["kernel_size"].value = 2
+    assert stride.value is not None and "2" in stride.label and pooling.output.shape == (14, 14)
+    stride.value = 1
+    assert pooling.output.shape == (27, 27)
+    assert cw.PoolingExplorer(digit_image(), 2, stride=1).controls["stride"].value == 1
+
+
+def test_confusion_matrix_is_readable():
+    data = mnist()
+    labels = data.y_test[:2000]
+    noise = np.random.default_rng(0).integers(0, 10, labels.size)
+    predictions = np.where(np.arange(labels.size) % 9 == 0, noise, labels)
+    fig = viz.plot_confusion_matrix(confusion_matrix(labels, predictions),
+                                    title="LeNet on the 5,000 validation images")
+    FigureCanvasAgg(fig)
+    assert fig.get_figwidth() * fig.dpi <= MAX_WIDTH_PX
+    assert not layout_problems(fig)
+    ax = fig.axes[0]
+    counts = [t for t in ax.texts]
+    assert min(t.get_fontsize() for t in counts) >= 12  # the counts are the point
