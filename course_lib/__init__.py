@@ -3,7 +3,7 @@
 functional  fast vectorized ops (NCHW) with forward/backward pairs
 readable    the same conv and pooling ops as plain loops (what the lessons explain)
 layers      Conv2d, MaxPool2d, AvgPool2d, ReLU, Flatten, Linear, Dropout, BatchNorm2d,
-            CrossEntropyLoss
+            CrossEntropyLoss, GlobalAvgPool2d, Residual
 model       Sequential
 gradcheck   numerical gradient checks with a relative-error report
 data        MNIST / Fashion-MNIST loading (bundled, or downloaded with checksums), minibatches
@@ -20,10 +20,12 @@ from .layers import (
     CrossEntropyLoss,
     Dropout,
     Flatten,
+    GlobalAvgPool2d,
     Layer,
     Linear,
     MaxPool2d,
     ReLU,
+    Residual,
 )
 from .model import Sequential
 
@@ -31,4 +33,4 @@ __version__ = "0.1.0"
 
 __all__ = ["data", "functional", "readable", "gradcheck", "Layer", "Conv2d", "MaxPool2d",
            "AvgPool2d", "ReLU", "Flatten", "Linear", "Dropout", "BatchNorm2d", "CrossEntropyLoss",
-           "Sequential"]
+           "Sequential", "GlobalAvgPool2d", "Residual"]

@@ -50,6 +50,7 @@ __all__ = [
     "log_softmax", "log_softmax_forward", "log_softmax_backward",
     "cross_entropy", "cross_entropy_forward", "cross_entropy_backward",
     "batch_norm2d_forward", "batch_norm2d_backward", "dropout_forward", "dropout_backward",
+    "global_avg_pool2d", "global_avg_pool2d_forward", "global_avg_pool2d_backward",
 ]
 
 
@@ -569,3 +570,35 @@ def dropout_backward(dout, cache):
     mask, p = cache
     check_dout(dout, mask.shape, mask.dtype)
     return dout * mask * _keep_scale(p, mask.dtype)
+
+
+# ----------------------------------------------------------------------------- global average pool
+def global_avg_pool2d(x) -> np.ndarray:
+    """Mean of every channel over all positions, (N, C, H, W) -> (N, C): like
+    ``torch.nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)``. See the forward below."""
+    return global_avg_pool2d_forward(x)[0]
+
+
+def global_avg_pool2d_forward(x):
+    """Global average pooling: one number per channel, the mean of its H*W values.
+
+    out[n, c] = 1 / (H W) * sum_{i, j} x[n, c, i, j]
+
+    It replaces a network's flatten + large dense layers: the classifier after it sees C
+    numbers whatever the image size, and the layer itself has no parameters.
+    x : (N, C, H, W). Returns out (N, C) and a cache for ``global_avg_pool2d_backward``.
+    """
+    check_array(x, "x", 4, axis_names="(N, C, H, W)")
+    return x.mean(axis=(2, 3)), (x.shape, x.dtype)
+
+
+def global_avg_pool2d_backward(dout, cache):
+    """Backward of global average pooling: every position gets an equal share.
+
+    d out[n, c] / d x[n, c, i, j] = 1 / (H W), so dx[n, c, i, j] = dout[n, c] / (H W).
+    dout : (N, C). Returns dx (N, C, H, W).
+    """
+    x_shape, dtype = cache
+    check_dout(dout, x_shape[:2], dtype)
+    share = dout / (x_shape[2] * x_shape[3])
+    return np.ascontiguousarray(np.broadcast_to(share[:, :, None, None], x_shape))

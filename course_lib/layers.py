@@ -29,7 +29,8 @@ from .validate import (
 )
 
 __all__ = ["HE_GAIN", "CLASSIFIER_GAIN", "Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
-           "Flatten", "Linear", "Dropout", "BatchNorm2d", "CrossEntropyLoss"]
+           "Flatten", "Linear", "Dropout", "BatchNorm2d", "CrossEntropyLoss",
+           "GlobalAvgPool2d", "Residual"]
 
 
 class Layer:
@@ -326,3 +327,81 @@ class CrossEntropyLoss:
 
     def __repr__(self):
         return "CrossEntropyLoss()"
+
+
+class GlobalAvgPool2d(Layer):
+    """Global average pooling, (N, C, H, W) -> (N, C): the mean of each channel.
+
+    Like ``torch.nn.AdaptiveAvgPool2d(1)`` followed by ``torch.nn.Flatten()``. No parameters;
+    used instead of Flatten + big Linear layers at the end of a network (GoogLeNet, ResNet).
+    """
+
+    def forward(self, x):
+        out, self._cache = F.global_avg_pool2d_forward(x)
+        return out
+
+    def backward(self, dout):
+        return F.global_avg_pool2d_backward(dout, self._take_cache())
+
+
+class Residual(Layer):
+    """A skip connection around ``body``: out = x + body(x), as in ResNet.
+
+    body : a Layer (usually a ``Sequential``) whose output has the shape of its input, e.g.
+        ``Sequential(Conv2d(C, C, 3, padding=1), BatchNorm2d(C), ReLU(),
+        Conv2d(C, C, 3, padding=1), BatchNorm2d(C))``.
+    backward : dx = dout + body.backward(dout), since d(x + F(x))/dx = I + dF/dx: the
+        identity path hands the upstream gradient to x unchanged, whatever F does.
+    ``params`` / ``grads`` / ``buffers`` are the body's, keyed ``"body.<key>"`` (as in PyTorch
+    for a module holding ``self.body``), so a ``Sequential`` containing a Residual at index 3
+    has keys like ``"3.body.0.weight"``.
+    """
+
+    def __init__(self, body: Layer):
+        if not isinstance(body, Layer):
+            raise TypeError(f"body must be a course_lib Layer (e.g. a Sequential), got "
+                            f"{type(body).__name__}")
+        self.body = body
+        self.training = body.training
+        self._cache = None
+
+    def _gather(self, attr):
+        return {f"body.{k}": v for k, v in getattr(self.body, attr).items()}
+
+    params = property(lambda self: self._gather("params"), doc="the body's parameters")
+    grads = property(lambda self: self._gather("grads"), doc="the body's gradients")
+    buffers = property(lambda self: self._gather("buffers"), doc="the body's buffers")
+
+    def forward(self, x):
+        check_array(x, "x", finite=False)
+        fx = self.body.forward(x)
+        if not isinstance(fx, np.ndarray) or fx.shape != x.shape:
+            shape = getattr(fx, "shape", None)
+            raise ValueError(f"body must return an array of its input's shape {x.shape} for "
+                             f"x + body(x), got {shape}: keep the channels and the size (e.g. "
+                             f"3x3 convolutions with padding=1, stride 1)")
+        self._cache = (x.shape, x.dtype)
+        return x + fx
+
+    def backward(self, dout):
+        shape, dtype = self._take_cache()
+        check_dout(dout, shape, dtype)
+        return dout + self.body.backward(dout)
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        self.body.train(mode)
+        return self
+
+    def zero_grad(self):
+        self.body.zero_grad()
+
+    def astype(self, dtype):
+        check_dtype(dtype)
+        self.body.astype(dtype)
+        self._cache = None
+        return self
+
+    def __repr__(self):
+        body = repr(self.body).replace("\n", "\n  ")
+        return f"Residual(\n  (body): {body}\n)"

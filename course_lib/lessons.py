@@ -91,6 +91,9 @@ LESSONS: tuple[Lesson, ...] = (
            about="batch norm's backward pass from its graph, train vs eval mode, dropout"),
     Lesson(9, "making_it_fast", "Making it fast", 50,
            about="loops → sliding windows → im2col and one matrix product, timed fairly"),
+    Lesson(10, "where_cnns_went_next", "Where CNNs went next", 60,
+           about="LeNet → AlexNet → VGG's 3×3 stacks → ResNet: skip connections keep gradients "
+                 "flowing, global average pooling, a small ResNet in NumPy"),
 )
 
 

@@ -6,6 +6,8 @@
               classifier (about 13.6 k parameters).
 ``lenet``     a LeNet-5-style net: two 5x5 conv + ReLU + pool blocks, then two linear
               layers (about 0.1 M parameters).
+``resnet_small`` a small ResNet: 3x3 convolutions with batch norm, two residual blocks and
+              global average pooling (about 28 k parameters).
 
 Each returns a ``Sequential`` that maps (N, 1, 28, 28) images to (N, 10) logits; train them
 with ``CrossEntropyLoss`` (softmax cross-entropy) on top. ``MODELS`` maps a name to its
@@ -16,11 +18,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import CLASSIFIER_GAIN, Conv2d, Flatten, Linear, MaxPool2d, ReLU
+from .layers import (
+    CLASSIFIER_GAIN,
+    BatchNorm2d,
+    Conv2d,
+    Flatten,
+    GlobalAvgPool2d,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Residual,
+)
 from .model import Sequential
 from .validate import as_rng, check_dtype
 
-__all__ = ["mlp", "seed_net", "lenet", "MODELS", "build_model"]
+__all__ = ["mlp", "seed_net", "lenet", "resnet_small", "MODELS", "build_model"]
 
 
 def mlp(rng=None, *, dtype=np.float32) -> Sequential:
@@ -93,13 +105,54 @@ def lenet(rng=None, *, dtype=np.float32) -> Sequential:
     return _named(net, "lenet")
 
 
+def resnet_small(rng=None, *, dtype=np.float32) -> Sequential:
+    """A small ResNet for 28x28 digits: 3x3 convolutions, batch norm, two residual blocks,
+    global average pooling.
+
+    x: (N, 1, 28, 28)
+    -> Conv2d(1, 16, 3, padding=1) -> BN -> ReLU -> MaxPool2d(2)        (N, 16, 14, 14)
+    -> Residual(block(16)) -> ReLU                                       (N, 16, 14, 14)
+    -> Conv2d(16, 32, 3, stride=2, padding=1) -> BN -> ReLU              (N, 32, 7, 7)
+    -> Residual(block(32)) -> ReLU                                       (N, 32, 7, 7)
+    -> GlobalAvgPool2d (N, 32) -> Linear(32, 10) (N, 10) logits,
+    with block(C) = Conv2d(C, C, 3, padding=1) -> BN -> ReLU -> Conv2d(C, C, 3, padding=1) -> BN
+    (out = relu(x + block(x)), the original ResNet's "basic block").
+
+    Convolutions followed by batch norm have no bias (BN's beta does that job). The stage
+    change (16 -> 32 channels, 14 -> 7 pixels) is a plain stride-2 convolution; real ResNets
+    put a 1x1 stride-2 convolution on the skip path there instead.
+
+    rng : int seed or np.random.Generator for the initial weights (He-normal, the
+        classifier with ``CLASSIFIER_GAIN``).
+    dtype : float32 (default) or float64.
+    """
+    rng, dtype = as_rng(rng), check_dtype(dtype)
+
+    def conv_bn(c_in, c_out, stride=1):
+        return [Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False, dtype=dtype,
+                       rng=rng), BatchNorm2d(c_out, dtype=dtype)]
+
+    def block(c):
+        return Residual(Sequential(*conv_bn(c, c), ReLU(), *conv_bn(c, c)))
+
+    net = Sequential(
+        *conv_bn(1, 16), ReLU(), MaxPool2d(2),
+        block(16), ReLU(),
+        *conv_bn(16, 32, stride=2), ReLU(),
+        block(32), ReLU(),
+        GlobalAvgPool2d(),
+        Linear(32, 10, dtype=dtype, rng=rng, gain=CLASSIFIER_GAIN),
+    )
+    return _named(net, "resnet")
+
+
 def _named(net: Sequential, arch: str, **options) -> Sequential:
     """Record how to rebuild ``net`` (``save_model`` stores it): ``MODELS[arch](**options)``."""
     net.arch, net.arch_options = arch, options
     return net
 
 
-MODELS = {"mlp": mlp, "seed": seed_net, "lenet": lenet}
+MODELS = {"mlp": mlp, "seed": seed_net, "lenet": lenet, "resnet": resnet_small}
 
 
 def build_model(name: str, rng=None, **kwargs) -> Sequential:

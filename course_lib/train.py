@@ -350,7 +350,7 @@ DEFAULTS = {  # tuned on full MNIST: see benchmarks/README.md
     "mlp": {"optimizer": "adam", "lr": 3e-3, "schedule": "cosine", "warmup": 200},
     "seed": {"optimizer": "adam", "lr": 1e-2, "schedule": "cosine", "warmup": 200},
     "lenet": {"optimizer": "adam", "lr": 3e-3, "schedule": "restarts", "warmup": 200},
-    "resnet": {"optimizer": "adam", "lr": 3e-3, "schedule": "cosine", "warmup": 200},
+    "resnet": {"optimizer": "adam", "lr": 1e-2, "schedule": "cosine", "warmup": 200},
 }
 
 

@@ -79,7 +79,7 @@ def test_models_shapes_dtypes_and_seeding():
         + 64 * 10 + 10
     assert len(seed_net(0, relu=True)) == len(seed_net(0)) + 1
     with pytest.raises(ValueError, match="name"):
-        build_model("resnet")
+        build_model("vgg")
 
 
 # ----------------------------------------------------------------------------- fit
