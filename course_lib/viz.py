@@ -7,6 +7,16 @@ pyplot: nothing leaks, and a notebook cell (with ``%matplotlib inline``, as the 
 start) shows the figure once when it is the cell's value; elsewhere use ``display(fig)`` or
 ``fig.savefig(...)``.
 
+Readable from the back of a room: a lesson figure's PNG (inline backend, tight bounding box)
+is shown at its natural width, shrunk to fit a ~1100 px notebook column when wider, so a text
+of s points in a figure of dpi d whose PNG is W px wide shows s * d / 72 * min(1, 1100 / W)
+px tall; that must be at least 11 pt on a 96-dpi screen (14.67 px). ``audit_figure_text``
+lists the texts of a figure that fall short, ``use_lesson_style`` sets the lessons' font
+sizes once (their setup cell calls it), and with the environment variable
+``COURSE_AUDIT_FIGURES=1`` (set by tests/conftest.py, inherited by nbval's kernels)
+importing this module makes every figure the inline backend shows fail the cell with an
+AssertionError when it is not readable.
+
 Colour conventions (colour-blind safe): inputs in gray; non-negative maps in viridis;
 signed values (weights, gradients, pre-activation maps) in 'RdBu_r' with symmetric limits
 (-m, m) so white means zero, always with a colorbar.
@@ -16,17 +26,24 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
 
+import matplotlib as mpl
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from .validate import check_array, check_int
 
-__all__ = ["plot_history", "show_filters", "show_feature_maps", "show_images",
-           "plot_confusion_matrix", "show_matrix", "signed_limits", "DIVERGING", "SEQUENTIAL"]
+__all__ = ["audit_figure_text", "use_lesson_style", "install_figure_audit",
+           "remove_figure_audit", "plot_history", "show_filters", "show_feature_maps",
+           "show_images", "plot_confusion_matrix", "show_matrix", "signed_limits", "DIVERGING",
+           "SEQUENTIAL"]
 
 DIVERGING = "RdBu_r"
 SEQUENTIAL = "viridis"
@@ -37,6 +54,127 @@ _ZERO_COLOR = "#8c8c8c"  # mid grey: no mistake
 # Readable when projected (the sizes of course_lib.widgets): at the default 100 dpi,
 # 11 pt is 15 px, more than 11 pt on a 96-dpi screen.
 _FONT_SMALL, _FONT_LABEL, _FONT_TITLE, _FONT_COUNT = 11, 12, 13, 13
+MAX_WIDTH_PX = 1100  # the notebook column on a 1280-wide screen (JupyterLab, Notebook 7)
+MIN_TEXT_PX = 11 * 96 / 72  # 11 pt on a 96-dpi screen
+AUDIT_ENV = "COURSE_AUDIT_FIGURES"
+LESSON_STYLE = {"figure.dpi": 100, "font.size": 12, "axes.titlesize": _FONT_TITLE,
+                "axes.labelsize": _FONT_LABEL, "xtick.labelsize": _FONT_SMALL,
+                "ytick.labelsize": _FONT_SMALL, "legend.fontsize": _FONT_SMALL,
+                "legend.title_fontsize": _FONT_SMALL, "figure.titlesize": 14,
+                "figure.labelsize": _FONT_LABEL}
+"""matplotlib rc settings of the lessons' figures (``use_lesson_style``)."""
+
+
+def use_lesson_style() -> None:
+    """Set matplotlib's defaults to the lessons' readable sizes (``LESSON_STYLE``): 100 dpi,
+    tick labels and legends 11 pt, axis labels 12 pt, titles 13 pt. A lesson's setup cell
+    calls it once; figures wider than about 11 inches still shrink below 11 pt on screen
+    (``audit_figure_text``)."""
+    mpl.rcParams.update(LESSON_STYLE)
+
+
+# ----------------------------------------------------------------------------- readability
+def _figure_name(fig) -> str:
+    title = fig.get_suptitle() if hasattr(fig, "get_suptitle") else ""
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    name = title or (" | ".join(titles[:2]) + (" | ..." if len(titles) > 2 else ""))
+    number = getattr(fig, "number", None)
+    label = f"figure {number}" if number is not None else "figure"
+    return f"{label} {name!r}" if name else label
+
+
+def audit_figure_text(fig, max_width_px: float = MAX_WIDTH_PX, min_px: float = MIN_TEXT_PX
+                      ) -> list[str]:
+    """The texts of ``fig`` too small to read once it is shown in a notebook, described.
+
+    The figure is drawn with the Agg renderer at its dpi, as the inline backend prints it
+    (``bbox_inches="tight"``); its PNG, W px wide, is shown shrunk to ``max_width_px`` when
+    wider. A text of s points then shows s * dpi / 72 * min(1, max_width_px / W) px tall.
+    Every visible non-empty text that is drawn (titles, axis and tick labels, annotations,
+    legend and colour-bar texts, suptitles) smaller than ``min_px`` is described in one
+    string: its text and its size in points and on screen (the figure's width and scale are
+    in ``fig._course_audit``). An empty list means the figure reads well.
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    drawn: list[Text] = []
+    original_draw = Text.draw
+
+    def recording_draw(self, renderer):
+        drawn.append(self)
+        return original_draw(self, renderer)
+
+    old_canvas = fig.canvas
+    canvas = old_canvas if isinstance(old_canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    Text.draw = recording_draw
+    try:
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        pad = mpl.rcParams["savefig.pad_inches"]
+        bbox = fig.get_tightbbox(renderer)
+    finally:
+        Text.draw = original_draw
+        if canvas is not old_canvas:
+            fig.set_canvas(old_canvas)
+    dpi = fig.dpi
+    width_px = (bbox.width + 2 * pad) * dpi
+    scale = min(1.0, max_width_px / width_px)
+    fig._course_audit = (f"{_figure_name(fig)}, {width_px:.0f} px wide at {dpi:g} dpi"
+                         + (f", shrunk to {max_width_px:g} px" if scale < 1 else "")
+                         + f"; texts must show >= {min_px:.1f} px")
+    problems, seen = [], set()
+    for text in drawn:
+        content = text.get_text()
+        if id(text) in seen or not text.get_visible() or not content.strip():
+            continue
+        seen.add(id(text))
+        points = float(text.get_fontsize())
+        shown = points * dpi / 72 * scale
+        if shown < min_px - 1e-9:
+            problems.append(f"{content!r}: {points:g} pt, {shown:.1f} px on screen")
+    return problems
+
+
+_ORIGINAL_PRINT_FIGURE = getattr(FigureCanvasBase.print_figure, "_course_original",
+                                 FigureCanvasBase.print_figure)  # safe under a reload
+
+
+def _audited_print_figure(self, *args, **kwargs):
+    result = _ORIGINAL_PRINT_FIGURE(self, *args, **kwargs)
+    caller = sys._getframe(1)
+    if (caller.f_code.co_name == "print_figure"
+            and caller.f_globals.get("__name__") == "IPython.core.pylabtools"):
+        problems = audit_figure_text(self.figure)
+        if problems:
+            shown = problems[:12] + ([f"... and {len(problems) - 12} more"]
+                                     if len(problems) > 12 else [])
+            raise AssertionError(
+                f"{len(problems)} text(s) too small to read in {self.figure._course_audit} "
+                "(make the figure narrower, its fonts bigger or use fewer panels per row; "
+                "course_lib.viz.use_lesson_style() sets readable font sizes):\n  "
+                + "\n  ".join(shown))
+    return result
+
+
+_audited_print_figure._course_original = _ORIGINAL_PRINT_FIGURE
+
+
+def install_figure_audit() -> None:
+    """Make every figure the notebook's inline backend shows (IPython's ``print_figure``)
+    raise an AssertionError listing its unreadable texts (``audit_figure_text``). Done on
+    import when the environment variable COURSE_AUDIT_FIGURES is "1"."""
+    FigureCanvasBase.print_figure = _audited_print_figure
+
+
+def remove_figure_audit() -> None:
+    """Undo ``install_figure_audit``."""
+    FigureCanvasBase.print_figure = _ORIGINAL_PRINT_FIGURE
+
+
+if os.environ.get(AUDIT_ENV) == "1":
+    install_figure_audit()
 
 
 def signed_limits(a) -> tuple[float, float]:
@@ -44,6 +182,23 @@ def signed_limits(a) -> tuple[float, float]:
     m = float(np.max(np.abs(a))) if np.size(a) else 0.0
     m = m if m > 0 and math.isfinite(m) else 1.0
     return -m, m
+
+
+def _readable(ax, cbar=None):
+    """Set the texts of ``ax`` (and of a colour bar) to the readable sizes."""
+    ax.tick_params(which="both", labelsize=_FONT_SMALL)
+    ax.xaxis.label.set_fontsize(_FONT_LABEL)
+    ax.yaxis.label.set_fontsize(_FONT_LABEL)
+    ax.title.set_fontsize(_FONT_TITLE)
+    if cbar is not None:
+        _readable_colorbar(cbar)
+
+
+def _readable_colorbar(cbar):
+    cbar.ax.tick_params(which="both", labelsize=_FONT_SMALL)
+    for axis in (cbar.ax.xaxis, cbar.ax.yaxis):
+        axis.label.set_fontsize(_FONT_LABEL)
+    return cbar
 
 
 def _new_axes(ax, figsize):
@@ -71,7 +226,7 @@ def _grid(fig, n, ncols, panel_size, title):
         a.set_xticks([])
         a.set_yticks([])
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=_FONT_TITLE)
     return (fig.figure if isinstance(fig, SubFigure) else fig), fig, axes[:n]
 
 
@@ -115,7 +270,7 @@ def plot_history(history, *, axes=None, title: str | None = None) -> Figure:
     ax_loss.set_yscale("log")
     ax_loss.set(xlabel=f"optimiser step ({spe} per epoch)", ylabel="cross-entropy loss (log)",
                 title="Loss")
-    ax_loss.legend()
+    ax_loss.legend(fontsize=_FONT_SMALL)
     epochs = np.arange(1, len(h["epoch_acc"]) + 1)
     if len(epochs):
         ax_acc.plot(epochs, 100 * np.asarray(h["epoch_acc"]), "o-", color=_RIGHT_COLOR,
@@ -126,9 +281,11 @@ def plot_history(history, *, axes=None, title: str | None = None) -> Figure:
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     if len(epochs):
         ax_acc.set_xticks(epochs)
-        ax_acc.legend()
+        ax_acc.legend(fontsize=_FONT_SMALL)
+    for ax in (ax_loss, ax_acc):
+        _readable(ax)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=_FONT_TITLE)
     return fig
 
 
@@ -158,12 +315,12 @@ def show_filters(weight, *, channel: int | None = None, ncols: int = 8, fig=None
         ncols = C
     vmin, vmax = signed_limits(weight)
     suffix = "" if channel is None else f" (input channel {channel})"
-    figure, target, axes = _grid(fig, len(panels), ncols, 1.1, title + suffix)
+    figure, target, axes = _grid(fig, len(panels), ncols, 1.2, title + suffix)
     im = None
     for a, (w, label) in zip(axes, panels, strict=True):
         im = a.imshow(w, cmap=DIVERGING, vmin=vmin, vmax=vmax)
-        a.set_title(label, fontsize=8)
-    target.colorbar(im, ax=list(axes), label="weight", shrink=0.8)
+        a.set_title(label, fontsize=_FONT_SMALL)
+    _readable_colorbar(target.colorbar(im, ax=list(axes), label="weight", shrink=0.8))
     return figure
 
 
@@ -190,7 +347,7 @@ def show_feature_maps(maps, *, scale: str = "global", ncols: int = 8, fig=None,
     cmap = cmap or (DIVERGING if signed else SEQUENTIAL)
     C = maps.shape[0]
     note = "one colour scale for all" if scale == "global" else "each map on its own scale"
-    figure, target, axes = _grid(fig, C, _check_ncols(ncols, C), 1.3, f"{title} ({note})")
+    figure, target, axes = _grid(fig, C, _check_ncols(ncols, C), 1.2, f"{title} ({note})")
 
     def limits(a):
         if signed:
@@ -204,11 +361,12 @@ def show_feature_maps(maps, *, scale: str = "global", ncols: int = 8, fig=None,
         if scale == "per_map":
             vmin, vmax = limits(maps[c])
         im = a.imshow(maps[c], cmap=cmap, vmin=vmin, vmax=vmax)
-        a.set_title(f"channel {c}", fontsize=8)
+        a.set_title(f"channel {c}", fontsize=_FONT_SMALL)
         if scale == "per_map":
-            target.colorbar(im, ax=a, shrink=0.7)
+            _readable_colorbar(target.colorbar(im, ax=a, shrink=0.7))
     if scale == "global":
-        target.colorbar(im, ax=list(axes), label="activation", shrink=0.8)
+        _readable_colorbar(target.colorbar(im, ax=list(axes), label="activation",
+                                           shrink=0.8))
     return figure
 
 
@@ -218,7 +376,7 @@ def show_images(images, labels=None, preds=None, *, ncols: int = 8, fig=None,
 
     images : (N, H, W) or (N, 1, H, W), uint8 or float.
     labels, preds : (N,) integer classes or None. A wrong prediction's title is written
-        "true 3 / pred 5" in vermillion and bold; a right one in blue.
+        "true 3 / pred 5" (on two lines) in vermillion and bold; a right one in blue.
     class_names : optional list of names for the classes (e.g. Fashion-MNIST's).
     """
     check_array(images, "images", floating=False, finite=False)
@@ -240,16 +398,16 @@ def show_images(images, labels=None, preds=None, *, ncols: int = 8, fig=None,
         a.imshow(images[i], cmap="gray")
         if preds is not None and labels is not None:
             wrong = preds[i] != labels[i]
-            a.set_title(f"true {name(labels[i])} / pred {name(preds[i])}" if wrong
-                        else f"{name(labels[i])}", fontsize=8,
+            a.set_title(f"true {name(labels[i])}\npred {name(preds[i])}" if wrong
+                        else f"{name(labels[i])}", fontsize=_FONT_SMALL,
                         color=_WRONG_COLOR if wrong else _RIGHT_COLOR,
                         fontweight="bold" if wrong else "normal")
         elif preds is not None:
-            a.set_title(f"pred {name(preds[i])}", fontsize=8)
+            a.set_title(f"pred {name(preds[i])}", fontsize=_FONT_SMALL)
         elif labels is not None:
-            a.set_title(f"label {name(labels[i])}", fontsize=8)
+            a.set_title(f"label {name(labels[i])}", fontsize=_FONT_SMALL)
         else:
-            a.set_title(f"#{i}", fontsize=8)
+            a.set_title(f"#{i}", fontsize=_FONT_SMALL)
     return figure
 
 
@@ -336,7 +494,7 @@ def show_matrix(a, *, ax=None, title: str = "", cmap: str | None = None,
         for (i, j), v in np.ndenumerate(a):
             shade = norm(float(v))
             dark = shade < 0.25 or shade > 0.75 if signed else shade < 0.6
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=9,
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=_FONT_SMALL,
                     color="white" if dark else "black")
     if highlight is not None:
         if len(highlight) != 4 or not all(isinstance(v, numbers.Integral) for v in highlight):
@@ -349,6 +507,5 @@ def show_matrix(a, *, ax=None, title: str = "", cmap: str | None = None,
     ax.set_xticks(range(a.shape[1]))
     ax.set_yticks(range(a.shape[0]))
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    if colorbar:
-        fig.colorbar(im, ax=ax, label="value", shrink=0.8)
+    _readable(ax, fig.colorbar(im, ax=ax, label="value", shrink=0.8) if colorbar else None)
     return fig

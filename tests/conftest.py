@@ -7,6 +7,7 @@ Test modules import the helpers directly (``from conftest import conv_cases``): 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import numpy as np
 import pytest
@@ -133,6 +134,11 @@ def pool_cases(draw, dtypes=(np.float32, np.float64)):
         padding=ph if ph == pw else (ph, pw),
         dtype=dtype,
     )
+
+# nbval's kernels inherit this environment: importing course_lib.viz (every lesson's setup
+# cell calls viz.use_lesson_style()) then makes each figure the inline backend shows fail its
+# cell when a text would show below 11 pt in a 1100-px notebook column (viz.audit_figure_text).
+os.environ.setdefault("COURSE_AUDIT_FIGURES", "1")
 
 # Notebooks under tests/ are fixtures read by the tests, not lessons for nbval to run.
 collect_ignore_glob = ["*.ipynb"]

@@ -1,5 +1,8 @@
 """Figures: each returns a Figure with labelled axes, the right colour map and limits."""
 
+import io
+import json
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,6 +13,8 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from course_lib import viz  # noqa: E402
+from course_lib.lessons import LESSONS  # noqa: E402
+from course_lib.paths import NOTEBOOKS_DIR  # noqa: E402
 from course_lib.train import History, confusion_matrix  # noqa: E402
 
 
@@ -124,7 +129,7 @@ def test_show_images_titles_mark_mistakes():
     assert len(axes) == 5
     assert all(ax.get_images()[0].get_cmap().name == "gray" for ax in axes)
     titles = [ax.get_title() for ax in axes]
-    assert titles[2] == "true 2 / pred 7" and titles[0] == "0"
+    assert titles[2] == "true 2\npred 7" and titles[0] == "0"
     assert axes[2].title.get_color() != axes[0].title.get_color()
     assert fig.get_suptitle()
     fig = viz.show_images(images, labels, class_names=list("abcde"))
@@ -175,3 +180,114 @@ def test_figures_render_with_agg():
     w = np.random.default_rng(5).standard_normal((4, 1, 3, 3))
     for fig in (viz.show_filters(w), viz.plot_history(_history())):
         fig.canvas.draw()  # layout and colorbars resolve without error
+
+
+# ----------------------------------------------------------------------------- readability
+def test_audit_reports_tiny_text_and_passes_readable_figures():
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("tiny", fontsize=7)
+    ax.tick_params(labelsize=12)
+    ax.set_xlabel("x", fontsize=12)
+    problems = viz.audit_figure_text(fig)
+    assert len(problems) == 1 and "'tiny'" in problems[0] and "7 pt" in problems[0]
+    ax.set_title("tiny", fontsize=13)
+    assert viz.audit_figure_text(fig) == []
+    assert not isinstance(fig.canvas, type(None)) and type(fig.canvas).__name__ == \
+        "FigureCanvasBase", "the audit must not leave its Agg canvas on the figure"
+
+
+def test_audit_counts_the_shrinking_of_wide_figures():
+    """11 pt is readable in a 10-inch figure, not in a 16-inch one shrunk to the column."""
+    for width, readable in ((10, True), (16, False)):
+        fig = Figure(figsize=(width, 3), layout="constrained")
+        for ax in fig.subplots(1, 4):
+            ax.plot([0, 1], [0, 1])
+            ax.tick_params(labelsize=11)
+            ax.set_title("panel", fontsize=13)
+            ax.text(0.5, 0.5, "annotation", fontsize=11)
+        fig.suptitle("suptitle", fontsize=14)
+        problems = viz.audit_figure_text(fig)
+        assert (problems == []) == readable, problems[:3]
+        if not readable:
+            texts = " ".join(problems)
+            assert "'annotation'" in texts and "'suptitle'" in texts and "'panel'" in texts
+
+
+def test_audit_ignores_hidden_and_empty_texts_and_sees_legends_and_colorbars():
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.tick_params(labelsize=12)
+    im = ax.imshow(np.eye(3))
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.legend(fontsize=8)
+    fig.colorbar(im, ax=ax, label="colour")
+    ax.text(0, 0, "hidden", fontsize=5, visible=False)
+    ax.text(0, 0, "", fontsize=5)
+    texts = " ".join(viz.audit_figure_text(fig))
+    assert "'a line'" in texts and "'colour'" in texts  # legend 8 pt, colorbar label 10 pt
+    assert "hidden" not in texts and "''" not in texts
+
+
+@pytest.mark.parametrize("make", [
+    lambda: viz.show_filters(np.random.default_rng(0).standard_normal((16, 1, 5, 5))),
+    lambda: viz.show_filters(np.random.default_rng(0).standard_normal((4, 3, 5, 5))),
+    lambda: viz.show_feature_maps(np.random.default_rng(0).standard_normal((16, 8, 8))),
+    lambda: viz.show_feature_maps(np.random.default_rng(0).random((6, 8, 8)), scale="per_map"),
+    lambda: viz.show_images(np.zeros((12, 28, 28)), np.arange(12) % 10,
+                            np.arange(12)[::-1] % 10, ncols=6),
+    lambda: viz.show_images(np.zeros((16, 28, 28)), np.arange(16) % 10),
+    lambda: viz.plot_history(_history(), title="run"),
+    lambda: viz.plot_confusion_matrix(np.arange(100).reshape(10, 10)),
+    lambda: viz.show_matrix(np.array([[1.5, -2.25], [3.0, 0.0]]), title="kernel"),
+], ids=["filters", "filters_channels", "maps", "maps_per_map", "images_preds", "images",
+        "history", "confusion", "matrix"])
+def test_every_viz_figure_is_readable(make):
+    assert viz.audit_figure_text(make()) == []
+
+
+def test_inline_backend_figures_fail_when_unreadable():
+    """With the audit installed (COURSE_AUDIT_FIGURES=1), IPython's print_figure (what the
+    inline backend and a Figure as a cell's value use) raises; savefig does not."""
+    from IPython.core.pylabtools import print_figure
+
+    bad = Figure(figsize=(14, 3))
+    for ax in bad.subplots(1, 5):
+        ax.plot([0, 1], [0, 1])
+        ax.set_title("cramped")
+    good = viz.show_matrix(np.eye(2), title="fine")
+    viz.install_figure_audit()
+    try:
+        assert print_figure(good, "png")[:4] == b"\x89PNG"
+        with pytest.raises(AssertionError, match=r"too small to read in figure 'cramped"):
+            print_figure(bad, "png")
+        bad.savefig(io.BytesIO(), format="png")  # files written on purpose are not audited
+    finally:
+        viz.remove_figure_audit()
+    assert print_figure(bad, "png")[:4] == b"\x89PNG"
+
+
+def test_use_lesson_style_sets_readable_sizes():
+    with matplotlib.rc_context():
+        viz.use_lesson_style()
+        fig = Figure(figsize=(10, 4), layout="constrained")
+        for ax in fig.subplots(1, 2):
+            ax.plot([0, 1], [0, 1], label="line")
+            ax.set(title="title", xlabel="x", ylabel="y")
+            ax.legend()
+        fig.suptitle("suptitle")
+        assert viz.audit_figure_text(fig) == []
+
+
+@pytest.mark.parametrize("stem", [lesson.stem for lesson in LESSONS])
+def test_every_lesson_arms_the_figure_audit(stem):
+    """nbval runs the lessons with COURSE_AUDIT_FIGURES=1 (tests/conftest.py); the audit is
+    installed when course_lib.viz is imported, which use_lesson_style() guarantees. Every
+    lesson that draws a figure calls it before its first figure."""
+    nb = json.loads((NOTEBOOKS_DIR / f"{stem}.ipynb").read_text(encoding="utf-8"))
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    draws = [i for i, s in enumerate(code) if "plt." in s or "viz." in s]
+    styled = [i for i, s in enumerate(code) if "viz.use_lesson_style()" in s]
+    assert not draws or (styled and styled[0] <= draws[0]), (
+        f"{stem}: call course_lib.viz.use_lesson_style() in the setup cell")
