@@ -54,6 +54,36 @@ def assert_close(actual, desired, rtol, err_msg=""):
                                err_msg=err_msg)
 
 
+def assert_steps_match_torch(ours, theirs, rng, rtol, steps=2):
+    """Train-step parity with PyTorch (float64): for ``steps`` random MNIST-shaped batches,
+    ``ours`` (a course_lib Sequential) and ``theirs`` (its torch twin, same weights) give the
+    same logits, loss, dx, every parameter gradient and every buffer they share."""
+    import torch
+
+    from course_lib import CrossEntropyLoss
+
+    criterion = CrossEntropyLoss()
+    for _ in range(steps):
+        x, y = rng.standard_normal((4, 1, 28, 28)), rng.integers(0, 10, 4)
+        logits = ours(x)
+        loss = criterion(logits, y)
+        dx = ours.backward(criterion.backward())
+        tx = torch.tensor(x, requires_grad=True)
+        theirs.zero_grad()
+        tlogits = theirs(tx)
+        tloss = torch.nn.functional.cross_entropy(tlogits, torch.from_numpy(y))
+        tloss.backward()
+        assert_close(logits, tlogits.detach().numpy(), rtol, "logits")
+        assert loss == pytest.approx(tloss.item(), rel=rtol)
+        assert_close(dx, tx.grad.numpy(), rtol, "dx")
+        for k, p in theirs.named_parameters():
+            assert_close(ours.grads[k], p.grad.numpy(), rtol, "d" + k)
+        buffers = dict(theirs.named_buffers())  # theirs also counts batches: ours need not
+        assert ours.buffers.keys() <= buffers.keys(), "a buffer PyTorch does not have"
+        for k in ours.buffers:
+            assert_close(ours.buffers[k], buffers[k].numpy(), rtol, k)
+
+
 def distinct(rng, shape, spacing=0.05):
     """Shuffled values no two closer than ``spacing``: no max-pool ties, and no entry within a
     finite-difference step of ReLU's kink at 0 (so numerical gradients are exact)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_close, distinct
+from conftest import assert_close, assert_steps_match_torch, distinct
 
 import course_lib as cl
 from course_lib import functional as F
@@ -305,22 +305,4 @@ def test_resnet_small_matches_torch(torch, mode, rng):
     _copy_params(torch, ours, theirs)
     ours.train(mode == "train")
     theirs.train(mode == "train")
-    criterion = cl.CrossEntropyLoss()
-    for _ in range(2):
-        x, y = rng.standard_normal((4, 1, 28, 28)), rng.integers(0, 10, 4)
-        logits = ours(x)
-        loss = criterion(logits, y)
-        dx = ours.backward(criterion.backward())
-        tx = torch.tensor(x, requires_grad=True)
-        theirs.zero_grad()
-        tlogits = theirs(tx)
-        tloss = torch.nn.functional.cross_entropy(tlogits, torch.from_numpy(y))
-        tloss.backward()
-        assert_close(logits, tlogits.detach().numpy(), TOL, "logits")
-        assert loss == pytest.approx(tloss.item(), rel=TOL)
-        assert_close(dx, tx.grad.numpy(), TOL, "dx")
-        for k, p in theirs.named_parameters():
-            assert_close(ours.grads[k], p.grad.numpy(), TOL, "d" + k)
-        for k, buf in theirs.named_buffers():
-            if k in ours.buffers:
-                assert_close(ours.buffers[k], buf.numpy(), TOL, k)
+    assert_steps_match_torch(ours, theirs, rng, TOL)
