@@ -33,7 +33,6 @@ from browser_support import (
 )
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_lib.lessons import LESSONS as LESSON_REGISTRY
 from course_lib.slides import expected_slide_count, export_deck, export_pdf, find_lessons
 from course_lib.slides.__main__ import main as slides_main
 from course_lib.slides.__main__ import write_index
@@ -46,10 +45,7 @@ from course_lib.slides.assets import (
     fetch_npm_tarball,
 )
 from course_lib.slides.browser import is_local, wait_for_deck
-from course_lib.slides.fit import check_deck
-from course_lib.slides.pdfcheck import pdf_problems
 
-MATHS_HEAVIEST = "06_backprop_by_layer"
 FIXTURE_SLIDES = 4  # title (+ fragment), subslide with display math, widget, summary
 LESSON_02 = ROOT / "notebooks" / "03_padding_and_stride.ipynb"
 
@@ -332,43 +328,3 @@ def test_app_launcher_stops_voila_and_its_kernels(signum, tmp_path):
     finally:
         if launcher.poll() is None:
             launcher.kill()
-
-
-# ---------------------------------------------------------------------- PDFs of the lessons
-class TestEveryLessonDeck:
-    """Every lesson's deck fits a 1280x720 and a 1024x768 projector with no slide overflowing
-    (``python -m course_lib.slides.fit`` splits them at authoring time), and its PDF has its
-    maths typeset for the print layout, nothing overprinted or off a page (the maths-heaviest
-    lesson printed five times over: the race was intermittent)."""
-
-    pytestmark = browser_marks
-
-    def test_the_check_sees_overprinted_and_off_page_glyphs(self, tmp_path):
-        page_html = tmp_path / "garbled.html"
-        page_html.write_text(
-            '<html><body style="margin:0"><p style="position:absolute;left:40px;top:40px;'
-            'font:20px serif">overprinted text</p><p style="position:absolute;left:42px;'
-            'top:41px;font:20px serif">xyzxyzxyzxyzxyz</p><p style="position:absolute;'
-            'left:40px;top:200px;font:20px serif">clean line</p></body></html>')
-        context = shared_browser().new_context()
-        try:
-            page = context.new_page()
-            page.goto(page_html.as_uri())
-            page.pdf(path=str(tmp_path / "garbled.pdf"), width="400px", height="300px")
-        finally:
-            context.close()
-        problems = pdf_problems(tmp_path / "garbled.pdf")
-        assert problems and all("overprint" in p for p in problems), problems
-
-    @pytest.mark.parametrize("lesson", [lesson.stem for lesson in LESSON_REGISTRY])
-    def test_deck_fits_and_pdf_is_clean(self, lesson, tmp_path):
-        if not (ASSET_CACHE / HTML_MANAGER.tarball_name).exists():
-            pytest.skip("slide assets not built")
-        deck = export_deck(ROOT / "notebooks" / f"{lesson}.ipynb", tmp_path, execute=False,
-                           cache_dir=ASSET_CACHE)
-        assert check_deck(deck, shared_browser()) == [], (
-            f"run `python -m course_lib.slides.fit {lesson}` to split the slides")
-        builds = 5 if lesson == MATHS_HEAVIEST else 1
-        for build in range(builds):
-            pdf = export_pdf(deck, tmp_path / f"{lesson}-{build}.pdf", browser=shared_browser())
-            assert pdf_problems(pdf) == [], f"{lesson} build {build + 1}"
