@@ -31,11 +31,12 @@ course: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" notebooks/00_start_here.ipynb
 
 # One BLAS thread per process: the tests run many small ops, where OpenBLAS threads only
-# fight each other (and any other process) for the cores. Two pytest workers, one per core;
+# fight each other (and any other process) for the cores. Three pytest workers on two cores
+# (much of the suite waits on kernels and Chromium);
 # --dist loadfile keeps each file (and each notebook's cells, in order) on one worker.
 test: setup $(ASSETS)
 	$(BIN)/ruff check course_lib tests benchmarks
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 3 --dist loadfile
 
 slides: setup $(ASSETS)
 	$(BIN)/python -m course_lib.slides $(LESSON)

@@ -45,6 +45,7 @@ from course_lib.slides.assets import (
     fetch_npm_tarball,
 )
 from course_lib.slides.browser import is_local, wait_for_deck
+from course_lib.slides.pdfcheck import pdf_problems
 
 FIXTURE_SLIDES = 4  # title (+ fragment), subslide with display math, widget, summary
 LESSON_02 = ROOT / "notebooks" / "03_padding_and_stride.ipynb"
@@ -275,6 +276,12 @@ class TestDeckInBrowser:
         assert len(reader.pages) == expected_slide_count(FIXTURE_NOTEBOOK) == FIXTURE_SLIDES
         text = "\n".join(page.extract_text() for page in reader.pages)
         assert "FIXTURE DECK" in text.upper() and "step 0 of 3" in text
+
+    def test_pdf_maths_is_typeset_for_print_five_builds_running(self, fixture_deck, tmp_path):
+        """The print race garbled 1 build in 3 before SETTLE_PRINT_JS: five clean in a row."""
+        for build in range(5):
+            pdf = export_pdf(fixture_deck, tmp_path / f"build{build}.pdf", browser=shared_browser())
+            assert pdf_problems(pdf) == [], f"build {build + 1}"
 
 
 class TestLessonDeckInBrowser:
