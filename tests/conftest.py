@@ -54,6 +54,19 @@ def assert_close(actual, desired, rtol, err_msg=""):
                                err_msg=err_msg)
 
 
+def copy_params_to_torch(ours, theirs):
+    """Copy a course_lib layer's ``params`` (and the ``buffers`` it keeps) into its torch
+    twin, matched by name (``theirs.named_parameters()`` / ``named_buffers()``)."""
+    import torch
+
+    with torch.no_grad():
+        for k, p in theirs.named_parameters():
+            p.copy_(torch.from_numpy(ours.params[k]))
+        for k, buf in theirs.named_buffers():
+            if k in ours.buffers:
+                buf.copy_(torch.from_numpy(ours.buffers[k]))
+
+
 def assert_steps_match_torch(ours, theirs, rng, rtol, steps=2):
     """Train-step parity with PyTorch (float64): for ``steps`` random MNIST-shaped batches,
     ``ours`` (a course_lib Sequential) and ``theirs`` (its torch twin, same weights) give the

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_close, assert_steps_match_torch, distinct
+from conftest import assert_close, assert_steps_match_torch, copy_params_to_torch, distinct
 
 import course_lib as cl
 from course_lib import functional as F
@@ -244,14 +244,9 @@ def _torch_resnet_small(torch):
         nn.Linear(32, 10)).double()
 
 
-def _copy_params(torch, ours, theirs):
+def _copy_params(ours, theirs):
     assert {k for k, _ in theirs.named_parameters()} == ours.params.keys()
-    with torch.no_grad():
-        for k, p in theirs.named_parameters():
-            p.copy_(torch.from_numpy(ours.params[k]))
-        for k, buf in theirs.named_buffers():
-            if k in ours.buffers:
-                buf.copy_(torch.from_numpy(ours.buffers[k]))
+    copy_params_to_torch(ours, theirs)
 
 
 @pytest.mark.torch
@@ -273,7 +268,7 @@ def test_residual_block_matches_torch(torch, rng):
     theirs = _torch_residual(torch)(nn.Sequential(
         nn.Conv2d(3, 3, 3, padding=1, bias=False), nn.BatchNorm2d(3), nn.ReLU(),
         nn.Conv2d(3, 3, 3, padding=1, bias=False), nn.BatchNorm2d(3))).double()
-    _copy_params(torch, ours, theirs)
+    _copy_params(ours, theirs)
     for _ in range(2):
         x = rng.standard_normal((2, 3, 6, 5))
         out = ours(x)
@@ -302,7 +297,7 @@ def test_resnet_small_matches_torch(torch, mode, rng):
     for k, b in ours.buffers.items():
         b[:] = (rng.random(b.shape) + 0.5) if k.endswith("var") else rng.standard_normal(b.shape)
     theirs = _torch_resnet_small(torch)
-    _copy_params(torch, ours, theirs)
+    _copy_params(ours, theirs)
     ours.train(mode == "train")
     theirs.train(mode == "train")
     assert_steps_match_torch(ours, theirs, rng, TOL)

@@ -9,7 +9,13 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import assert_close, assert_steps_match_torch, conv_gemm, distinct
+from conftest import (
+    assert_close,
+    assert_steps_match_torch,
+    conv_gemm,
+    copy_params_to_torch,
+    distinct,
+)
 
 import course_lib as cl
 from course_lib import functional as F
@@ -208,19 +214,10 @@ def test_batch_norm_matches_torch(training, rng):
 
 
 # ----------------------------------------------------------------------------- layers
-def _copy_params(ours, theirs):
-    with torch.no_grad():
-        for k, p in theirs.named_parameters():
-            p.copy_(torch.from_numpy(ours.params[k]))
-        for k, buf in theirs.named_buffers():
-            if k in ours.buffers:
-                buf.copy_(torch.from_numpy(ours.buffers[k]))
-
-
 def _compare_layer(ours, theirs, x, rng, steps=1):
     """Forward + backward ``steps`` times (BatchNorm's running stats move), then compare."""
     theirs = theirs.double()
-    _copy_params(ours, theirs)
+    copy_params_to_torch(ours, theirs)
     for _ in range(steps):
         out = ours(x)
         tx = T(x)
@@ -316,7 +313,7 @@ def test_lenet_matches_torch(mode, rng):
         if k.endswith("bias"):
             p[:] = 0.1 * rng.standard_normal(p.shape)
     ours.buffers["1.running_var"][:] = rng.random(6) + 0.5
-    _copy_params(ours, theirs)
+    copy_params_to_torch(ours, theirs)
     assert {k for k, _ in theirs.named_parameters()} == ours.params.keys()
     ours.train(mode == "train")
     theirs.train(mode == "train")
