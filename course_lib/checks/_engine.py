@@ -2,8 +2,16 @@
 
 A check is described by a ``Spec``: the graded function's name, a reference implementation,
 the ``Case``s to try (fixed and seeded-random argument sets) and the ``Mistake``s to look for.
-``run_spec`` calls the student's function on every case, each call under a time limit and on
-copies of the inputs, and stops at the first case that goes wrong:
+Checking has two halves that can run in different processes:
+
+- ``collect_case`` calls the student's function on one case (each call under a time limit and
+  on copies of the inputs) and returns plain-data ``Outcome``s; the grader does this inside the
+  sandbox, in the student's kernel;
+- ``judge_case`` / ``judge`` compare the outcomes with the reference; the grader does this in
+  its own process, which never runs student code.
+
+``run_spec`` (the notebook's feedback) does both here and stops at the first case that goes
+wrong. Judging one case:
 
 1. an exception: reported with the line of the student's code where it happened
    (``NotImplementedError`` -> "not implemented yet");
@@ -11,10 +19,11 @@ copies of the inputs, and stops at the first case that goes wrong:
    reference: type, then shape and values, then dtype. When it is wrong, each candidate
    ``Mistake`` for that output is computed from the same inputs (e.g. the reference with the
    kernel flipped) and compared with the student's output; the first that matches names the
-   mistake. Otherwise a generic message says what differs (shape, largest difference, NaN);
+   mistake (a candidate that is constant, e.g. all zeros, is never used as a diagnosis).
+   Otherwise a generic message says what differs (shape, largest difference, NaN);
 3. inputs modified in place are reported.
 
-The time limit and the search for the student's line are in ``_running.py``.
+The time limit, the search for the student's line and ``Outcome`` are in ``_running.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import _running
-from ._running import TimeLimitExceeded, call_with_time_limit, student_frame, where
+from ._running import Opaque, Outcome, call
 
 
 # ----------------------------------------------------------------------------- the result
@@ -134,6 +143,8 @@ class Mistake:
                 if self.test is not None:
                     return bool(self.test(a, actual, ref))
                 candidate = self.output(a, ref)
+                if _constant(candidate):  # e.g. all zeros: would "diagnose" an empty stub
+                    return False
                 # it must fit the student's output, and better than the right answer does
                 return (_same(actual, candidate, float32)
                         and _distance(actual, candidate) < _distance(actual, ref))
@@ -151,7 +162,13 @@ class Spec:
     parts : names of the outputs when the function returns a tuple, e.g. ("dx", "dw", "db").
     shape_hint(a) -> str : what shape to expect, in words, for a wrong shape.
     verify(a, actual, rerun) -> list[str] : replaces the reference comparison for functions
-        with no unique right answer (dropout); ``rerun(**changes)`` calls the student again.
+        with no unique right answer (dropout); ``rerun(i)`` is the student's output for the
+        case with ``reruns[i]`` applied to its arguments.
+    reruns : argument changes (dicts) of the extra calls ``verify`` needs, made on every case.
+    implementations : the course_lib functions that compute what the student is asked to write,
+        as "module.qualname" inside course_lib (e.g. "functional.softmax",
+        "layers.Linear.backward"). While grading they raise, so a graded function that calls
+        one scores 0 and is told why (``course_lib.grade``).
     """
 
     name: str
@@ -162,53 +179,57 @@ class Spec:
     parts: tuple[str, ...] = ()
     shape_hint: Callable | None = None
     verify: Callable | None = None
+    reruns: tuple[dict, ...] = ()
+    implementations: tuple[str, ...] = ()
 
 
-# ---------------------------------------------------------------------- running the student's code
-class _Stop(Exception):  # noqa: N818 - control flow, not an error
-    """Ends a check early with these messages."""
+# ---------------------------------------------------------------------- calling the student's code
+def collect_case(spec: Spec, fn, case: Case, seconds: float) -> list[Outcome]:
+    """What the student's ``fn`` gives on one case: the call, then one per ``spec.reruns``.
 
-    def __init__(self, messages):
-        super().__init__(messages)
-        self.messages = messages
-
-
-def _run(spec: Spec, fn, case: Case, args: dict, seconds: float):
-    """Call the student's function on ``args``; turn every way it can fail into ``_Stop``."""
-    positional = [v for k, v in args.items() if k not in case.keyword]
-    keywords = {k: v for k, v in args.items() if k in case.keyword}
-    try:
-        return call_with_time_limit(fn, positional, keywords, seconds)
-    except NotImplementedError as exc:
-        raise _Stop([_not_implemented(spec.name, exc)]) from None
-    except TimeLimitExceeded:
-        raise _Stop([f"`{spec.name}` was stopped after {seconds:g} s on a small input, so it "
-                     f"probably never finishes: look for a loop whose condition never becomes "
-                     f"false or whose counter is not increased.",
-                     f"Case: {case.label} — {case.describe()}."]) from None
-    except Exception as exc:
-        messages = [f"`{spec.name}` raised {type(exc).__name__}: {_short(str(exc))}"]
-        frame = student_frame(exc)
-        if frame is not None:
-            messages.append(f"It happened {where(frame)}.")
-        elif isinstance(exc, TypeError):  # the call itself failed: a parameter list differs
-            call = ", ".join(k if k not in case.keyword else f"{k}=..." for k in args)
-            messages.append(f"The check calls `{spec.name}({call})`: give your function "
-                            f"these parameters.")
-        if "broadcast" in str(exc):
-            messages.append("Print the shapes of the arrays on that line: one of them is not "
-                            "the shape you expect.")
-        messages.append(f"Case: {case.label} — {case.describe()}.")
-        raise _Stop(messages) from None
+    Each call gets fresh copies of the arguments. Outcomes are plain data (``_running.call``),
+    so they can be judged in another process (the grader's) as well as here.
+    """
+    calls = [case.copy_args()] + [{**case.copy_args(), **{k: _copy(v) for k, v in c.items()}}
+                                  for c in spec.reruns]
+    return [call(fn, args, case.keyword, seconds) for args in calls]
 
 
-def _not_implemented(name: str, exc: NotImplementedError) -> str:
-    frame = student_frame(exc)
-    if frame is not None and frame.name not in (name, "<lambda>", "<module>"):
-        return (f"`{name}` calls `{frame.name}`, which is not implemented yet: "
-                f"write `{frame.name}` first.")
-    return (f"`{name}` is not implemented yet: replace `raise NotImplementedError()` with your "
-            f"code.")
+def _failed_call(spec: Spec, case: Case, outcome: Outcome, seconds: float) -> list[str]:
+    """Messages when a call did not return (raised, timed out, called a disabled function)."""
+    if outcome.forbidden is not None:
+        name = f"course_lib.{outcome.forbidden}"
+        if outcome.forbidden in spec.implementations:
+            return [f"`{spec.name}` calls `{name}`, the library's own implementation of what "
+                    f"this exercise asks you to write, so it scores 0: compute it yourself."]
+        return [f"`{spec.name}` calls `{name}`, course_lib's implementation of another "
+                f"function of this exercise, which is switched off while grading: use your "
+                f"own function instead."]
+    if outcome.timeout:
+        return [f"`{spec.name}` was stopped after {seconds:g} s on a small input, so it "
+                f"probably never finishes: look for a loop whose condition never becomes "
+                f"false or whose counter is not increased."]
+    error = outcome.error
+    if error is None:
+        return []
+    if error.get("type") == "NotImplementedError":
+        frame = error.get("frame", "")
+        if frame and frame not in (spec.name, "<lambda>", "<module>"):
+            return [f"`{spec.name}` calls `{frame}`, which is not implemented yet: write "
+                    f"`{frame}` first."]
+        return [f"`{spec.name}` is not implemented yet: replace `raise NotImplementedError()` "
+                f"with your code."]
+    messages = [f"`{spec.name}` raised {error.get('type')}: {_short(error.get('message', ''))}"]
+    if error.get("where"):
+        messages.append(f"It happened {error['where']}.")
+    elif error.get("in_call"):  # the call itself failed: a parameter list differs
+        names = ", ".join(k if k not in case.keyword else f"{k}=..." for k in case.args)
+        messages.append(f"The check calls `{spec.name}({names})`: give your function these "
+                        f"parameters.")
+    if "broadcast" in error.get("message", ""):
+        messages.append("Print the shapes of the arrays on that line: one of them is not the "
+                        "shape you expect.")
+    return messages
 
 
 def _pair_text(actual, expected) -> tuple[str, str]:
@@ -243,6 +264,13 @@ def _same(actual, candidate, float32: bool) -> bool:
     return bool(np.allclose(actual, candidate, rtol=rtol, atol=rtol * scale, equal_nan=True))
 
 
+def _constant(candidate) -> bool:
+    """True for an array of two or more entries that are all the same number."""
+    candidate = np.asarray(candidate)
+    return (candidate.size > 1 and candidate.dtype.kind in "fiub"
+            and bool(np.all(candidate == candidate.flat[0])))
+
+
 def _distance(x, y) -> float:
     """Largest difference between x and y (NaN equals NaN; other shapes are infinitely far)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -266,6 +294,8 @@ def _returned(value) -> str:
         return "None (is a `return` statement missing?)"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
+    if isinstance(value, Opaque):
+        return f"a value of type {value.type_name} ({value.text})"
     return f"a value of type {type(value).__name__} ({_short(repr(value), 60)})"
 
 
@@ -358,22 +388,58 @@ def _compare(spec: Spec, a, actual, expected, float32: bool) -> list[str]:
     return messages
 
 
-def _modified(case: Case, given: dict) -> list[str]:
-    changed = [k for k, v in case.args.items()
-               if isinstance(v, np.ndarray) and not (
-                   isinstance(given[k], np.ndarray) and given[k].shape == v.shape
-                   and np.array_equal(given[k], v, equal_nan=True))]
-    if not changed:
+def _modified(names: tuple[str, ...]) -> list[str]:
+    if not names:
         return []
-    names = " and ".join(f"`{k}`" for k in changed)
-    return [f"Your function changed its input {names} in place. Leave inputs untouched: work on "
-            f"a copy (`.copy()`) or build a new array, and avoid `{changed[0]} -= ...`, "
-            f"`{changed[0]}[...] = ...` on inputs."]
+    listed = " and ".join(f"`{k}`" for k in names)
+    return [f"Your function changed its input {listed} in place. Leave inputs untouched: work on "
+            f"a copy (`.copy()`) or build a new array, and avoid `{names[0]} -= ...`, "
+            f"`{names[0]}[...] = ...` on inputs."]
 
 
 # ----------------------------------------------------------------------------- the check itself
+def check_seed(name: str) -> int:
+    """The fixed seed of the cases a notebook's check uses (the grader draws fresh ones)."""
+    return zlib.crc32(name.encode())
+
+
+def judge_case(spec: Spec, case: Case, outcomes: list[Outcome], seconds: float) -> list[str]:
+    """Messages about the student's outcomes on one case: empty when all is right."""
+    where = [f"Case: {case.label} — {case.describe()}."]
+    if len(outcomes) != 1 + len(spec.reruns):
+        return [f"`{spec.name}` gave no result on this case (the run was cut short)."] + where
+    for outcome in outcomes:
+        failed = _failed_call(spec, case, outcome, seconds)
+        if failed:
+            return failed + where
+    actual = outcomes[0].value
+    a = SimpleNamespace(**case.copy_args())
+    with np.errstate(all="ignore"):
+        if spec.verify is not None:
+            messages = spec.verify(a, actual, lambda i: outcomes[1 + i].value)
+        else:
+            expected = spec.reference(**case.copy_args())
+            messages = _compare(spec, a, actual, expected, case.float32)
+    messages = messages + _modified(outcomes[0].modified)
+    return messages + where if messages else []
+
+
+def judge(spec: Spec, cases: list[Case], outcomes: list[list[Outcome]],
+          seconds: float) -> CheckResult:
+    """The CheckResult for the student's outcomes on ``cases`` (the first wrong case decides)."""
+    for case, found in zip(cases, outcomes, strict=False):
+        messages = judge_case(spec, case, found, seconds)
+        if messages:
+            return CheckResult(spec.name, False, messages)
+    if len(outcomes) < len(cases):
+        return CheckResult(spec.name, False, judge_case(spec, cases[len(outcomes)], [], seconds))
+    labels = "; ".join(dict.fromkeys(c.label for c in cases))
+    return CheckResult(spec.name, True, [f"All {len(cases)} cases passed: {labels}."])
+
+
 def run_spec(spec: Spec, fn, time_limit: float | None = None) -> CheckResult:
-    """Check the student's ``fn`` against ``spec``; see the module docstring."""
+    """Check the student's ``fn`` against ``spec`` here, in this process (the notebook's
+    feedback); see the module docstring."""
     seconds = _running.TIME_LIMIT if time_limit is None else _running.check_seconds(time_limit)
     if fn is None:
         return CheckResult(spec.name, False, [f"`{spec.name}` is not implemented yet: no "
@@ -381,32 +447,13 @@ def run_spec(spec: Spec, fn, time_limit: float | None = None) -> CheckResult:
     if not callable(fn):
         return CheckResult(spec.name, False, [f"`{spec.name}` should be a function, but it is "
                                               f"{_returned(fn)}."])
-    cases = spec.cases(np.random.default_rng(zlib.crc32(spec.name.encode())))
-    try:
-        for case in cases:
-            _run_case(spec, fn, case, seconds)
-    except _Stop as stop:
-        return CheckResult(spec.name, False, stop.messages)
-    labels = "; ".join(dict.fromkeys(c.label for c in cases))
-    return CheckResult(spec.name, True, [f"All {len(cases)} cases passed: {labels}."])
-
-
-def _run_case(spec: Spec, fn, case: Case, seconds: float) -> None:
-    given = case.copy_args()
-    actual = _run(spec, fn, case, given, seconds)
-    a = SimpleNamespace(**case.copy_args())
-    if spec.verify is not None:
-        def rerun(**changes):
-            args = {**case.copy_args(), **changes}
-            return _run(spec, fn, case, args, seconds)
-        messages = spec.verify(a, actual, rerun)
-    else:
-        expected = spec.reference(**case.copy_args())
-        with np.errstate(all="ignore"):
-            messages = _compare(spec, a, actual, expected, case.float32)
-    messages = messages + _modified(case, given)
-    if messages:
-        raise _Stop(messages + [f"Case: {case.label} — {case.describe()}."])
+    cases = spec.cases(np.random.default_rng(check_seed(spec.name)))
+    outcomes = []
+    for case in cases:  # stop at the first wrong case: no need to run the others
+        outcomes.append(collect_case(spec, fn, case, seconds))
+        if judge_case(spec, case, outcomes[-1], seconds):
+            break
+    return judge(spec, cases, outcomes, seconds)
 
 
 def make_check(spec: Spec) -> Callable:
