@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import functools
 import http.server
+import random
 import socket
 import subprocess
 import threading
@@ -81,9 +82,18 @@ def offline_page(width: int = 1280, height: int = 800):
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now, below the ephemeral range (kernels bind ports there at random, so a
+    port the OS handed out for a moment could be taken by another test's kernel before our
+    server binds it)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]) \
+        if Path("/proc/sys/net/ipv4/ip_local_port_range").exists() else 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", port))
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -9,6 +9,7 @@ deck from disk and over HTTP with every request beyond 127.0.0.1 blocked, and pr
 from __future__ import annotations
 
 import contextlib
+import http.client
 import re
 import signal
 import subprocess
@@ -322,7 +323,8 @@ def test_app_launcher_stops_voila_and_its_kernels(signum, tmp_path):
         deadline = time.monotonic() + 60
         page = None
         while page is None and time.monotonic() < deadline:  # rendering starts a kernel
-            with contextlib.suppress(OSError):
+            assert launcher.poll() is None, f"the launcher exited with {launcher.returncode}"
+            with contextlib.suppress(OSError, http.client.HTTPException):
                 page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60).read()
             time.sleep(0.3)
         assert page and b"Fixture deck" in page

@@ -49,7 +49,8 @@ def voila_command(target: str | Path, port: int = 8866, *, open_browser: bool = 
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise ValueError(f"port must be an int in 1..65535, got {port!r}")
     command = [sys.executable, "-m", "voila", str(path), f"--template={TEMPLATE}",
-               f"--port={port}", "--Voila.ip=127.0.0.1", "--show_tracebacks=True"]
+               f"--port={port}", "--Voila.port_retries=0", "--Voila.ip=127.0.0.1",
+               "--show_tracebacks=True"]  # exactly this port (the URL we print), or exit
     if not open_browser:
         command.append("--no-browser")
     return command
