@@ -2,23 +2,32 @@
 right code in any style.
 
 The gallery (tests/wrong_impls/) holds deliberately wrong implementations, each with a
-keyword its hint must contain, and correct implementations written differently.
+keyword its hint must contain, and correct implementations written differently. Beyond the
+gallery, every Spec is checked mechanically: each named mistake shows on some case, is told
+apart from the others and is the one named where it first goes wrong (for several case seeds,
+as the grader draws fresh ones); case labels agree with their arguments; the course_lib
+functions switched off while grading (``Spec.implementations``) exist, under all their names.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import linecache
+import pkgutil
+import re
 import signal
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from wrong_impls import RIGHT, WRONG
 
 from course_lib import checks
-from course_lib.checks import CHECKS, LESSONS, CheckResult
+from course_lib.checks import CHECKS, LESSONS, CheckResult, _engine
 from course_lib.lessons import with_exercises
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # wrong code overflows
@@ -38,7 +47,7 @@ def _right(name):
 def test_lessons_and_checks_follow_the_contract():
     assert list(LESSONS) == STEMS
     names = [n for stem in STEMS for n in LESSONS[stem]]
-    assert list(CHECKS) == names and len(names) == 20
+    assert list(CHECKS) == names and len(set(names)) == len(names) >= 20
     for name, check in CHECKS.items():
         assert check.__name__ == f"check_{name}"
         assert getattr(checks, f"check_{name}") is check
@@ -338,3 +347,213 @@ def test_a_missing_parameter_is_explained():
 def test_time_limit_is_validated(bad, error):
     with pytest.raises(error, match="time_limit"):
         checks.check_softmax(_right("softmax"), time_limit=bad)
+
+
+# ----------------------------------------------------------------------------- implementations
+# Every Spec names the course_lib functions that compute what the student writes; while grading
+# they raise, so a graded function calling one scores 0.
+
+# The modules searched for other names of a listed function (``from .x import f`` makes one):
+# all but the grader, the exercise generator and the slides, which compute no lesson operation.
+ALIAS_MODULES = ["", "functional", "readable", "layers", "validate", "model", "gradcheck",
+                 "optim", "data", "models", "train", "viz", "widgets", "checks"]
+
+
+def _specs():
+    """(slug, spec) for every graded function, in lesson order."""
+    return [(lesson.slug, CHECKS[name].spec) for lesson in with_exercises()
+            for name in LESSONS[lesson.stem]]
+
+
+def _resolve(dotted: str):
+    """The object ``course_lib.<module>.<qualname>`` names: the longest importable module
+    prefix, then getattr along the rest."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(["course_lib", *parts[:cut]]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise LookupError(dotted)
+
+
+def _bindings():
+    """Every name a function is reachable by in course_lib: module globals and class
+    attributes (unwrapping staticmethods), as {id(function): {"module.qualname", ...}}."""
+    found: dict[int, set[str]] = {}
+    packages = [importlib.import_module(f"course_lib.{m}".rstrip(".")) for m in ALIAS_MODULES]
+    modules = list(packages)
+    for package in packages:
+        if hasattr(package, "__path__") and package.__name__ != "course_lib":
+            modules += [importlib.import_module(info.name)
+                        for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")]
+    for module in modules:
+        prefix = module.__name__.removeprefix("course_lib").lstrip(".")
+        for name, value in vars(module).items():
+            where = f"{prefix}.{name}".lstrip(".")
+            if inspect.isfunction(value):
+                found.setdefault(id(value), set()).add(where)
+            elif inspect.isclass(value) and value.__module__.startswith("course_lib"):
+                # a class re-exported elsewhere is one object: name it where it is defined
+                owner = f"{value.__module__.removeprefix('course_lib.')}.{value.__qualname__}"
+                for attr, member in vars(value).items():
+                    member = getattr(member, "__func__", member)  # staticmethod, classmethod
+                    if inspect.isfunction(member):
+                        found.setdefault(id(member), set()).add(f"{owner}.{attr}")
+    return found
+
+
+@pytest.mark.parametrize("slug, spec", _specs(), ids=[s.name for _, s in _specs()])
+def test_implementations_name_real_course_lib_functions(slug, spec):
+    assert spec.implementations, f"{spec.name} names no course_lib implementation"
+    assert len(set(spec.implementations)) == len(spec.implementations)
+    for dotted in spec.implementations:
+        assert not dotted.startswith("course_lib."), dotted  # relative to the package
+        assert inspect.isfunction(_resolve(dotted)), dotted
+
+
+def test_every_name_of_a_listed_implementation_is_listed_too():
+    """``from .functional import f`` elsewhere makes a second name that switching off
+    ``functional.f`` would miss (a class attribute like ``_forward = staticmethod(f)`` too)."""
+    bindings = _bindings()
+    for _, spec in _specs():
+        for dotted in spec.implementations:
+            fn = _resolve(dotted)
+            definition = f"{fn.__module__.removeprefix('course_lib.')}.{fn.__qualname__}"
+            # (a method listed through a subclass, layers.MaxPool2d.forward for the forward
+            # defined in layers._Pool2d, is the definition itself: not another name)
+            others = bindings.get(id(fn), set()) - {definition}
+            missing = others - set(spec.implementations)
+            assert not missing, f"{spec.name}: {dotted} is also reachable as {sorted(missing)}"
+
+
+# ----------------------------------------------------------------------------- honest diagnoses
+# The grader draws fresh case seeds: the checks must tell the mistakes apart for any seed.
+SEEDS = ("notebook", 11, 12)
+
+
+def _cases(spec, seed):
+    if seed == "notebook":
+        seed = _engine.check_seed(spec.name)
+    return spec.cases(np.random.default_rng(seed))
+
+
+def _differ(x, y, float32: bool) -> bool:
+    """x and y are not the same answer (the loose tolerance the checks recognise mistakes
+    with; NaN equals NaN, inf equals inf)."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.shape != y.shape or x.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
+        return True
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    scale = float(np.max(np.abs(y[np.isfinite(y)]), initial=1.0))
+    rtol = 1e-3 if float32 else 1e-6
+    return not np.allclose(x, y, rtol=rtol, atol=rtol * scale, equal_nan=True)
+
+
+def _constant(value) -> bool:
+    value = np.asarray(value)
+    return value.size > 1 and value.dtype.kind in "fiub" and bool(np.all(value == value.flat[0]))
+
+
+def _candidate(spec, mistake, args: dict):
+    """(right answer of the mistake's output, what code with the mistake returns or None)."""
+    ref = spec.reference(**{k: v.copy() if isinstance(v, np.ndarray) else v
+                            for k, v in args.items()})
+    if mistake.part:
+        ref = ref[spec.parts.index(mistake.part)]
+    try:
+        with np.errstate(all="ignore"):
+            return ref, mistake.output(SimpleNamespace(**args), ref)
+    except Exception:  # noqa: BLE001 - a mistake that cannot be made on this case
+        return ref, None
+
+
+OUTPUT_SPECS = [(s.name, s) for _, s in _specs() if any(m.output for m in s.mistakes)]
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name, spec", OUTPUT_SPECS, ids=[n for n, _ in OUTPUT_SPECS])
+def test_every_mistake_shows_and_is_told_apart_from_the_others(name, spec, seed):
+    """Each mistake with an ``output`` is wrong on some case (and not a constant, which is
+    never used as a diagnosis); for every other mistake of the same output with another
+    message, some case where the first is wrong gives the second a different answer."""
+    mistakes = [m for m in spec.mistakes if m.output is not None]
+    cases = _cases(spec, seed)
+    table = [[_candidate(spec, m, c.copy_args()) for m in mistakes] for c in cases]
+
+    def wrong(case, ref, candidate):
+        return (candidate is not None and not _constant(candidate)
+                and _differ(candidate, ref, case.float32))
+
+    for i, mistake in enumerate(mistakes):
+        assert any(wrong(c, *row[i]) for c, row in zip(cases, table, strict=True)), (
+            f"never wrong: {mistake.message}")
+        for j, other in enumerate(mistakes):
+            if other.part != mistake.part or other.message == mistake.message:
+                continue
+            assert any(wrong(c, *row[i]) and (row[j][1] is None
+                                              or _differ(row[i][1], row[j][1], c.float32))
+                       for c, row in zip(cases, table, strict=True)), (
+                f"no case tells [{mistake.message}] from [{other.message}]")
+
+
+def _making(spec, mistake):
+    """A student function that makes ``mistake`` (and is right where it changes nothing)."""
+    signature = inspect.signature(spec.reference)
+
+    def student(*args, **kwargs):
+        given = dict(signature.bind(*args, **kwargs).arguments)
+        ref, candidate = _candidate(spec, mistake, given)
+        float32 = any(isinstance(v, np.ndarray) and v.dtype == np.float32
+                      for v in given.values())
+        if candidate is None or not _differ(candidate, ref, float32):
+            candidate = ref
+        elif isinstance(candidate, np.ndarray) and isinstance(ref, np.ndarray):
+            candidate = candidate.astype(ref.dtype)
+        if not mistake.part:
+            return candidate
+        whole = list(spec.reference(**given))
+        whole[spec.parts.index(mistake.part)] = candidate
+        return tuple(whole)
+
+    return student
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name, spec", OUTPUT_SPECS, ids=[n for n, _ in OUTPUT_SPECS])
+def test_every_mistake_is_named_on_the_first_case_it_gets_wrong(name, spec, seed, monkeypatch):
+    """The check stops at the first wrong case: there, code making the mistake must be told
+    this mistake's message, not another's."""
+    if seed != "notebook":
+        monkeypatch.setattr(_engine, "check_seed", lambda name, seed=seed: seed)
+    for mistake in spec.mistakes:
+        if mistake.output is None:
+            continue
+        result = CHECKS[name](_making(spec, mistake))
+        assert not result.passed and mistake.message in result.messages, (
+            mistake.message, result.messages)
+
+
+# ----------------------------------------------------------------------------- case labels
+_LABEL_NUMBERS = {"stride": r"stride[ =](\d+)", "padding": r"padding[ =](\d+)\b",
+                  "dilation": r"dilation[ =](\d+)", "kernel_size": r"(\d+) x \1 windows"}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_case_labels_say_what_their_arguments_are(seed):
+    """A number a label gives for the stride, padding, dilation or window, "float32",
+    "no padding" and "batch 1" agree with the case's arguments."""
+    for _, spec in _specs():
+        for case in _cases(spec, seed):
+            label, args = case.label, case.args
+            where = f"{spec.name}: {label!r} with {case.describe()}"
+            for arg, pattern in _LABEL_NUMBERS.items():
+                for number in re.findall(pattern, label):
+                    assert args.get(arg) == int(number), where
+            assert ("float32" in label) == case.float32, where
+            if "no padding" in label:
+                assert args.get("padding", 0) == 0, where
+            if re.search(r"\bbatch 1\b", label):
+                first = next(v for v in args.values() if isinstance(v, np.ndarray))
+                assert first.shape[0] == 1, where

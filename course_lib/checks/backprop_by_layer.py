@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import functional as F
 from ._engine import Case, Mistake, Spec, make_check, randn
+from .convolution import FLATTEN_WAYS, LOWER_PRECISION, flattened, lower_precision
 from .softmax_cross_entropy import large_logits, unshifted_softmax
 
 # The exercise's graded functions, in order (the lesson registry reads them).
@@ -23,6 +24,11 @@ GRADED = (
     "max_pool2d_backward",
     "conv2d_backward",
 )
+
+# The numerical gradient of any forward pass is the backward pass asked for (accurate enough
+# to pass these checks), so course_lib's is switched off while grading too, with the library's
+# backward functions (see Spec.implementations).
+NUMERICAL_GRADIENT = "gradcheck.numerical_gradient"
 
 
 def _relu_cases(rng):
@@ -56,6 +62,7 @@ RELU_BACKWARD = Spec(
                 "of x, with zeros elsewhere, `dout * (x > 0)`.",
                 lambda a, ref: a.dout[a.x > 0]),
     ],
+    implementations=("functional.relu_backward", "layers.ReLU.backward", NUMERICAL_GRADIENT),
 )
 
 
@@ -100,6 +107,8 @@ LINEAR_BACKWARD = Spec(
         Mistake("`db` is summed over the wrong axis: sum over the batch, `axis=0`.",
                 lambda a, ref: a.dout.sum(axis=1), part="db"),
     ],
+    implementations=("functional.linear_backward", "layers.Linear.backward",
+                     NUMERICAL_GRADIENT),
 )
 
 
@@ -120,7 +129,9 @@ def _column_subtract(a):
 
 def _sce_cases(rng):
     return [
-        Case("4 examples, 3 classes", logits=randn(rng, 4, 3), y=rng.integers(0, 3, 4)),
+        # a class that is nobody's label, so `p[:, y] -= 1` leaves one column alone
+        Case("4 examples, 3 classes, class 1 is nobody's label", logits=randn(rng, 4, 3),
+             y=np.array([2, 0, 2, 0])),
         Case("5 examples, 10 classes", logits=randn(rng, 5, 10, scale=2.0),
              y=np.array([3, 3, 0, 9, 1])),
         Case("large logits around +1000 and -1000", logits=large_logits(rng, 4, 3),
@@ -152,6 +163,11 @@ SOFTMAX_CROSS_ENTROPY_BACKWARD = Spec(
                 lambda a, ref: (F.softmax(a.logits, axis=0)
                                 - _onehot(a.y, a.logits.shape[1], a.logits.dtype)) / len(a.y)),
     ],
+    # the loss's backward, and the backward of (log-)softmax, which given the gradient of
+    # the log-probabilities (-onehot(y) / N) returns this very gradient
+    implementations=("functional.cross_entropy_backward", "functional.log_softmax_backward",
+                     "functional.softmax_backward", "layers.CrossEntropyLoss.backward",
+                     NUMERICAL_GRADIENT),
 )
 
 
@@ -180,6 +196,8 @@ def pool_backward_loop(dout, x, k, s, ties="first", accumulate=True):
 def _pool_back_cases(rng):
     def case(label, shape, k, s, ties=False, dtype=np.float64):
         x = (rng.integers(0, 3, shape) if ties else rng.standard_normal(shape)).astype(dtype)
+        if ties:  # whatever the seed, the first window holds two maxima
+            x[0, 0, :2, :2] = [[1, 3], [3, 0]]
         oh, ow = (shape[2] - k) // s + 1, (shape[3] - k) // s + 1
         return Case(label, dout=randn(rng, shape[0], shape[1], oh, ow, dtype=dtype), x=x,
                     kernel_size=k, stride=s)
@@ -227,6 +245,10 @@ MAX_POOL2D_BACKWARD = Spec(
         Mistake("dx must have the shape of x, (N, C, H, W): one gradient per input value.",
                 test=lambda a, actual, ref: actual.shape == a.dout.shape),
     ],
+    # the layer keeps the functional backward as a class attribute too (``_backward``)
+    implementations=("functional.max_pool2d_backward", "readable.max_pool2d_backward",
+                     "layers.MaxPool2d.backward", "layers.MaxPool2d._backward",
+                     NUMERICAL_GRADIENT),
 )
 
 
@@ -284,10 +306,22 @@ CONV2D_BACKWARD = Spec(
         Mistake("`dx` still includes the padding: crop the padded gradient back to x's shape, "
                 "`dx_padded[:, :, p:p + H, p:p + W]`.",
                 lambda a, ref: _conv_back_loop(a, crop=False), part="dx"),
+        *[Mistake("`dx`: your flattened filters and the flattened windows you scatter back "
+                  "list the C*KH*KW values in different orders (e.g. (C, KH, KW) against "
+                  "(KH, KW, C)): flatten and unflatten both from the same axis order.",
+                  lambda a, ref, how=how: _conv_back_reference(
+                      a.dout, a.x, flattened(a.w, how), a.stride, a.padding)[0], part="dx")
+          for how in FLATTEN_WAYS],
         Mistake("`dw` is flipped: dw[f] += dout[n, f, i, j] * window, with the window as it is.",
                 lambda a, ref: ref[..., ::-1, ::-1], part="dw"),
         Mistake("`dw` is divided by N: the 1/N of the mean loss is already in dout.",
                 lambda a, ref: ref / len(a.x), part="dw"),
+        Mistake("`dw` has the right numbers in the wrong places: values computed in "
+                "(F, KH, KW, C) order (e.g. from windows flattened as (KH, KW, C)) were reshaped "
+                "straight to (F, C, KH, KW). Reshape to (F, KH, KW, C), then "
+                "`.transpose(0, 3, 1, 2)`, or flatten the windows as (C, KH, KW).",
+                lambda a, ref: np.ascontiguousarray(ref.transpose(0, 2, 3, 1)).reshape(ref.shape),
+                part="dw"),
         Mistake("`db` must be summed over the batch and the positions: "
                 "`dout.sum(axis=(0, 2, 3))`, shape (F,).",
                 test=lambda a, actual, ref: any(
@@ -295,7 +329,13 @@ CONV2D_BACKWARD = Spec(
                     for ax in ((0,), (2, 3), (0, 2), (0, 3))), part="db"),
         Mistake("`db` is a mean: sum dout over N, OH and OW instead.",
                 lambda a, ref: a.dout.mean(axis=(0, 2, 3)), part="db"),
+        # one message for the three outputs (the report shows a repeated message once)
+        *[Mistake(LOWER_PRECISION, test=lambda a, actual, ref: lower_precision(a, actual, ref),
+                  part=part) for part in ("dx", "dw", "db")],
     ],
+    implementations=("functional.conv2d_backward", "readable.conv2d_backward",
+                     "layers.Conv2d.backward", "layers.Conv2d.backward_params",
+                     NUMERICAL_GRADIENT),
 )
 
 

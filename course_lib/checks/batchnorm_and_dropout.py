@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import functional as F
 from ._engine import Case, Mistake, Spec, _same, make_check, randn
+from .backprop_by_layer import NUMERICAL_GRADIENT
 
 # The exercise's graded functions, in order (the lesson registry reads them).
 GRADED = ("batchnorm_forward", "batchnorm_backward", "dropout_forward", "dropout_backward")
@@ -110,6 +111,7 @@ BATCHNORM_FORWARD = Spec(
                                          beta=np.zeros_like(a.beta)))),
     ],
     shape_hint=lambda a: f"The output has the shape of x, {a.x.shape}.",
+    implementations=("functional.batch_norm2d_forward", "layers.BatchNorm2d.forward"),
 )
 
 
@@ -179,6 +181,8 @@ BATCHNORM_BACKWARD = Spec(
                   test=lambda a, actual, ref: np.shape(actual) != ref.shape, part=part)
           for part in ("dgamma", "dbeta")],
     ],
+    implementations=("functional.batch_norm2d_backward", "layers.BatchNorm2d.backward",
+                     NUMERICAL_GRADIENT),
 )
 
 
@@ -267,7 +271,8 @@ def _dropout_problems(a, actual) -> list[str]:
 
 DROPOUT_FORWARD = Spec(name="dropout_forward", reference=None, cases=_dropout_cases,
                        verify=_verify_dropout,
-                       reruns=({}, {"rng": np.random.default_rng(12345)}))
+                       reruns=({}, {"rng": np.random.default_rng(12345)}),
+                       implementations=("functional.dropout_forward", "layers.Dropout.forward"))
 
 
 def _dropout_back_cases(rng):
@@ -296,6 +301,8 @@ DROPOUT_BACKWARD = Spec(
         Mistake("The mask is inverted: it is 1 for the values that were kept.",
                 lambda a, ref: a.dout * (1 - a.mask) / (1 - a.p)),
     ],
+    implementations=("functional.dropout_backward", "layers.Dropout.backward",
+                     NUMERICAL_GRADIENT),
 )
 
 

@@ -22,6 +22,29 @@ ONE_TOO_SMALL = ("Your output is one row and one column too small: there are H -
 MEAN_NOT_SUM = ("You averaged the products (`np.mean`); a convolution sums them (`np.sum`).")
 MATMUL = ("You multiplied the window and the kernel as matrices (`@` or `np.dot`); multiply them "
           "element by element (`*`) and sum.")
+LOWER_PRECISION = ("Your values are off everywhere by a rounding error: part of your computation "
+                   "ran in a lower precision than the input (float32 for a float64 input, or "
+                   "float16). Keep x's dtype throughout: no `.astype(np.float32)`, and create "
+                   "arrays with `dtype=x.dtype`.")
+
+# course_lib's convolutions, switched off while grading (see Spec.implementations): each
+# computes the whole of what these exercises ask for.
+CONV_IMPLEMENTATIONS = ("functional.conv2d", "functional.conv2d_forward", "readable.conv2d",
+                        "readable.conv2d_forward", "layers.Conv2d.forward")
+
+
+def lower_precision(a, actual, ref) -> bool:
+    """The student's output is off in most entries, each by no more than the rounding error
+    a lower precision (float16, or float32 for a float64 input) accumulates: a dtype problem,
+    not a formula problem. (Tried after the named mistakes, on an output already wrong.)"""
+    actual, ref = np.asarray(actual), np.asarray(ref)
+    if actual.shape != ref.shape or actual.dtype.kind != "f":
+        return False
+    actual, ref = actual.astype(np.float64), ref.astype(np.float64)
+    if not np.all(np.isfinite(actual)):
+        return False
+    diff, scale = np.abs(actual - ref), max(float(np.max(np.abs(ref), initial=0.0)), 1e-30)
+    return bool(0 < diff.max() <= 1e-2 * scale and np.mean(diff > 1e-12 * scale) > 0.5)
 
 
 def correlate2d_reference(image, kernel):
@@ -62,8 +85,10 @@ CORRELATE2D = Spec(
         Mistake(MATMUL, lambda a, ref: np.array(
             [[np.sum(a.image[i:i + a.kernel.shape[0], j:j + a.kernel.shape[1]] @ a.kernel)
               for j in range(ref.shape[1])] for i in range(ref.shape[0])])),
+        Mistake(LOWER_PRECISION, test=lambda a, actual, ref: lower_precision(a, actual, ref)),
     ],
     shape_hint=lambda a: _valid_shape_hint(*a.image.shape, *a.kernel.shape),
+    implementations=CONV_IMPLEMENTATIONS,
 )
 
 
@@ -99,6 +124,42 @@ def _conv_cases(rng):
     ]
 
 
+FLATTEN_ORDER = ("Your flattened windows and your flattened filters list the C*KH*KW values in "
+                 "different orders (e.g. windows as (KH, KW, C) but `w.reshape(F, -1)` as "
+                 "(C, KH, KW)): flatten both from the same axis order.")
+OUTPUT_FN = ("Your output has the right numbers in the wrong places: an (F, N*OH*OW) product "
+             "was reshaped straight to (N, F, OH, OW), which mixes images and filters. "
+             "Reshape it to (F, N, OH, OW), then `.transpose(1, 0, 2, 3)`.")
+# an NHWC result returned as it is, or reshaped to NCHW's shape without a transpose: when
+# OH = OW = F the two are the same array, so one message says both
+OUTPUT_NHWC = ("Your output is laid out in NHWC order (N, OH, OW, F); the course uses NCHW, "
+               "(N, F, OH, OW). Reshaping does not reorder: make it (N, OH, OW, F) (e.g. from an "
+               "(N*OH*OW, F) product), then `.transpose(0, 3, 1, 2)`.")
+
+
+def flattened(w, how):
+    """The filters a conv really uses when its windows and ``w`` are flattened in different
+    orders (``how``): "windows KH, KW, C" (filters ``w.reshape(F, -1)``, i.e. C, KH, KW),
+    "filters KH, KW, C" (windows C, KH, KW) or "taps transposed" (windows C, KW, KH)."""
+    f, c, kh, kw = w.shape
+    if how == "windows KH, KW, C":
+        return w.reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
+    if how == "filters KH, KW, C":
+        return w.transpose(0, 2, 3, 1).reshape(f, c, kh, kw)
+    return w.reshape(f, c, kw, kh).transpose(0, 1, 3, 2)
+
+
+FLATTEN_WAYS = ("windows KH, KW, C", "filters KH, KW, C", "taps transposed")
+
+
+def _reshaped(a, ref, layout, bias_after=False):
+    """``ref`` (N, F, OH, OW) laid out as ``layout`` (axes of ref), then read back as NCHW;
+    ``bias_after``: the bias is added (rightly) after that reshape, not before."""
+    out = conv_like(a, b=None) if bias_after else ref
+    out = np.ascontiguousarray(out.transpose(layout)).reshape(ref.shape)
+    return out + a.b[:, None, None] if bias_after else out
+
+
 CONV_MISTAKES = [
     Mistake(FLIPPED, lambda a, ref: conv_like(a, w=a.w[..., ::-1, ::-1])),
     Mistake("The bias is missing: add `b[f]` to every output pixel of filter f.",
@@ -113,10 +174,18 @@ CONV_MISTAKES = [
             "(the window is `x[n, :, i:i+KH, j:j+KW]`, shape (C, KH, KW)).",
             lambda a, ref: conv_like(a, x=a.x[:, :1], w=a.w[:, :1])),
     Mistake(ONE_TOO_SMALL, lambda a, ref: ref[..., :-1, :-1]),
-    Mistake("Your output is in NHWC order (N, OH, OW, F); the course uses NCHW: (N, F, OH, OW).",
-            lambda a, ref: ref.transpose(0, 2, 3, 1)),
+    Mistake(OUTPUT_NHWC, lambda a, ref: ref.transpose(0, 2, 3, 1)),
     Mistake(MEAN_NOT_SUM,
             lambda a, ref: conv_like(a, b=None) / a.w[0].size + a.b[:, None, None]),
+    # im2col-style code: windows and filters flattened in different orders, output reshaped
+    # from another layout without its transpose
+    *[Mistake(FLATTEN_ORDER, lambda a, ref, how=how: conv_like(a, w=flattened(a.w, how)))
+      for how in FLATTEN_WAYS],
+    *[Mistake(message, lambda a, ref, layout=layout, after=after:
+              _reshaped(a, ref, layout, bias_after=after))
+      for message, layout in ((OUTPUT_FN, (1, 0, 2, 3)), (OUTPUT_NHWC, (0, 2, 3, 1)))
+      for after in (False, True)],
+    Mistake(LOWER_PRECISION, test=lambda a, actual, ref: lower_precision(a, actual, ref)),
 ]
 
 
@@ -131,6 +200,7 @@ CONV2D_FORWARD = Spec(
     cases=_conv_cases,
     mistakes=CONV_MISTAKES,
     shape_hint=_conv_shape_hint,
+    implementations=CONV_IMPLEMENTATIONS,
 )
 
 

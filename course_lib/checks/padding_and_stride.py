@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..validate import conv_output_size as conv_output_size_reference
+from .. import validate
 from ._engine import Case, Mistake, Spec, make_check, randn
-from .convolution import CONV_MISTAKES, ONE_TOO_SMALL, conv_like
+from .convolution import CONV_IMPLEMENTATIONS, CONV_MISTAKES, ONE_TOO_SMALL, conv_like
 
 # The exercise's graded functions, in order (the lesson registry reads them).
 GRADED = ("pad2d", "conv_output_size", "conv2d_forward_general")
@@ -68,23 +68,38 @@ PAD2D = Spec(
     ],
     shape_hint=lambda a: (f"With padding={a.padding!r} the result is (N, C, H + 2*ph, W + 2*pw) "
                           f"= {F.pad2d(a.x, a.padding).shape}."),
+    # readable's loops import functional's padding helper under the same name
+    implementations=("functional.pad2d", "functional._pad", "readable._pad"),
 )
 
 
 # ----------------------------------------------------------------------------- conv_output_size
 _SIZE_ARGS = [  # n, kernel_size, stride, padding, dilation
     (28, 3, 1, 0, 1), (28, 5, 1, 2, 1), (7, 3, 2, 0, 1), (8, 3, 2, 1, 1), (10, 3, 3, 0, 1),
-    (5, 2, 2, 0, 1), (32, 3, 2, 1, 1), (7, 3, 1, 0, 2), (15, 3, 2, 2, 3), (4, 4, 1, 0, 1),
+    # dilation 3 before 2: with dilation 2 (stride 1) reading the span as d * k gives the same
+    # wrong number as a forgotten + 1, with dilation 3 it does not
+    (5, 2, 2, 0, 1), (32, 3, 2, 1, 1), (12, 3, 1, 0, 3), (7, 3, 1, 0, 2), (15, 3, 2, 2, 3),
+    (4, 4, 1, 0, 1),
 ]
+
+
+def size_label(n, k, s, p, d) -> str:
+    """Describe one conv_output_size case in words, from its arguments."""
+    leftover = (n + 2 * p - d * (k - 1) - 1) % s
+    words = [f"stride {s}" + ("" if s == 1 else " that does not divide" if leftover
+                              else " that divides evenly"),
+             f"padding {p}" if p else "no padding"]
+    if d > 1:
+        words.append(f"dilation {d}")
+    if n + 2 * p == d * (k - 1) + 1:
+        words.append("the kernel just fits")
+    return ", ".join(words)
 
 
 def _size_cases(rng):
     cases = [Case("defaults: n=28, kernel_size=3", n=28, kernel_size=3)]
     for n, k, s, p, d in _SIZE_ARGS:
-        leftover = (n + 2 * p - d * (k - 1) - 1) % s
-        tags = [t for t, on in (("a stride that does not divide", leftover), ("padding", p),
-                                ("dilation", d > 1)) if on]
-        cases.append(Case(", ".join(tags) or "stride 1, no padding",
+        cases.append(Case(size_label(n, k, s, p, d),
                           n=n, kernel_size=k, stride=s, padding=p, dilation=d))
     return cases
 
@@ -99,14 +114,21 @@ def _span(a):
     return getattr(a, "dilation", 1) * (a.kernel_size - 1) + 1
 
 
+def _size_reference(n, kernel_size, stride=1, padding=0, dilation=1):
+    return validate.conv_output_size(n, kernel_size, stride, padding, dilation)
+
+
 CONV_OUTPUT_SIZE = Spec(
     name="conv_output_size",
-    reference=conv_output_size_reference,
+    reference=_size_reference,
     kind="int",
     cases=_size_cases,
     mistakes=[
-        Mistake("You forgot the + 1: the first window position counts too, "
-                "o = floor((n + 2p - d(k - 1) - 1) / s) + 1.", lambda a, ref: ref - 1),
+        # the + 1 inside the division, floor((n + 2p - d(k - 1)) / s), gives this or the
+        # right answer: no case can tell the two apart, so one message names both
+        Mistake("You forgot the + 1, or put it inside the division: the first window position "
+                "counts too, o = floor((n + 2p - d(k - 1) - 1) / s) + 1.",
+                lambda a, ref: ref - 1),
         Mistake("You rounded up: a window that does not fit is dropped, so round down "
                 "(integer division `//`).",
                 lambda a, ref: _size(a, span=_span(a), rounding=np.ceil)),
@@ -122,10 +144,13 @@ CONV_OUTPUT_SIZE = Spec(
                 "d(k - 1) + 1 pixels.", lambda a, ref: _size(a)),
         Mistake("A dilated kernel spans d(k - 1) + 1 pixels, not d * k.",
                 lambda a, ref: _size(a, span=getattr(a, "dilation", 1) * a.kernel_size)),
-        Mistake("The + 1 is inside the division: o = floor((n + 2p - d(k - 1) - 1) / s) + 1.",
-                lambda a, ref: (a.n + 2 * getattr(a, "padding", 0) - _span(a) + 1)
-                // getattr(a, "stride", 1)),
     ],
+    # the same function under three names (validate's, re-exported by functional and imported
+    # by the arithmetic widget), and the widget's function that computes it with the formula
+    # (re-exported by the widgets package)
+    implementations=("validate.conv_output_size", "functional.conv_output_size",
+                     "widgets.arithmetic.conv_output_size", "widgets.arithmetic.conv_arithmetic",
+                     "widgets.conv_arithmetic"),
 )
 
 
@@ -135,7 +160,10 @@ def _general_cases(rng):
         return Case(label, x=randn(rng, *x_shape, dtype=dtype), w=randn(rng, *w_shape, dtype=dtype),
                     b=randn(rng, w_shape[0], dtype=dtype), stride=stride, padding=padding)
     return [
-        case("stride 1, padding 0 (the lesson-01 case)", (2, 3, 5, 6), (4, 3, 3, 2), 1, 0),
+        case("stride 1, padding 0 (lesson 02's conv2d_forward)", (2, 3, 5, 6), (4, 3, 3, 2),
+             1, 0),
+        # padding one side only loses 2 rows here, not 1 (which looks like a too-short loop)
+        case("padding 2, stride 1 on a non-square input", (2, 2, 4, 5), (3, 2, 3, 2), 1, 2),
         case("padding 1, stride 1 ('same' size for a 3 x 3 kernel)", (2, 2, 4, 5), (3, 2, 3, 3),
              1, 1),
         case("stride 2, padding 1 on a non-square input", (2, 3, 7, 6), (4, 3, 3, 2), 2, 1),
@@ -184,6 +212,7 @@ CONV2D_FORWARD_GENERAL = Spec(
                           f"padding={a.padding} the output is (N, F, OH, OW) = "
                           f"{F.conv2d(a.x, a.w, None, a.stride, a.padding).shape}, "
                           f"OH = (H + 2*padding - KH) // stride + 1."),
+    implementations=CONV_IMPLEMENTATIONS,
 )
 
 

@@ -27,6 +27,26 @@ def large_logits(rng, *shape, dtype=np.float64):
     return (offsets + 3 * rng.standard_normal(shape)).astype(dtype)
 
 
+def wide_logits():
+    """Rows whose spread is past float64's exp limit (exp(710) = inf), chosen so that every
+    shift but the row maximum goes wrong somewhere, each in its own way: the global maximum
+    (row 0 underflows to 0 / 0), no shift (row 1 overflows), the row mean (row 0: its
+    maximum is 750 above the mean) and the row minimum (row 2: 720 above it)."""
+    return np.array([[-1000.0, -1000.0, -1000.0, 0.0],
+                     [800.0, 795.0, 790.0, 799.0],
+                     [0.0, 720.0, 719.0, 716.0]])
+
+
+WIDE_LABEL = "rows spread wider than exp's limit: logits from -1000 to 0, 790 to 800, 0 to 720"
+
+
+def other_shift(axis: int) -> str:
+    """The hint for a shift by the row mean or minimum instead of the maximum."""
+    return (f"You shifted the logits by something other than each row's maximum (the mean or "
+            f"the minimum): when a row spans more than about 709, exp overflows to inf. Only "
+            f"`z - z.max(axis={axis}, keepdims=True)` keeps every exponent <= 0.")
+
+
 def _softmax_cases(rng):
     return [
         Case("a square 4 x 4 batch (a missing keepdims shows)", z=randn(rng, 4, 4)),
@@ -34,6 +54,7 @@ def _softmax_cases(rng):
         Case("one vector of 4 logits (1-D)", z=randn(rng, 4)),
         Case("3-D logits (2, 3, 4): softmax over the last axis", z=randn(rng, 2, 3, 4)),
         Case("large logits around +1000 and -1000", z=large_logits(rng, 4, 3)),
+        Case(WIDE_LABEL, z=wide_logits()),
         Case("batch 1, float32", z=randn(rng, 1, 10, dtype=np.float32, scale=3.0)),
         Case("equal logits (uniform probabilities)", z=np.full((2, 3), 7.0)),
     ]
@@ -55,6 +76,9 @@ SOFTMAX = Spec(
                 "`z.max(axis=-1, keepdims=True)`.",
                 lambda a, ref: unshifted_softmax(a.z - a.z.max())),
         Mistake(OVERFLOW, lambda a, ref: unshifted_softmax(a.z)),
+        *[Mistake(other_shift(-1), lambda a, ref, shift=shift:
+                  unshifted_softmax(a.z - shift(a.z, axis=-1, keepdims=True)))
+          for shift in (np.mean, np.min)],
         Mistake("You normalised over the wrong axis: softmax is over the last axis (each row "
                 "sums to 1), `axis=-1` whatever the number of dimensions.",
                 test=lambda a, actual, ref: any(
@@ -73,6 +97,9 @@ SOFTMAX = Spec(
                 lambda a, ref: a.z / a.z.sum(axis=-1, keepdims=True)),
     ],
     shape_hint=lambda a: f"softmax keeps the shape of z: {a.z.shape}.",
+    # exp(log_softmax(z)) is softmax(z): the log-softmax functions compute it too
+    implementations=("functional.softmax", "functional.softmax_forward",
+                     "functional.log_softmax", "functional.log_softmax_forward"),
 )
 
 
@@ -91,8 +118,15 @@ def _ce_cases(rng):
              y=_labels(rng, 4, 3)),
         Case("batch 1, float32", logits=randn(rng, 1, 6, dtype=np.float32),
              y=np.array([2])),
-        Case("a confidently wrong row: logits [0, 1000] for class 0 costs 1000, not inf",
-             logits=np.array([[0.0, 1000.0], [1.0, 2.0]]), y=np.array([0, 1])),
+        # row 0's true logit is 1, not 0, so the log of the raw logits stays finite: here
+        # only a shift by something other than the row maximum gives inf
+        Case("rows spread wider than exp's limit: logits from -1000 to 1, 790 to 800, 0 to 720",
+             logits=wide_logits() + np.array([[0.0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]]),
+             y=np.array([3, 0, 1])),
+        # exp(-744) = 1e-323 has one digit left: the log of a stable softmax is off, not inf,
+        # which tells it from an overflow (inf)
+        Case("a confidently wrong row: logits [0, 744] for class 0 costs 744, not inf",
+             logits=np.array([[0.0, 744.0], [1.0, 2.0]]), y=np.array([0, 1])),
     ]
 
 
@@ -102,6 +136,12 @@ def _logp(z, axis=1):
 
 def _pick(logp, y):
     return logp[np.arange(len(y)), y]
+
+
+def _shifted_logp(z, shift):
+    """Log-softmax through log-sum-exp shifted by ``shift`` (np.mean, np.min) of each row."""
+    shifted = z - shift(z, axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 CROSS_ENTROPY = Spec(
@@ -114,9 +154,10 @@ CROSS_ENTROPY = Spec(
                 lambda a, ref: ref * len(a.y)),
         Mistake("The sign is flipped: the loss is -log p(true class), a positive number.",
                 lambda a, ref: -ref),
-        Mistake("You took the log of a (stable) softmax: a probability like exp(-1000) rounds to "
-                "0 and log(0) = -inf. Compute log-softmax directly, `z - m - log(sum(exp(z - "
-                "m)))` with m the row maximum: it never forms the tiny probability.",
+        Mistake("You took the log of a (stable) softmax: a tiny probability like exp(-744) has "
+                "no digits left (exp(-1000) is 0, log(0) = -inf). Compute log-softmax directly, "
+                "`z - m - log(sum(exp(z - m)))` with m the row maximum: it never forms the tiny "
+                "probability.",
                 lambda a, ref: -np.mean(np.log(_pick(F.softmax(a.logits, 1), a.y)))),
         Mistake("Your softmax overflows for large logits (NaN or inf): compute log-softmax "
                 "stably, `z - m - log(sum(exp(z - m)))` with m the row maximum.",
@@ -136,7 +177,13 @@ CROSS_ENTROPY = Spec(
         Mistake("You averaged the loss of every class: use only the true class's "
                 "log-probability, `logp[np.arange(N), y]`.",
                 lambda a, ref: -_logp(a.logits).mean()),
+        *[Mistake(other_shift(1), lambda a, ref, shift=shift:
+                  -np.mean(_pick(_shifted_logp(a.logits, shift), a.y)))
+          for shift in (np.mean, np.min)],
     ],
+    implementations=("functional.cross_entropy", "functional.cross_entropy_forward",
+                     "functional.log_softmax", "functional.log_softmax_forward",
+                     "layers.CrossEntropyLoss.forward"),
 )
 
 

@@ -248,3 +248,31 @@ def relu_selected_entries(dout, x):
 @wrong("linear_backward", "`dx` is transposed")
 def linear_dx_transposed(dout, x, w):
     return w.T @ dout.T, dout.T @ x, dout.sum(axis=0)
+
+
+@wrong("softmax_cross_entropy_backward", "every entry")
+def sce_minus_one_everywhere(logits, y):
+    return (_softmax(logits) - 1) / len(y)
+
+
+@wrong("conv2d_backward", "wrong places")
+def conv_back_dw_channels_last(dout, x, w, stride=1, padding=0):
+    """dw accumulated as (F, KH, KW, C), then reshaped (not transposed) to w's shape."""
+    dx, dw, db = _conv_back(dout, x, w, stride, padding)
+    return dx, np.ascontiguousarray(dw.transpose(0, 2, 3, 1)).reshape(w.shape), db
+
+
+@wrong("conv2d_backward", "different orders")
+def conv_back_dx_filters_channels_last(dout, x, w, stride=1, padding=0):
+    """dx from filters flattened as (KH, KW, C), scattered back as (C, KH, KW) windows."""
+    w_mixed = w.transpose(0, 2, 3, 1).reshape(w.shape)
+    dx = _conv_back(dout, x, w_mixed, stride, padding)[0]
+    return (dx, *_conv_back(dout, x, w, stride, padding)[1:])
+
+
+@wrong("conv2d_backward", "lower precision")
+def conv_back_in_float32(dout, x, w, stride=1, padding=0):
+    """Computes in float32 (to be quick), returns the input's dtype."""
+    f32 = _conv_back(dout.astype(np.float32), x.astype(np.float32), w.astype(np.float32),
+                     stride, padding)
+    return tuple(g.astype(x.dtype) for g in f32)

@@ -144,3 +144,46 @@ def conv_im2col(x, w, b):
     windows = sliding_window_view(x, w.shape[2:], axis=(2, 3))   # (N, C, OH, OW, KH, KW)
     return np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2) \
         + b[:, None, None]
+
+
+@wrong("correlate2d", "lower precision")
+def correlate2d_in_float32(image, kernel):
+    """Computes in float32 (to be quick) and gives back the input's dtype."""
+    return _correlate(image.astype(np.float32), kernel.astype(np.float32)).astype(image.dtype)
+
+
+def _im2col(x, kh, kw, order="chw"):
+    """(N, OH, OW, C*KH*KW) windows flattened in (C, KH, KW) ("chw") or (KH, KW, C) order."""
+    windows = sliding_window_view(x, (kh, kw), axis=(2, 3))   # (N, C, OH, OW, KH, KW)
+    axes = (0, 2, 3, 1, 4, 5) if order == "chw" else (0, 2, 3, 4, 5, 1)
+    n, c, oh, ow = windows.shape[:4]
+    return windows.transpose(axes).reshape(n, oh, ow, c * kh * kw)
+
+
+@wrong("conv2d_forward", "different orders")
+def conv_im2col_channels_last(x, w, b):
+    cols = _im2col(x, *w.shape[2:], order="hwc")             # (KH, KW, C) windows ...
+    out = cols @ w.reshape(w.shape[0], -1).T                  # ... against (C, KH, KW) filters
+    return out.transpose(0, 3, 1, 2) + b[:, None, None]
+
+
+@wrong("conv2d_forward", "mixes images and filters")
+def conv_im2col_reshape_fn(x, w, b):
+    cols = _im2col(x, *w.shape[2:])                           # (N, OH, OW, K)
+    n, oh, ow, k = cols.shape
+    out = w.reshape(w.shape[0], -1) @ cols.reshape(-1, k).T   # (F, N*OH*OW)
+    return out.reshape(n, w.shape[0], oh, ow) + b[:, None, None]
+
+
+@wrong("conv2d_forward", "reshaping does not reorder")
+def conv_im2col_reshape_nhwc(x, w, b):
+    cols = _im2col(x, *w.shape[2:])
+    n, oh, ow, k = cols.shape
+    out = cols.reshape(-1, k) @ w.reshape(w.shape[0], -1).T   # (N*OH*OW, F)
+    return out.reshape(n, w.shape[0], oh, ow) + b[:, None, None]
+
+
+@wrong("conv2d_forward", "lower precision")
+def conv_accumulates_in_float16(x, w, b):
+    out = _conv(x.astype(np.float16), w.astype(np.float16)).astype(x.dtype)
+    return out + b[:, None, None]

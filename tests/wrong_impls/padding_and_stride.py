@@ -143,3 +143,25 @@ def general_subsampled(x, w, b, stride=1, padding=0):
     """Stride-1 convolution of the padded input, then every stride-th row and column."""
     full = _conv(x, w, b, 1, padding)
     return np.ascontiguousarray(full[:, :, ::stride, ::stride])
+
+
+@wrong("conv_output_size", "not d * k")
+def size_span_dk(n, kernel_size, stride=1, padding=0, dilation=1):
+    return (n + 2 * padding - dilation * kernel_size) // stride + 1
+
+
+@wrong("conv_output_size", "inside the division")
+def size_plus_one_inside(n, kernel_size, stride=1, padding=0, dilation=1):
+    return (n + 2 * padding - dilation * (kernel_size - 1) - 1 + 1) // stride
+
+
+@wrong("conv2d_forward_general", "different orders")
+def general_im2col_channels_last(x, w, b, stride=1, padding=0):
+    xp = _pad(x, padding, padding, padding, padding)
+    kh, kw = w.shape[2:]
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride]               # (N, C, OH, OW, KH, KW)
+    n, c, oh, ow = windows.shape[:4]
+    cols = windows.transpose(0, 2, 3, 4, 5, 1).reshape(n, oh, ow, -1)   # (KH, KW, C) order
+    out = cols @ w.reshape(w.shape[0], -1).T
+    return out.transpose(0, 3, 1, 2) + b[:, None, None]

@@ -94,3 +94,13 @@ def avg_by_taps(x, kernel_size, stride):
 @wrong("avg_pool2d_forward", "whole batch and all channels")
 def avg_whole_batch(x, kernel_size, stride):
     return _pool(x, kernel_size, stride, lambda w: np.full(w.shape[:2], w.mean()))
+
+
+@wrong("max_pool2d_forward", "lower precision")
+def max_in_float16(x, kernel_size, stride):
+    return _pool(x.astype(np.float16), kernel_size, stride, _max).astype(x.dtype)
+
+
+@wrong("avg_pool2d_forward", "lower precision")
+def avg_in_float32(x, kernel_size, stride):
+    return _pool(x.astype(np.float32), kernel_size, stride, _mean).astype(x.dtype)

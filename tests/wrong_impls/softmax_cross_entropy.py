@@ -108,3 +108,22 @@ def ce_loop(logits, y):
         m = row.max()
         total += m + np.log(np.sum(np.exp(row - m))) - row[label]
     return total / len(y)
+
+
+@wrong("softmax", "other than each row's maximum")
+def softmax_minus_mean(z):
+    e = np.exp(z - z.mean(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@wrong("softmax", "other than each row's maximum")
+def softmax_minus_min(z):
+    e = np.exp(z - z.min(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@wrong("cross_entropy", "other than each row's maximum")
+def ce_logsumexp_minus_mean(logits, y):
+    shifted = logits - logits.mean(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -logp[np.arange(len(y)), y].mean()
