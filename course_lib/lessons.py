@@ -89,7 +89,7 @@ LESSONS: tuple[Lesson, ...] = (
                  "debugging a network that does not learn"),
     Lesson(8, "batchnorm_and_dropout", "Batch norm and dropout", 70, checks=True,
            about="batch norm's backward pass from its graph, train vs eval mode, dropout"),
-    Lesson(9, "making_it_fast", "Making it fast", 50,
+    Lesson(9, "making_it_fast", "Making it fast", 50, checks=True,
            about="loops → sliding windows → im2col and one matrix product, timed fairly"),
     Lesson(10, "where_cnns_went_next", "Where CNNs went next", 60,
            about="LeNet → AlexNet → VGG's 3×3 stacks → ResNet: skip connections keep gradients "
