@@ -5,6 +5,10 @@
 #   make slides [LESSON=02_convolution]   offline reveal.js decks + PDFs in build/slides/
 #   make app LESSON=02_convolution        a lesson as a widgets-only app (Voila, code hidden)
 #   make bench                            benchmarks (print timings and ratios)
+#   make site                             the course website in build/site/ (offline)
+#   make site-check                       open every page of it in Chromium (offline, no CDN)
+#   make release-student                  build/release/: the course without solutions/ (+ .zip)
+#   make lock                             regenerate requirements-lock.txt (needs PyPI)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,12 +16,16 @@ STAMP  := $(VENV)/.installed
 ASSETS := build/slides/assets/SOURCES.json
 LESSON ?=
 
-.PHONY: setup course test slides app bench clean
+.PHONY: setup course test slides app bench site site-check release-student lock clean
 
-$(STAMP): requirements.txt pyproject.toml
+# requirements-lock.txt pins every package of requirements.txt (the lessons) and
+# requirements-dev.txt (tests, slides, website, grader) with hashes: a fresh clone gets exactly
+# what CI tested. course_lib itself is installed editable, without dependencies.
+$(STAMP): requirements.txt requirements-dev.txt requirements-lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -35,7 +43,7 @@ course: setup
 # (much of the suite waits on kernels and Chromium);
 # --dist loadfile keeps each file (and each notebook's cells, in order) on one worker.
 test: setup $(ASSETS)
-	$(BIN)/ruff check course_lib tests benchmarks
+	$(BIN)/ruff check course_lib tests benchmarks website tools
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 3 --dist loadfile
 
 slides: setup $(ASSETS)
@@ -49,6 +57,24 @@ BENCH_ENV := MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824
 bench: setup
 	$(BENCH_ENV) $(BIN)/python benchmarks/bench_ops.py
 	$(BENCH_ENV) $(BIN)/python benchmarks/bench_train.py
+
+# The course website from the committed notebooks (nothing executed); includes the decks and
+# PDFs when `make slides` built them first. Open build/site/index.html, or publish build/site/.
+site: setup
+	$(BIN)/python website/build_site.py
+
+site-check: site
+	$(BIN)/python website/check_site.py
+
+# The course for students without solutions/ (and without tests/ and CI files that read it).
+release-student: setup
+	$(BIN)/python tools/release_student.py
+
+# Re-pin the environment after changing requirements*.txt (keeps every other pin it can).
+lock:
+	test -x build/uv/bin/uv || ($(PYTHON) -m venv build/uv && build/uv/bin/pip install --quiet uv==0.13.8)
+	build/uv/bin/uv pip compile --quiet --universal --python-version 3.11.5 --generate-hashes \
+		--custom-compile-command "make lock" requirements-dev.txt -o requirements-lock.txt
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
