@@ -13,6 +13,7 @@ values". An exception is reported with the line of your code where it happened; 
 runs longer than ``time_limit`` seconds (default 5) is stopped.
 
 CHECKS       graded function name -> its check function ``check(fn, time_limit=None)``
+SPECS        graded function name -> its ``Spec`` (cases, reference, mistakes), for the grader
 LESSONS      lesson stem (e.g. "02_convolution") -> its graded function names, in order
 CheckResult  ``.name``, ``.passed``, ``.messages``, ``to_dict()``; truthy when passed
 
@@ -38,12 +39,14 @@ from ._running import TimeLimitExceeded, call_with_time_limit
 
 LESSONS: dict[str, list[str]] = {}
 CHECKS: dict = {}
+SPECS: dict = {}   # graded function name -> its Spec (what course_lib.grade judges with)
 for _lesson in with_exercises():
     _module = importlib.import_module(f"{__name__}.{_lesson.slug}")
     LESSONS[_lesson.stem] = list(_module.GRADED)
     for _name in _module.GRADED:
         CHECKS[_name] = globals()[f"check_{_name}"] = getattr(_module, f"check_{_name}")
+        SPECS[_name] = CHECKS[_name].spec
 del _lesson, _module, _name
 
-__all__ = ["CHECKS", "LESSONS", "CheckResult", "TimeLimitExceeded", "call_with_time_limit",
+__all__ = ["CHECKS", "LESSONS", "SPECS", "CheckResult", "TimeLimitExceeded", "call_with_time_limit",
            *(f"check_{name}" for name in CHECKS)]
