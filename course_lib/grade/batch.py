@@ -169,12 +169,11 @@ class Grader:
             state = status_file.get("status") if isinstance(status_file, dict) else None
             if state in ("missing", "not callable"):
                 similar = [s for s in status_file.get("similar", []) if isinstance(s, str)][:3]
+                cut = [n for n in notes if "timed out" in n or "crash" in n or "interrupt" in n]
                 hint = (f" It defines {', '.join(_text(s, 40) for s in similar)}: was {name} "
                         f"renamed?" if similar else
+                        f" Note: {cut[0]}." if cut else
                         " Was its cell deleted, renamed or not run?")
-                cut = [n for n in notes if "timed out" in n or "crash" in n or "interrupt" in n]
-                if cut:
-                    hint = f" Note: {cut[0]}."
                 what = "does not define it" if state == "missing" else "defines it, but not " \
                                                                          "as a function"
                 grade.functions.append(FunctionGrade(name, "missing", 0.0, max_points, [
@@ -183,11 +182,13 @@ class Grader:
             status, messages = jobs[name].verdict(out / name, self.options.call_timeout)
             how = collected.get(name)
             if status != "pass" and how in ("timeout", "stuck"):
-                messages = [f"collecting {name}'s outputs did not finish within "
-                            f"{self.options.check_timeout:g} s (an infinite loop?)"] + messages
+                status, messages = "error", [
+                    f"collecting {name}'s outputs did not finish within "
+                    f"{self.options.check_timeout:g} s (an infinite loop?)"] + messages
             elif status != "pass" and how == "dead":
-                messages = [f"{name} crashed the kernel while it was being checked (os._exit, "
-                            f"a segfault, ...)"] + messages
+                status, messages = "error", [
+                    f"{name} crashed the kernel while it was being checked (os._exit, a "
+                    f"segfault, ...)"] + messages
             grade.functions.append(FunctionGrade(name, status,
                                                  max_points if status == "pass" else 0.0,
                                                  max_points, messages))

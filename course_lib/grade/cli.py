@@ -22,14 +22,16 @@ import tempfile
 from pathlib import Path
 
 from ..paths import DATA_DIR, SOLUTIONS_DIR, WEIGHTS_DIR
-from . import reports
+from . import reports, sandbox
 from .batch import grade_folder
 from .options import Options
 from .submissions import parse_shard
 
+# Started detached at the beginning of a run: when the grader dies (even by SIGKILL) it kills
+# what is left in the grader's sandbox cgroups, removes them and the grader's temporary folder.
 WATCHDOG = r"""
-import os, shutil, sys, time
-parent, folder = int(sys.argv[1]), sys.argv[2]
+import glob, os, shutil, signal, sys, time
+parent, folder, cgroups = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 while True:
     try:
         os.kill(parent, 0)
@@ -38,6 +40,24 @@ while True:
     if not os.path.isdir(folder):
         sys.exit(0)
     time.sleep(0.5)
+for group in glob.glob(os.path.join(cgroups, "*", f"course-grade-{parent}-*")):
+    for _ in range(50):
+        try:
+            pids = open(os.path.join(group, "cgroup.procs")).read().split()
+        except OSError:
+            break
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.05)
+    try:
+        os.rmdir(group)
+    except OSError:
+        pass
 time.sleep(0.5)
 shutil.rmtree(folder, ignore_errors=True)
 """
@@ -177,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     reports.set_aside(_outputs(args))
     work = Path(tempfile.mkdtemp(prefix="course-grade-"))
-    watchdog = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(os.getpid()), str(work)],
+    watchdog = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(os.getpid()), str(work),
+                                 str(sandbox.CGROUP_ROOT)],
                                 start_new_session=True, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

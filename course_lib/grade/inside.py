@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+GRACE = 5.0   # seconds each cell still gets once the notebook's time limit has run out
 COLLECT = ("__import__('course_lib.grade.kernel_side', fromlist=['collect']).collect("
            "globals(), {name!r}, {calls!r}, {out!r}, {seconds!r})")
 
@@ -110,6 +111,7 @@ class Run:
         self.kernels = 0
         self.kernel: Kernel | None = None
         self.deadline = time.monotonic() + job["timeout"]
+        self.late = False
 
     def new_kernel(self) -> bool:
         """Start a (new) kernel and replay the cells run so far; False: no restarts left."""
@@ -130,13 +132,16 @@ class Run:
         number, source = self.job["cells"][position]
         if number in self.lost:
             return self.run_statements(position)
-        limit = min(self.job["per_cell"], max(1.0, self.deadline - time.monotonic()))
+        limit = min(self.job["per_cell"], max(GRACE, self.deadline - time.monotonic()))
         status, error = self.kernel.execute(source, limit)
         if status == "error" and not replay:
             self.cell_notes.setdefault(number, f"cell {number} raised {error}")
         elif status == "timeout":
-            self.cell_notes[number] = (f"cell {number} timed out after {limit:.0f} s and was "
-                                       f"interrupted; what it defined before that was kept")
+            why = (f"timed out after {limit:.0f} s" if limit >= self.job["per_cell"] else
+                   f"was still running when the notebook's time limit "
+                   f"({self.job['timeout']:g} s) ran out")
+            self.cell_notes[number] = (f"cell {number} {why} and was interrupted; what it "
+                                       f"defined before that was kept")
         elif status in ("stuck", "dead"):
             what = ("could not be interrupted after its time limit" if status == "stuck" else
                     "crashed the kernel (os._exit, a segfault, ...)")
@@ -165,12 +170,12 @@ class Run:
         if not self.new_kernel():
             return
         for position in range(len(self.job["cells"])):
-            if time.monotonic() > self.deadline:
+            if time.monotonic() > self.deadline and not self.late:
                 number = self.job["cells"][position][0]
-                self.cell_notes[number] = (f"the notebook's time limit ({self.job['timeout']:g}"
-                                           f" s) was reached: cells from cell {number} on were "
-                                           f"not run")
-                break
+                self.late = True
+                self.notes.append(f"the notebook's time limit ({self.job['timeout']:g} s) ran "
+                                  f"out before cell {number}: from there on each cell had at "
+                                  f"most {GRACE:g} s")
             while not self.run_cell(position):
                 if not self.new_kernel():
                     return

@@ -32,7 +32,20 @@ def function_seed(run_seed: int, submission: str, name: str) -> int:
 
 
 def load_checks(module: str) -> tuple[dict[str, list[str]], dict[str, Spec]]:
-    """``(LESSONS, SPECS)`` of a checks module (a dotted name or a ``.py`` path)."""
+    """``(LESSONS, SPECS)`` of a checks module (a dotted name or a ``.py`` path); ValueError
+    when it cannot be loaded."""
+    try:
+        loaded = _import(module)
+    except Exception as exc:  # any failure of the instructor's module: a usage error
+        raise ValueError(f"could not load the checks from {module}: {type(exc).__name__}: "
+                         f"{exc}") from exc
+    try:
+        return dict(loaded.LESSONS), dict(loaded.SPECS)
+    except AttributeError as exc:
+        raise ValueError(f"checks module {module} has no {exc.name}") from None
+
+
+def _import(module: str):
     if module.endswith(".py"):
         name = f"_course_checks_{Path(module).stem}"
         spec = importlib.util.spec_from_file_location(name, module)
@@ -41,12 +54,8 @@ def load_checks(module: str) -> tuple[dict[str, list[str]], dict[str, Spec]]:
         loaded = importlib.util.module_from_spec(spec)
         sys.modules[name] = loaded
         spec.loader.exec_module(loaded)
-    else:
-        loaded = importlib.import_module(module)
-    try:
-        return dict(loaded.LESSONS), dict(loaded.SPECS)
-    except AttributeError as exc:
-        raise ValueError(f"checks module {module} has no {exc.name}") from None
+        return loaded
+    return importlib.import_module(module)
 
 
 class FunctionJob:

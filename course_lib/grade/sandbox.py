@@ -36,6 +36,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]          # course_lib/
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PREFIX = "course-grade-"
 
 CHECKS_STUB = '''"""Checks are not available while grading (the grader judges outside)."""
 
@@ -128,7 +129,7 @@ class Limits:
         self.processes, self.file = processes, file_mb * 2**20
         self.cpu = int(cpu_seconds) + 1
         self.cgroups: list[Path] = []
-        name = f"course-grade-{uuid.uuid4().hex[:12]}"
+        name = f"{CGROUP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"   # see cli.WATCHDOG
         for controller, setting, value in (("pids", "pids.max", processes),
                                            ("memory", "memory.limit_in_bytes", self.memory)):
             folder = CGROUP_ROOT / controller / name
