@@ -190,6 +190,16 @@ def strip_regions(source: str, cell_type: str = "code", *, where: str = "cell"):
     return text, had["solution"], had["hidden tests"]
 
 
+def _lock(cell, meta: dict) -> None:
+    """As nbgrader's LockCells does by default: answer cells cannot be deleted; test cells
+    and read-only cells can be neither deleted nor edited (JupyterLab honours both flags)."""
+    if meta.get("solution"):
+        cell.metadata["deletable"] = False
+    elif meta.get("grade") or meta.get("locked"):
+        cell.metadata["deletable"] = False
+        cell.metadata["editable"] = False
+
+
 def make_exercise(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
     """Return the student version of the solution notebook ``nb`` (``nb`` is not changed).
 
@@ -216,6 +226,7 @@ def make_exercise(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat
             source = "\n".join(CODE_STUB) if cell.cell_type == "code" else TEXT_STUB
         cell.source = source
         cell.metadata.pop("execution", None)
+        _lock(cell, meta)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None

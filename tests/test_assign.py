@@ -179,7 +179,8 @@ def test_written_answer_becomes_your_answer_here_with_its_metadata_kept():
                                "### END SOLUTION", metadata=meta)
     exercise = assign.make_exercise(new_notebook(cells=[question, answer]), "a.ipynb")
     assert [c.source for c in exercise.cells] == ["### Question 1\n\nWhy?", "YOUR ANSWER HERE"]
-    assert exercise.cells[1].metadata == meta and exercise.cells[1].cell_type == "markdown"
+    assert exercise.cells[1].metadata == {**meta, "deletable": False}  # as nbgrader locks it
+    assert exercise.cells[1].cell_type == "markdown"
     nbformat.validate(exercise)
 
 
@@ -363,6 +364,10 @@ def test_repository_exercises_are_in_sync_with_solutions():
         f"{done.stderr}")
 
 
+def _locks(cell) -> tuple:
+    return cell.metadata.get("deletable"), cell.metadata.get("editable")
+
+
 def test_repository_solutions_are_valid_for_nbgrader_and_give_the_same_exercises():
     """nbgrader's metadata validator accepts every real solution (written answers included),
     and its preprocessors make the same cells as make_exercise (if nbgrader is installed)."""
@@ -377,11 +382,12 @@ def test_repository_solutions_are_valid_for_nbgrader_and_give_the_same_exercises
         MetadataValidator().validate_nb(solution)
         theirs, resources = nbformat.from_dict(json.loads(json.dumps(solution))), {}
         for step in (preprocessors.ClearSolutions(), preprocessors.ClearHiddenTests(),
-                     preprocessors.ClearOutput()):
+                     preprocessors.LockCells(), preprocessors.ClearOutput()):
             theirs, resources = step.preprocess(theirs, {"language": "python", **resources})
         ours = assign.make_exercise(solution, path.name)
         MetadataValidator().validate_nb(ours)
         assert [c.source for c in ours.cells] == [c.source for c in theirs.cells], path.name
+        assert [_locks(c) for c in ours.cells] == [_locks(c) for c in theirs.cells], path.name
 
 
 def test_same_sources_as_nbgrader_generate_assignment():
@@ -390,8 +396,10 @@ def test_same_sources_as_nbgrader_generate_assignment():
     solution = toy_lesson.solution_notebook()
     theirs, resources = nbformat.from_dict(json.loads(json.dumps(solution))), {}
     for step in (preprocessors.ClearSolutions(), preprocessors.ClearHiddenTests(),
-                 preprocessors.ClearOutput()):
+                 preprocessors.LockCells(), preprocessors.ClearOutput()):
         theirs, resources = step.preprocess(theirs, {"language": "python", **resources})
     ours = assign.make_exercise(solution, "90_toy.ipynb")
+    assert [_locks(c) for c in ours.cells] == [_locks(c) for c in theirs.cells]
+    assert any(_locks(c) == (False, None) for c in ours.cells), "answer cells are undeletable"
     assert [c.source for c in ours.cells] == [c.source for c in theirs.cells]
     assert [c.get("outputs") for c in ours.cells] == [c.get("outputs") for c in theirs.cells]
