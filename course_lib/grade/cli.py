@@ -64,7 +64,8 @@ shutil.rmtree(folder, ignore_errors=True)
 
 
 def _outputs(args) -> list[str]:
-    return [p for p in (args.out, args.report, args.feedback, args.gradescope, args.json) if p]
+    return [p for p in (args.out, args.report, args.feedback, args.gradescope,
+                        getattr(args, "json", None)) if p]
 
 
 def _write(args, grades, about, meta) -> None:
@@ -83,6 +84,9 @@ def _write(args, grades, about, meta) -> None:
                              json.dumps(reports.gradescope_results(grades[0]), indent=1))
     if getattr(args, "json", None):
         reports.write_atomic(args.json, reports.run_document(grades, meta))
+    if args.nbgrader_db:
+        from .gradebook import write_gradebook
+        write_gradebook(grades, args.nbgrader_db, args.nbgrader_assignment)
 
 
 def _about(meta: dict) -> list[str]:
@@ -105,11 +109,15 @@ def _add_outputs(parser) -> None:
     parser.add_argument("--report", help="Markdown report for the instructor")
     parser.add_argument("--feedback", help="folder for one Markdown feedback file per student")
     parser.add_argument("--gradescope", help="Gradescope results.json (one submission)")
+    parser.add_argument("--nbgrader-db", help="nbgrader gradebook URL (sqlite:///gradebook.db) "
+                                              "to write the autograded scores into")
+    parser.add_argument("--nbgrader-assignment", help="its assignment name (default: the "
+                                                      "lesson, e.g. 05_softmax_cross_entropy)")
 
 
 def _check_outputs(args) -> str | None:
-    if not (args.out or getattr(args, "json", None)):
-        return "give --out (and/or --json for a shard)"
+    if not (args.out or getattr(args, "json", None) or args.nbgrader_db):
+        return "give --out (and/or --json for a shard, --nbgrader-db for nbgrader)"
     for output in _outputs(args):
         if Path(output).suffix == ".ipynb":
             return f"refusing to write {output}: it looks like a notebook"
