@@ -135,7 +135,13 @@ class Run:
         limit = min(self.job["per_cell"], max(GRACE, self.deadline - time.monotonic()))
         status, error = self.kernel.execute(source, limit)
         if status == "error" and not replay:
-            self.cell_notes.setdefault(number, f"cell {number} raised {error}")
+            if error.startswith("ForbiddenCall: "):
+                error = (f"called {error.split(': ', 1)[1]}, which is switched off while "
+                         f"grading (it computes an answer of this exercise); the rest of the "
+                         f"cell was not run")
+            else:
+                error = f"raised {error}"
+            self.cell_notes.setdefault(number, f"cell {number} {error}")
         elif status == "timeout":
             why = (f"timed out after {limit:.0f} s" if limit >= self.job["per_cell"] else
                    f"was still running when the notebook's time limit "
