@@ -167,12 +167,12 @@ def test_the_notebook_time_limit_stops_a_slow_cell_and_grading_goes_on(tmp_path)
     subs.mkdir()
     slow = [("double", "import time\ntime.sleep(1.5)"), ("double", "time.sleep(30)")]
     (subs / "sam_90_toy.ipynb").write_text(toy_lesson.submission(toy_lesson.CORRECT, before=slow))
-    options = grade.Options(timeout=3, cell_timeout=20, check_timeout=10,
+    options = grade.Options(timeout=5, cell_timeout=20, check_timeout=10,
                             checks_module=TOY_CHECKS, data_dir=None)
     (sam,) = grade.grade_folder(subs, solutions=tmp_path / "solutions", options=options).grades
-    assert sam.notes == ["cell 4 was still running when the notebook's time limit (3 s) ran out "
+    assert sam.notes == ["cell 4 was still running when the notebook's time limit (5 s) ran out "
                          "and was interrupted; what it defined before that was kept",
-                         "the notebook's time limit (3 s) ran out before cell 5: from there on "
+                         "the notebook's time limit (5 s) ran out before cell 5: from there on "
                          "each cell had at most 5 s"]
     assert (sam.points, sam.max_points) == (3, 3)
 

@@ -317,7 +317,12 @@ def _mismatch(kind: str, actual, expected, float32: bool, what: str):
         number = _as_number(actual)
         if number is None:
             return "type", f"{what} should be one number, but it is {_returned(actual)}."
-        if not np.isfinite(number):
+        try:
+            finite = bool(np.isfinite(float(number)))
+        except OverflowError:   # a Python int past float's range
+            return "values", (f"{what} is an integer of {int(number).bit_length()} bits, "
+                              f"expected {expected:.6g}.")
+        if not finite:
             return "nonfinite", f"{what} is {number}, expected {expected:.6g}."
         rtol, atol = _tolerance(float32)
         if not np.isclose(float(number), float(expected), rtol=rtol, atol=atol):

@@ -47,9 +47,10 @@ class Kernel:
     def execute(self, code: str, seconds: float) -> tuple[str, str]:
         """("ok" | "error" | "timeout" | "dead", error text). A timeout interrupts the cell;
         "timeout" then means it stopped, "stuck" that the interrupt did not stop it."""
-        msg_id = self.client.execute(code, store_history=False, allow_stdin=False)
+        msg_id = self.client.execute(code, store_history=False, allow_stdin=False,
+                                     stop_on_error=False)
         deadline = time.monotonic() + seconds
-        error, interrupted = "", False
+        error, interrupted, resent = "", False, 0
         while True:
             if not self.manager.is_alive():
                 return "dead", ""
@@ -66,6 +67,12 @@ class Kernel:
             if reply["parent_header"].get("msg_id") != msg_id:
                 continue
             content = reply["content"]
+            if content.get("status") == "aborted" and not interrupted and resent < 3:
+                # not run at all (a kernel still aborting after an earlier error): send again
+                resent += 1
+                msg_id = self.client.execute(code, store_history=False, allow_stdin=False,
+                                             stop_on_error=False)
+                continue
             if content.get("status") == "error":
                 error = f"{content.get('ename', 'Error')}: {str(content.get('evalue', ''))[:200]}"
             if interrupted:
@@ -110,7 +117,7 @@ class Run:
         self.done: list[int] = []                # positions of the cells run so far
         self.kernels = 0
         self.kernel: Kernel | None = None
-        self.deadline = time.monotonic() + job["timeout"]
+        self.deadline = float("inf")   # set once the first kernel is up
         self.late = False
 
     def new_kernel(self) -> bool:
@@ -136,7 +143,7 @@ class Run:
         status, error = self.kernel.execute(source, limit)
         if status == "error" and not replay:
             if error.startswith("ForbiddenCall: "):
-                error = (f"called {error.split(': ', 1)[1]}, which is switched off while "
+                error = (f"called course_lib.{error.split(': ', 1)[1]}, which is switched off while "
                          f"grading (it computes an answer of this exercise); the rest of the "
                          f"cell was not run")
             else:
@@ -175,6 +182,8 @@ class Run:
     def run(self) -> None:
         if not self.new_kernel():
             return
+        # The notebook's time limit counts the student's cells, not the kernel's start-up.
+        self.deadline = time.monotonic() + self.job["timeout"]
         for position in range(len(self.job["cells"])):
             if time.monotonic() > self.deadline and not self.late:
                 number = self.job["cells"][position][0]

@@ -96,5 +96,9 @@ class FunctionJob:
         except WireError as exc:
             return "error", [f"the outputs of {self.spec.name} could not be read: {exc} "
                              f"(did the notebook tamper with the grader's files?)"]
-        result = judge(self.spec, self.cases, outcomes, seconds)
+        try:
+            result = judge(self.spec, self.cases, outcomes, seconds)
+        except Exception as exc:  # noqa: BLE001 - a strange value must not stop the batch
+            return "error", [f"the outputs of {self.spec.name} could not be judged "
+                             f"({type(exc).__name__}: {str(exc)[:200]}); grade it by hand"]
         return ("pass" if result.passed else "fail"), list(result.messages)

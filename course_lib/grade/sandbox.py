@@ -80,7 +80,7 @@ def _forbid(tree: ast.Module, qualname: str, dotted: str) -> bool:
                 and not rest:
             raise_stmt = ast.parse(
                 "raise __import__('course_lib.checks._running', fromlist=['ForbiddenCall'])"
-                f".ForbiddenCall({'course_lib.' + dotted!r})").body
+                f".ForbiddenCall({dotted!r})").body
             node.body = raise_stmt
             return True
     return False
@@ -114,7 +114,8 @@ def course_copy(destination: Path, implementations: list[str]) -> Path:
         if not path.exists():
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        if any(_forbid(tree, qualname, dotted) for qualname, dotted in names):
+        changed = [_forbid(tree, qualname, dotted) for qualname, dotted in names]  # all of them
+        if any(changed):
             path.write_text(ast.unparse(tree) + "\n", encoding="utf-8")
     compileall.compile_dir(target, quiet=2, optimize=0, workers=1)
     return destination
