@@ -143,8 +143,8 @@ class Run:
         status, error = self.kernel.execute(source, limit)
         if status == "error" and not replay:
             if error.startswith("ForbiddenCall: "):
-                error = (f"called course_lib.{error.split(': ', 1)[1]}, which is switched off while "
-                         f"grading (it computes an answer of this exercise); the rest of the "
+                error = (f"called course_lib.{error.split(': ', 1)[1]}, which is switched off "
+                         f"while grading (it computes an answer of this exercise); the rest of the "
                          f"cell was not run")
             else:
                 error = f"raised {error}"
