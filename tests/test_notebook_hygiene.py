@@ -1,9 +1,9 @@
 """Committed notebooks carry no run noise (execution timestamps, widget state), every lesson
-ends with its licence footer, and every lesson and solution opens with the Colab bootstrap cell.
-Fix each with one command:
+links Colab and Binder and ends with its licence footer, and every lesson and solution opens
+with the Colab bootstrap cell. Fix each with one command:
 
     python tools/nb_hygiene.py                 # strip the noise (outputs kept)
-    python tools/licence_footer.py --write
+    python tools/licence_footer.py --write     # the "open in" links and the footer
     python tools/colab_bootstrap.py --write && python -m course_lib.assign
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 
 import pytest
 
@@ -23,6 +24,8 @@ import colab_bootstrap  # noqa: E402
 import licence_footer  # noqa: E402
 import nb_hygiene  # noqa: E402
 
+REPOSITORY = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+    "project"]["urls"]["Repository"].removeprefix("https://github.com/")
 NOTEBOOKS = [lesson.notebook for lesson in LESSONS] + [
     path for lesson in LESSONS if lesson.checks for path in (lesson.solution, lesson.exercise)]
 
@@ -39,6 +42,45 @@ def test_every_lesson_ends_with_the_licence_footer(lesson):
     nb = json.loads(lesson.notebook.read_text(encoding="utf-8"))
     assert licence_footer.has_footer(nb), (
         f"{lesson.stem}: no (current) licence footer: `python tools/licence_footer.py --write`")
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.stem)
+def test_every_lesson_links_colab_and_binder(lesson):
+    """An "open in" cell before the first code cell: both links name this lesson's file and the
+    repository pyproject.toml names, it stays off the slides, and it shows no image (a badge
+    image would be fetched from the network whenever the notebook is opened)."""
+    nb = json.loads(lesson.notebook.read_text(encoding="utf-8"))
+    assert licence_footer.has_badges(nb, lesson), (
+        f"{lesson.stem}: no (current) Colab / Binder links: `python tools/licence_footer.py "
+        "--write`")
+    cell = next(c for c in nb["cells"]
+                if licence_footer.BADGE_TAG in c["metadata"].get("tags", []))
+    text = "".join(cell["source"])
+    name = lesson.notebook.name
+    assert (f'href="https://colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks/'
+            f'{name}"') in text
+    assert (f'href="https://mybinder.org/v2/gh/{REPOSITORY}/main?urlpath=lab/tree/notebooks/'
+            f'{name}"') in text
+    assert cell["metadata"]["slideshow"]["slide_type"] == "skip"
+    assert "![" not in text and "<img" not in text.lower()
+
+
+def test_open_in_cell_goes_before_the_first_code_cell_once():
+    lesson = LESSONS[2]
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": "# 02"},
+             {"cell_type": "markdown", "metadata": {"tags": ["speaker-notes"]}, "source": "n"},
+             {"cell_type": "code", "metadata": {}, "source": "x", "outputs": [],
+              "execution_count": 1}]
+    nb = licence_footer.with_badges({"cells": json.loads(json.dumps(cells))}, lesson)
+    assert licence_footer.has_badges(nb, lesson)
+    assert [c["cell_type"] for c in nb["cells"]] == ["markdown", "markdown", "markdown", "code"]
+    assert nb["cells"][2]["metadata"]["tags"] == [licence_footer.BADGE_TAG]
+    assert not licence_footer.has_badges(nb, LESSONS[3]), "links name another lesson's file"
+    moved = json.loads(json.dumps(nb))
+    moved["cells"].insert(0, moved["cells"].pop(2))
+    assert not licence_footer.has_badges(moved, lesson)
+    again = licence_footer.with_badges(moved, lesson)
+    assert again["cells"] == nb["cells"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -215,6 +216,48 @@ def test_pre_commit_hooks_are_local_and_pinned():
     assert "*.ipynb diff=jupyternotebook merge=jupyternotebook" in attributes
 
 
+def test_pre_commit_runs_clean_on_the_repository(tmp_path):
+    """``pre-commit run --all-files`` passes on what git would commit, offline.
+
+    Run on a copy (the tracked and new, non-ignored files of the working tree in a fresh git
+    repository under ``tmp_path``), so that a hook that rewrites a file changes the copy, never
+    the checkout. The hooks are the committed ones with the same entries and file patterns, but
+    run with this environment's tools (``language: system``, the venv's ``bin`` first on PATH):
+    their own ``language: python`` environments would be installed from PyPI, and this
+    environment is the lock, which pins the same ruff (test_pre_commit_hooks_are_local_and_pinned).
+    """
+    bin_dir = Path(sys.executable).parent
+    pre_commit = shutil.which("pre-commit", path=str(bin_dir)) or shutil.which("pre-commit")
+    if pre_commit is None:
+        pytest.skip("pre-commit is not installed: `make setup` (requirements-dev.txt pins it)")
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout")
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    repo = tmp_path / "repo"
+    for name in filter(None, listed.decode().split("\0")):
+        source = REPO_ROOT / name
+        if source.is_file():  # (a tracked file deleted in the working tree is not copied)
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repo / name)
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "home"),
+           "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    for command in (["git", "init", "-q"], ["git", "add", "-A"]):
+        subprocess.run(command, cwd=repo, env=env, check=True)
+    config = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    for hook in (hook for entry in config["repos"] for hook in entry["hooks"]):
+        hook["language"] = "system"
+        hook.pop("additional_dependencies", None)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    run = subprocess.run([pre_commit, "run", "--all-files", "--color", "never",
+                          "--config", str(tmp_path / "config.yaml")],
+                         cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"pre-commit run --all-files failed:\n{run.stdout}{run.stderr}"
+    hooks = sum(len(entry["hooks"]) for entry in config["repos"])
+    assert run.stdout.count("Passed") == hooks, f"a hook did not run:\n{run.stdout}"
+
+
 # --- the website --------------------------------------------------------------------------------
 
 def test_site_table_of_contents_is_the_registry():
@@ -232,6 +275,8 @@ def test_site_course_map_shows_objectives_and_prerequisites():
     for lesson in LESSONS[1:]:
         facts = build_site.lesson_facts(lesson)
         assert 3 <= len(facts["objectives"]) <= 6, (lesson.stem, facts["objectives"])
+        assert not any("Open in" in item for item in facts["objectives"]), (
+            f"{lesson.stem}: the \"open in\" links read as an objective")
         assert facts["prerequisites"], lesson.stem
 
 
@@ -240,7 +285,7 @@ def test_site_pages_drop_instructor_cells_and_keep_outputs():
     original = json.loads(lesson.notebook.read_text(encoding="utf-8"))
     page = build_site.adapt(original, "header", (f"/exercises/{lesson.stem}",))
     tags = [set(c["metadata"].get("tags", [])) for c in page["cells"]]
-    assert not any(t & {"speaker-notes", "hidden-check"} for t in tags)
+    assert not any(t & {"speaker-notes", "hidden-check", "open-in"} for t in tags)
     assert page["cells"][1]["source"] == "header" and "toctree" in page["cells"][-1]["source"]
     assert not any("NBVAL_" in "".join(c["source"]) for c in page["cells"]
                    if c["cell_type"] == "code")

@@ -12,7 +12,8 @@ exercise) and the table of contents are generated here, never kept by hand. The 
 copied into ``--src`` (a staging folder with the repository's layout, so the links between
 lessons and exercises keep working) and adapted there, never in place:
 
-- speaker notes, hidden checks and the Colab bootstrap cell are removed, ``# NBVAL_...``
+- speaker notes, hidden checks, the Colab bootstrap cell and the "open in" links are removed
+  (``tools/licence_footer.py``), ``# NBVAL_...``
   marker lines are dropped;
 - a line under each lesson's title links its exercise, its deck and PDF (when ``make slides``
   built them: they are copied to ``slides/``), and Binder / Colab;
@@ -49,7 +50,8 @@ SLIDES = ROOT / "build" / "slides"
 #: Files copied next to the pages so that links to them resolve (as downloads).
 ROOT_FILES = ("LICENSE", "LICENSE-CONTENT", "CITATION.cff")
 
-REMOVED_TAGS = {"speaker-notes", "hidden-check", "colab-bootstrap"}
+#: (the "open in" cell: a page carries its own Binder and Colab links, under its title)
+REMOVED_TAGS = {"speaker-notes", "hidden-check", "colab-bootstrap", "open-in"}
 NBVAL_LINE = re.compile(r"^\s*# NBVAL_\w+.*\n?", re.M)
 #: A relative link to a notebook, in Markdown that a cell *printed* (lesson 00's course map):
 #: MyST-NB leaves those links as they are, so they point at the page (.html) instead.
@@ -102,7 +104,7 @@ def lesson_facts(lesson: Lesson) -> dict:
     """What the course map shows of a lesson, read from the first markdown cells of its
     notebook: ``prerequisites`` (Markdown, may be "") and ``objectives`` (list of Markdown)."""
     cells = [_source(c) for c in _load(lesson.notebook)["cells"][:4]
-             if c["cell_type"] == "markdown"]
+             if c["cell_type"] == "markdown" and not _tags(c) & REMOVED_TAGS]
     text = "\n\n".join(cells)
     prereq = re.search(r"\*\*Prerequisites:\*\*\s*(.+?)(?:\n\s*\n|\Z)", text, re.S)
     objectives: list[str] = []

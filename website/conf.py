@@ -51,6 +51,15 @@ mathjax2_config = {
     # the nbclassic copy ships the STIX-Web fonts only (as for the decks)
     "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web",
                  "imageFont": None, "linebreaks": {"automatic": True, "width": "container"}},
+    # The hidden MathML copy for screen readers (AssistiveMML) styles \mathbb, \mathcal,
+    # \mathfrak and \mathscr with MathJax's TeX web fonts, which the nbclassic copy does not
+    # ship (a 404 on every page that uses them): it inherits the page's font instead.
+    "NativeMML": {"styles": {
+        selector: {"font-family": "inherit"} for selector in (
+            '[mathvariant="double-struck"]', '[mathvariant="script"]', '[mathvariant="fraktur"]',
+            '[mathvariant="bold-script"]', '[mathvariant="bold-fraktur"]',
+            '[class="MJX-tex-caligraphic"]', '[class="MJX-tex-caligraphic-bold"]',
+            '[class="MJX-tex-oldstyle"]', '[class="MJX-tex-oldstyle-bold"]')}},
     "showMathMenu": False,
     "messageStyle": "none",
 }
