@@ -185,3 +185,42 @@ os.environ.setdefault("COURSE_AUDIT_FIGURES", "1")
 
 # Notebooks under tests/ are fixtures read by the tests, not lessons for nbval to run.
 collect_ignore_glob = ["*.ipynb"]
+
+
+# ---------------------------------------------------------------------------- scheduling
+# `make test` runs pytest-xdist with `--dist loadfile`, refined by the two hooks below (which
+# see the lessons nbval collects from notebooks/ too): each file runs whole on one worker, in
+# order (a notebook's cells build on each other; module fixtures such as the graded toy class,
+# the hostile gallery or the built website are made once), except the files in SPREAD, whose
+# tests are independent and slow enough to be worth spreading over the workers; files known to
+# be slow are handed out first, so that none of them starts last and holds up the end of the
+# run. Both lists change only the scheduling, never what runs.
+SPREAD = ("test_lesson_decks.py", "test_widget_layout.py")
+SLOW_FIRST = ("test_site.py", "test_grade.py", "test_slides.py", "07_training_on_mnist.ipynb",
+              "test_grade_hostile.py", "test_grade_nbgrader.py", "10_where_cnns_went_next.ipynb",
+              "test_widgets.py", "test_browser.py", "01_why_convolutions.ipynb",
+              "test_deck_frames.py", "08_batchnorm_and_dropout.ipynb", *SPREAD)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)   # stable: the order within a file is kept
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        """loadfile, except that each test of a SPREAD file is a unit of its own."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if path.rsplit("/", 1)[-1] in SPREAD else path
+
+    return FileScheduling(config, log)

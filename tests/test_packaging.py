@@ -323,6 +323,13 @@ def test_student_release_has_everything_but_the_solutions(tmp_path):
     assert len(names) == len(files) + 1 and all(n.startswith(folder.name + "/") for n in names)
     assert not any("/solutions/" in n for n in names)
     assert (folder / "RELEASE.md").is_file() and not (folder / "solutions").exists()
+    # the instructor's speaker notes stay out of the students' notebooks; the rest is kept
+    for lesson in LESSONS:
+        source = json.loads((REPO_ROOT / "notebooks" / f"{lesson.stem}.ipynb").read_text())
+        given = json.loads((folder / "notebooks" / f"{lesson.stem}.ipynb").read_text())
+        kept = [c for c in source["cells"] if "speaker-notes" not in c["metadata"].get("tags", [])]
+        assert len(kept) < len(source["cells"]), f"{lesson.stem} has no speaker notes to drop"
+        assert given["cells"] == kept, lesson.stem
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")

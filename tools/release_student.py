@@ -11,7 +11,8 @@ here (:data:`INCLUDE`), never guessed from the working tree, and :data:`EXCLUDE`
   (requirements, ``pyproject.toml``, ``environment.yml``, ``binder/``, the Makefile), the
   licences, citation and changelog;
 - out: ``solutions/`` (model answers and hidden tests), ``tests/`` (they read the solutions),
-  ``website/``, ``tools/``, ``benchmarks/``, CI files, caches.
+  ``website/``, ``tools/``, ``benchmarks/``, CI files, caches; and, inside the notebooks, the
+  cells tagged ``speaker-notes`` (for the instructor's speaker view, not for students).
 
 ``make course`` works in the release folder exactly as in the repository; ``make test`` does
 not (there are no tests). An instructor who grades for credit keeps the repository (with
@@ -21,6 +22,7 @@ not (there are no tests). An instructor who grades for credit keeps the reposito
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tomllib
@@ -72,6 +74,18 @@ def plan(root: Path = ROOT) -> list[Path]:
     return sorted(f for f in files if not excluded(f))
 
 
+def copy_for_students(source: Path, target: Path) -> None:
+    """Copy one file; a notebook loses its speaker-notes cells."""
+    if source.suffix != ".ipynb":
+        shutil.copy2(source, target)
+        return
+    notebook = json.loads(source.read_text(encoding="utf-8"))
+    notebook["cells"] = [cell for cell in notebook["cells"]
+                         if "speaker-notes" not in cell.get("metadata", {}).get("tags", [])]
+    target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+
+
 def build(out: Path, make_zip: bool = True, root: Path = ROOT) -> Path:
     """Write the release folder (and zip) under ``out``; return the folder."""
     name = f"cnns-from-scratch-student-{version()}"
@@ -82,7 +96,7 @@ def build(out: Path, make_zip: bool = True, root: Path = ROOT) -> Path:
     for relative in files:
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / relative, target)
+        copy_for_students(root / relative, target)
     (folder / "RELEASE.md").write_text(NOTE.format(version=version()), encoding="utf-8")
     if make_zip:
         archive = out / f"{name}.zip"

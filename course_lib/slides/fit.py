@@ -61,6 +61,13 @@ MEASURE_JS = """() => {
 }"""
 
 
+#: after a resize: reveal.js lays the slides out for the new window, then two frames pass
+RELAYOUT_JS = """() => {
+    Reveal.layout();
+    return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+}"""
+
+
 @dataclass
 class SlideSize:
     """One slide as measured: its content box and its cells' vertical extents."""
@@ -87,15 +94,27 @@ class SlideSize:
 
 def measure(deck: Path, browser, viewport: tuple[int, int] = VIEWPORTS[0]) -> list[SlideSize]:
     """Every slide of ``deck`` measured in ``browser`` (a playwright Browser) at ``viewport``."""
+    return measure_sizes(deck, browser, (viewport,))[viewport]
+
+
+def measure_sizes(deck: Path, browser, viewports=VIEWPORTS) -> dict[tuple, list[SlideSize]]:
+    """Every slide of ``deck`` measured at each of ``viewports``: the deck is loaded (and its
+    maths typeset) once, then the window is resized and reveal.js lays the slides out again."""
     from .browser import block_external, wait_for_deck
 
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    first, *others = viewports
+    context = browser.new_context(viewport={"width": first[0], "height": first[1]})
     try:
         block_external(context)
         page = context.new_page()
         page.goto(deck.resolve().as_uri())
         wait_for_deck(page)
-        return [SlideSize(**s) for s in page.evaluate(MEASURE_JS)]
+        sizes = {first: [SlideSize(**s) for s in page.evaluate(MEASURE_JS)]}
+        for viewport in others:
+            page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+            page.evaluate(RELAYOUT_JS)
+            sizes[viewport] = [SlideSize(**s) for s in page.evaluate(MEASURE_JS)]
+        return sizes
     finally:
         context.close()
 
@@ -204,11 +223,9 @@ def fit_notebook(path: Path, browser, out_dir: Path, rounds: int = 6) -> list[Sl
 
 def check_deck(deck: Path, browser) -> list[str]:
     """Overflowing slides of an exported deck at every size in ``VIEWPORTS``."""
-    problems = []
-    for viewport in VIEWPORTS:
-        problems += [f"{deck.name} at {viewport[0]}×{viewport[1]}: {s.describe()}"
-                     for s in measure(deck, browser, viewport) if s.overflows]
-    return problems
+    return [f"{deck.name} at {viewport[0]}×{viewport[1]}: {s.describe()}"
+            for viewport, slides in measure_sizes(deck, browser).items()
+            for s in slides if s.overflows]
 
 
 def main(argv=None) -> int:
