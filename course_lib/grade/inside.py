@@ -47,8 +47,7 @@ class Kernel:
     def execute(self, code: str, seconds: float) -> tuple[str, str]:
         """("ok" | "error" | "timeout" | "dead", error text). A timeout interrupts the cell;
         "timeout" then means it stopped, "stuck" that the interrupt did not stop it."""
-        msg_id = self.client.execute(code, store_history=False, allow_stdin=False,
-                                     stop_on_error=False)
+        msg_id = self._send(code)
         deadline = time.monotonic() + seconds
         error, interrupted, resent = "", False, 0
         while True:
@@ -70,14 +69,18 @@ class Kernel:
             if content.get("status") == "aborted" and not interrupted and resent < 3:
                 # not run at all (a kernel still aborting after an earlier error): send again
                 resent += 1
-                msg_id = self.client.execute(code, store_history=False, allow_stdin=False,
-                                             stop_on_error=False)
+                msg_id = self._send(code)
                 continue
             if content.get("status") == "error":
                 error = f"{content.get('ename', 'Error')}: {str(content.get('evalue', ''))[:200]}"
             if interrupted:
                 return "timeout", ""
             return ("error", error) if content.get("status") == "error" else ("ok", "")
+
+    def _send(self, code: str) -> str:
+        """Send ``code``; a failing cell never makes the kernel abort the requests after it."""
+        return self.client.execute(code, store_history=False, allow_stdin=False,
+                                   stop_on_error=False)
 
     def _drain(self) -> None:
         """Throw away output messages (a cell printing in a loop cannot fill the memory)."""
