@@ -19,7 +19,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -30,7 +32,7 @@ import psutil
 import pytest
 
 from course_lib import grade
-from course_lib.grade import sandbox
+from course_lib.grade import batch, sandbox
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
@@ -342,3 +344,34 @@ def test_forged_outcomes_are_judged_as_the_values_they_hold(gallery):
         g = gallery.grades[name]
         assert g.points == 0, (name, [(f.name, f.status) for f in g.functions])
         assert all(f.status != "error" for f in g.functions), name
+
+
+# ------------------------------------------------------------------------- the sandbox itself
+def test_a_python_that_lives_under_tmp_is_seen_in_the_sandbox(tmp_path, monkeypatch):
+    # a course cloned under /tmp has its venv there; the sandbox's own /tmp must not hide it
+    marker = tmp_path / "venv-marker"
+    marker.write_text("here")
+    roots = sandbox._python_roots()
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: roots + [str(tmp_path)])
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    argv = sandbox.command(REPO, tmp_path / "in", tmp_path / "out", None, None, 16,
+                           ("-c", f"print(open({str(marker)!r}).read())"))
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "here", result.stderr
+
+
+def test_a_sandbox_that_cannot_run_the_grader_stops_the_batch_instead_of_zeroing(
+        tmp_path, monkeypatch):
+    # a broken sandbox (here: Python cannot import the grader) is the grader's error, never a
+    # class of students with 0 points
+    broken = tmp_path / "broken-course"
+    (broken / "course_lib").mkdir(parents=True)
+    assert "exited with" in sandbox.self_test(broken, tmp_path, None, None, 16)
+    assert sandbox.self_test(REPO, tmp_path, None, None, 16) is None
+    monkeypatch.setattr(batch.Grader, "course", lambda self, lesson: broken)
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    shutil.copy(REPO / "exercises" / f"{hostile.LESSON}.ipynb", submissions)
+    with pytest.raises(RuntimeError, match="no sandbox: the sandbox's Python failed"):
+        grade.grade_folder(submissions, solutions=REPO / "solutions", options=OPTIONS)

@@ -234,6 +234,13 @@ def grade_folder(submissions: str | os.PathLike, *, solutions: str | os.PathLike
                 grader.course(grade.lesson)
                 todo.append((grade, loaded))
 
+        if options.sandbox and todo:
+            reason = sandbox.self_test(grader.course(todo[0][0].lesson), work,
+                                       options.data_dir, options.weights_dir,
+                                       options.scratch_mb)
+            if reason:
+                raise RuntimeError(f"no sandbox: {reason}")
+
         def one(item):
             grade, loaded = item
             try:

@@ -30,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -191,9 +192,13 @@ def _python_roots() -> list[str]:
     return sorted(r for r in roots if not r.startswith("/usr"))
 
 
+INSIDE = ("-m", "course_lib.grade.inside", "/grading/in/job.json")
+
+
 def command(course: Path, job_in: Path, job_out: Path, data: Path | None,
-            weights: Path | None, scratch_mb: int) -> list[str]:
-    """The bwrap command line that runs the inside runner on ``job_in/job.json``."""
+            weights: Path | None, scratch_mb: int, python_args: tuple = INSIDE) -> list[str]:
+    """The bwrap command line that runs Python with ``python_args`` (by default the inside
+    runner on ``job_in/job.json``)."""
     argv = [bwrap(), "--unshare-all", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--clearenv", "--hostname", "grading",
             "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
@@ -206,10 +211,11 @@ def command(course: Path, job_in: Path, job_out: Path, data: Path | None,
     for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/etc/alternatives"):
         if os.path.exists(etc):
             argv += ["--ro-bind", etc, etc]
+    # /tmp first: a Python (a venv) that lives under /tmp is bound over the fresh tmpfs
+    argv += ["--size", str(scratch_mb * 2**20), "--tmpfs", "/tmp"]
     for root in _python_roots():
         argv += ["--ro-bind", root, root]
-    argv += ["--size", str(scratch_mb * 2**20), "--tmpfs", "/tmp",
-             "--ro-bind", str(course / "course_lib"), "/course/course_lib"]
+    argv += ["--ro-bind", str(course / "course_lib"), "/course/course_lib"]
     for folder, name in ((data, "data"), (weights, "weights")):
         if folder is not None and Path(folder).is_dir():
             argv += ["--ro-bind", str(Path(folder).resolve()), f"/course/{name}"]
@@ -223,7 +229,29 @@ def command(course: Path, job_in: Path, job_out: Path, data: Path | None,
                    "JUPYTER_PLATFORM_DIRS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     for key, value in environment.items():
         argv += ["--setenv", key, value]
-    return argv + ["--", sys.executable, "-m", "course_lib.grade.inside", "/grading/in/job.json"]
+    return argv + ["--", sys.executable, *python_args]
+
+
+def self_test(course: Path, work: Path, data: Path | None, weights: Path | None,
+              scratch_mb: int) -> str | None:
+    """Why the sandbox cannot run the grader here (None: it can). Run once before a batch,
+    so that a broken sandbox is the grader's error and never a student's zero."""
+    probe = "import course_lib.grade.inside, nbclient, ipykernel, numpy"
+    with tempfile.TemporaryDirectory(prefix="self-test-", dir=work) as folder:
+        job_in, job_out = Path(folder) / "in", Path(folder) / "out"
+        job_in.mkdir()
+        job_out.mkdir()
+        try:
+            result = subprocess.run(command(course, job_in, job_out, data, weights,
+                                            scratch_mb, ("-c", probe)),
+                                    capture_output=True, text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            return "the sandbox's Python did not start within 120 s"
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        return (f"the sandbox's Python failed ({probe!r} exited with {result.returncode}): "
+                + " | ".join(lines[-3:])[:400])
+    return None
 
 
 def folder_size(folder: Path, limit: int) -> int:
