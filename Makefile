@@ -30,10 +30,9 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-lock.txt pyproject.
 
 setup: $(STAMP)
 
-# Offline slide assets: reveal.js, require.js, jQuery, MathJax from installed wheels and the
-# widget renderer from the npm registry (checksum pinned). Without npm the deck tests skip.
+# Offline slide assets: reveal.js, require.js, jQuery, MathJax from installed wheels.
 $(ASSETS): $(STAMP)
-	$(BIN)/python -m course_lib.slides --assets-only || echo "slide assets not built (needs npm): deck tests will be skipped"
+	$(BIN)/python -m course_lib.slides --assets-only
 
 course: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" notebooks/00_start_here.ipynb

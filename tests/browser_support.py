@@ -25,7 +25,6 @@ from course_lib.slides.browser import CHROMIUM_ARGS, block_external, find_chromi
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_NOTEBOOK = ROOT / "tests" / "fixtures_slides" / "deck_fixture.ipynb"
-ASSET_CACHE = ROOT / "build" / "cache"
 
 
 def _skip_reason() -> str | None:

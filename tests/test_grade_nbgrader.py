@@ -110,7 +110,7 @@ def test_scores_agree_with_nbgrader_autograde_and_fill_its_gradebook(tmp_path, m
     for assignment, checks in (("90_toy", TOY_CHECKS), (LESSON, "course_lib.checks")):
         status = grade.main([str(ours[assignment]), "--nbgrader-db", db, "--checks-module",
                              checks, "--solutions", str(course / "source" / assignment),
-                             "--seed", "3", "--timeout", "60"])
+                             "--seed", "3", "--timeout", "60", "--jobs", "3"])
         assert status == 0
     functions = {"90_toy": ["double", "clip01"], LESSON: ["softmax", "cross_entropy"]}
     theirs = _scores(course / "gradebook.db", functions)

@@ -9,11 +9,10 @@ A module of its own so that pytest-xdist can run it beside the rest of test_slid
 from __future__ import annotations
 
 import pytest
-from browser_support import ASSET_CACHE, ROOT, browser_marks, shared_browser
+from browser_support import ROOT, browser_marks, shared_browser
 
 from course_lib.lessons import LESSONS
 from course_lib.slides import export_deck, export_pdf
-from course_lib.slides.assets import HTML_MANAGER
 from course_lib.slides.fit import check_deck
 from course_lib.slides.pdfcheck import pdf_problems
 
@@ -40,10 +39,7 @@ def test_the_check_sees_overprinted_and_off_page_glyphs(tmp_path):
 
 @pytest.mark.parametrize("lesson", [lesson.stem for lesson in LESSONS])
 def test_deck_fits_and_pdf_is_clean(lesson, tmp_path):
-    if not (ASSET_CACHE / HTML_MANAGER.tarball_name).exists():
-        pytest.skip("slide assets not built")
-    deck = export_deck(ROOT / "notebooks" / f"{lesson}.ipynb", tmp_path, execute=False,
-                       cache_dir=ASSET_CACHE)
+    deck = export_deck(ROOT / "notebooks" / f"{lesson}.ipynb", tmp_path, execute=False)
     assert check_deck(deck, shared_browser()) == [], (
         f"run `python -m course_lib.slides.fit {lesson}` to split the slides")
     pdf = export_pdf(deck, tmp_path / f"{lesson}.pdf", browser=shared_browser())

@@ -23,7 +23,6 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 from browser_support import (
-    ASSET_CACHE,
     FIXTURE_NOTEBOOK,
     ROOT,
     browser_marks,
@@ -38,13 +37,7 @@ from course_lib.slides import expected_slide_count, export_deck, export_pdf, fin
 from course_lib.slides.__main__ import main as slides_main
 from course_lib.slides.__main__ import write_index
 from course_lib.slides.app import voila_command
-from course_lib.slides.assets import (
-    HTML_MANAGER,
-    NpmPackage,
-    _sha512_integrity,
-    build_assets,
-    fetch_npm_tarball,
-)
+from course_lib.slides.assets import build_assets
 from course_lib.slides.browser import is_local, wait_for_deck
 from course_lib.slides.pdfcheck import pdf_problems
 
@@ -133,31 +126,9 @@ def test_is_local():
     assert not is_local("https://cdn.jsdelivr.net/npm/x") and not is_local("http://10.0.0.1/")
 
 
-# ---------------------------------------------------------------------- npm tarball pin
-def test_fetch_npm_tarball_uses_a_verified_cache_without_npm(tmp_path, monkeypatch):
-    monkeypatch.setattr("shutil.which", lambda name: None)  # any npm call would fail
-    tarball = tmp_path / "demo-1.0.0.tgz"
-    tarball.write_bytes(b"pretend tarball")
-    good = NpmPackage("demo", "1.0.0", _sha512_integrity(tarball), "MIT")
-    assert fetch_npm_tarball(good, tmp_path) == tarball
-    bad = NpmPackage("demo", "1.0.0", "sha512-AAAA", "MIT")
-    with pytest.raises(RuntimeError, match="needs npm"):
-        fetch_npm_tarball(bad, tmp_path)
-    assert not tarball.exists(), "a tarball that fails the pin must not be kept"
-
-
-def test_html_manager_pin_names_the_npm_tarball():
-    assert HTML_MANAGER.tarball_name == "jupyter-widgets-html-manager-1.0.15.tgz"
-    assert HTML_MANAGER.integrity.startswith("sha512-")
-
-
 # ---------------------------------------------------------------------- the exported deck
 def _export(notebook: Path, tmp_path_factory) -> Path:
-    if not (ASSET_CACHE / HTML_MANAGER.tarball_name).exists():
-        pytest.skip(f"the widget renderer {HTML_MANAGER.spec} is not in {ASSET_CACHE}: run "
-                    "`make setup` or `.venv/bin/python -m course_lib.slides --assets-only` "
-                    "(fetches it from npm once; the tests never use the network)")
-    return export_deck(notebook, tmp_path_factory.mktemp("slides"), cache_dir=ASSET_CACHE)
+    return export_deck(notebook, tmp_path_factory.mktemp("slides"))
 
 
 @pytest.fixture(scope="session")
@@ -199,10 +170,11 @@ def test_deck_loads_only_files_shipped_beside_it(fixture_deck):
             continue
         assert not parts.scheme and not parts.netloc, f"deck loads a remote URL: {url}"
         assert (fixture_deck.parent / unquote(parts.path)).is_file(), f"missing asset {url}"
-    # the URLs built in JavaScript: reveal.js via require, the widget renderer
-    for path in re.findall(r'"(assets/[^"?]+\.js)"', html) + re.findall(
-            r"widgetRendererSrc = '([^']+)'", html):
+    # the URLs built in JavaScript: reveal.js via require
+    for path in re.findall(r'"(assets/[^"?]+\.js)"', html):
         assert (fixture_deck.parent / path).is_file(), f"missing asset {path}"
+    # and no widget renderer: nothing in a deck would use it
+    assert "widgetRendererSrc" not in html and "embed-amd" not in html
     # no live widget in a deck (nothing would run it): explorers come as pre-rendered frames
     assert "application/vnd.jupyter.widget-state+json" not in html
     assert "application/vnd.jupyter.widget-view+json" not in html
@@ -212,18 +184,18 @@ def test_deck_loads_only_files_shipped_beside_it(fixture_deck):
 
 def test_cli_exports_saved_outputs_and_writes_an_index(fixture_deck, tmp_path, capsys):
     out = tmp_path / "decks"
-    code = slides_main([str(FIXTURE_NOTEBOOK), "--no-execute", "--no-pdf", "--out", str(out),
-                        "--cache", str(ASSET_CACHE)])
+    code = slides_main([str(FIXTURE_NOTEBOOK), "--no-execute", "--no-pdf", "--out", str(out)])
     assert code == 0
     assert "deck_fixture.slides.html  (4 slides" in capsys.readouterr().out
-    assert (out / "assets" / "html-manager" / "embed-amd.js").is_file()
+    assert (out / "assets" / "reveal.js").is_dir() and (out / "assets" / "require.js").is_file()
+    assert not (out / "assets" / "html-manager").exists()
     assert "deck_fixture.slides.html" in (out / "index.html").read_text()
 
 
 def test_build_assets_is_idempotent(fixture_deck):
     stamp = fixture_deck.parent / "assets" / "SOURCES.json"
     before = stamp.stat().st_mtime_ns
-    build_assets(fixture_deck.parent, ASSET_CACHE)
+    build_assets(fixture_deck.parent)
     assert stamp.stat().st_mtime_ns == before
 
 

@@ -20,7 +20,7 @@ Public API
 export_deck(notebook, out_dir, ...)  -> Path of ``<name>.slides.html``
 export_pdf(deck, pdf=None, ...)      -> Path of the PDF (one page per slide, headless Chromium)
 expected_slide_count(nb)             -> number of reveal.js slides the notebook makes
-build_assets(out_dir, cache_dir)     -> the local assets folder
+build_assets(out_dir)                -> the local assets folder
 find_lessons(names, notebooks_dir)   -> notebook paths for lesson names
 """
 
@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 
 from ..paths import NOTEBOOKS_DIR
-from .assets import ICONS_CSS_URL, URLS, build_assets
+from .assets import URLS, build_assets
 from .browser import CHROMIUM_ARGS, export_pdf, find_chromium
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -179,14 +179,13 @@ def deck_outputs(nb, lesson: str) -> nbformat.NotebookNode:
 
 
 def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
-                execute: bool = True, cache_dir: str | Path = "build/cache",
+                execute: bool = True,
                 timeout: int = 600) -> Path:
     """Export one lesson to ``out_dir/<name>.slides.html``; return that path.
 
     notebook  : path of the lesson notebook.
     execute   : run it first (in its own folder) so outputs and explorer frames are fresh;
                 False exports the outputs saved in the file.
-    cache_dir : where the npm widget renderer is cached (see :func:`build_assets`).
     The assets folder is (re)built in ``out_dir`` when missing.
     """
     from nbconvert import SlidesExporter
@@ -196,7 +195,7 @@ def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
     if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
         raise ValueError(f"timeout must be a positive int of seconds, got {timeout!r}")
     out_dir = Path(out_dir)
-    build_assets(out_dir, cache_dir)
+    build_assets(out_dir)
     if execute:
         nb = execute_notebook(nb, cwd=path.parent, timeout=timeout)
     nb = deck_outputs(nb, path.stem)
@@ -208,7 +207,7 @@ def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
     exporter = SlidesExporter(template_name=TEMPLATE_NAME, config=config,
                               extra_template_basedirs=[str(TEMPLATES)],
                               reveal_theme="white", **URLS)
-    resources = {"metadata": {"name": path.stem}, "course": {"icons_css": ICONS_CSS_URL}}
+    resources = {"metadata": {"name": path.stem}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     deck = out_dir / f"{path.stem}.slides.html"
     deck.write_text(body, encoding="utf-8")

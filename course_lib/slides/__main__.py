@@ -65,8 +65,6 @@ def build_parser() -> argparse.ArgumentParser:
                              f"notebooks in {NOTEBOOKS_DIR}")
     parser.add_argument("--out", default="build/slides", type=Path,
                         help="output folder (default: build/slides)")
-    parser.add_argument("--cache", default="build/cache", type=Path,
-                        help="download cache for the npm widget renderer (default: build/cache)")
     parser.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=True,
                         help="also print a PDF per lesson with headless Chromium (default: on)")
     parser.add_argument("--execute", action=argparse.BooleanOptionalAction, default=True,
@@ -75,8 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=int, default=600,
                         help="seconds allowed per cell when executing (default: 600)")
     parser.add_argument("--assets-only", action="store_true",
-                        help="only gather OUT/assets (fetching the npm widget renderer into the "
-                             "cache if needed), so later exports and the tests work offline")
+                        help="only gather OUT/assets (from installed wheels)")
     parser.add_argument("--serve", action="store_true",
                         help="afterwards serve the output folder on 127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000)")
@@ -87,7 +84,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.assets_only:
         try:
-            print(build_assets(args.out, args.cache))
+            print(build_assets(args.out))
         except RuntimeError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
@@ -101,7 +98,7 @@ def main(argv=None) -> int:
     for notebook in lessons:
         start = time.perf_counter()
         try:
-            deck = export_deck(notebook, args.out, execute=args.execute, cache_dir=args.cache,
+            deck = export_deck(notebook, args.out, execute=args.execute,
                                timeout=args.timeout)
         except CellExecutionError as err:
             failed.append(notebook.stem)
