@@ -179,8 +179,7 @@ def deck_outputs(nb, lesson: str) -> nbformat.NotebookNode:
 
 
 def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
-                execute: bool = True,
-                timeout: int = 600) -> Path:
+                execute: bool = True, timeout: int = 600) -> Path:
     """Export one lesson to ``out_dir/<name>.slides.html``; return that path.
 
     notebook  : path of the lesson notebook.

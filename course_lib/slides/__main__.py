@@ -98,8 +98,7 @@ def main(argv=None) -> int:
     for notebook in lessons:
         start = time.perf_counter()
         try:
-            deck = export_deck(notebook, args.out, execute=args.execute,
-                               timeout=args.timeout)
+            deck = export_deck(notebook, args.out, execute=args.execute, timeout=args.timeout)
         except CellExecutionError as err:
             failed.append(notebook.stem)
             text = _ANSI.sub("", str(err)).strip()
