@@ -8,6 +8,8 @@ given, instead of a silent wrong answer or a broadcasting error deep inside NumP
 from __future__ import annotations
 
 import numbers
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -69,12 +71,21 @@ def check_same_dtype(**arrays) -> None:
         raise TypeError(f"all arrays must share one dtype, got {listing}")
 
 
-def check_int(value, name: str, minimum: int = 0) -> int:
-    """Return ``value`` as an int, requiring an integer >= ``minimum`` (bools rejected)."""
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` if it is a bool (``True``/``False``, NumPy's included); else TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {_describe(value)}")
+    return bool(value)
+
+
+def check_int(value, name: str, minimum: int | None = 0, maximum: int | None = None) -> int:
+    """Return ``value`` as an int in [``minimum``, ``maximum``] (None: no bound); bools rejected."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {_describe(value)}")
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
 
 
@@ -253,12 +264,18 @@ def as_rng(rng, name: str = "rng") -> np.random.Generator:
     return np.random.default_rng(check_int(rng, name))
 
 
-def check_real(value, name: str, *, positive: bool = False) -> float:
-    """Return ``value`` as a finite float (``> 0`` when ``positive``); bools are rejected."""
+def check_real(value, name: str, *, positive: bool = False, minimum: float | None = None,
+               maximum: float | None = None) -> float:
+    """Return ``value`` as a finite float, ``> 0`` when ``positive``, within [``minimum``,
+    ``maximum``] when given; bools are rejected."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {_describe(value)}")
     if not np.isfinite(value) or (positive and value <= 0):
         raise ValueError(f"{name} must be {'> 0 and ' if positive else ''}finite, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return float(value)
 
 
@@ -269,6 +286,23 @@ def check_probability(p, name: str = "p") -> float:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {p}")
     return float(p)
+
+
+def check_path(value, name: str, *, exists: bool = False, kind: str | None = None) -> Path:
+    """Return ``value`` (a str or ``os.PathLike``) as a ``Path``.
+
+    exists : the path must exist; kind : ``"file"`` or ``"dir"`` (implies ``exists``).
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)) or value == "":
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {_describe(value)}")
+    path = Path(value)
+    if (exists or kind) and not path.exists():
+        raise ValueError(f"{name} must exist, got {str(path)!r} (no such file or directory)")
+    if kind == "file" and not path.is_file():
+        raise ValueError(f"{name} must be a file, got the directory {str(path)!r}")
+    if kind == "dir" and not path.is_dir():
+        raise ValueError(f"{name} must be a directory, got the file {str(path)!r}")
+    return path
 
 
 def check_dtype(dtype, name: str = "dtype") -> np.dtype:
