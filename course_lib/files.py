@@ -37,8 +37,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *,
         permissions = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        text = {"encoding": encoding or "utf-8", "newline": ""} if mode == "w" else {}
-        with os.fdopen(fd, mode, **text) as handle:
+        handle: IO
+        if mode == "w":
+            handle = os.fdopen(fd, "w", encoding=encoding or "utf-8", newline="")
+        else:
+            handle = os.fdopen(fd, "wb")
+        with handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

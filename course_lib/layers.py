@@ -12,10 +12,15 @@ softmax starts near uniform and its loss near ln(num_classes).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
+from . import fast_conv
 from . import functional as F
 from .validate import (
+    Window,
     as_rng,
     check_array,
     check_dout,
@@ -23,9 +28,6 @@ from .validate import (
     check_int,
     check_probability,
     check_real,
-    pair,
-    pool_params,
-    window_params,
 )
 
 __all__ = ["HE_GAIN", "CLASSIFIER_GAIN", "Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
@@ -116,11 +118,10 @@ class Conv2d(Layer):
         super().__init__()
         c_in = check_int(in_channels, "in_channels", 1)
         c_out = check_int(out_channels, "out_channels", 1)
-        self.kernel_size = pair(kernel_size, "kernel_size", 1)
-        self.stride, self.dilation = pair(stride, "stride", 1), pair(dilation, "dilation", 1)
-        self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
-        # Reject bad combinations now (e.g. 'same' with stride 2), not at the first forward.
-        window_params(self.kernel_size, self.stride, self.padding, self.dilation, allow_same=True)
+        # Validated now (e.g. 'same' with stride 2 is rejected), not at the first forward.
+        window = Window.conv(kernel_size, stride, padding, dilation)
+        self.kernel_size, self.stride, self.dilation = window.kernel, window.stride, window.dilation
+        self.padding = padding if isinstance(padding, str) else (window.pad4[0], window.pad4[2])
         dtype = check_dtype(dtype)
         fan_in = c_in * self.kernel_size[0] * self.kernel_size[1]
         self.params["weight"] = _init_normal(as_rng(rng), (c_out, c_in, *self.kernel_size),
@@ -129,8 +130,9 @@ class Conv2d(Layer):
             self.params["bias"] = np.zeros(c_out, dtype=dtype)
 
     def forward(self, x):
-        out, self._cache = F.conv2d_forward(x, self.params["weight"], self.params.get("bias"),
-                                            self.stride, self.padding, self.dilation)
+        out, self._cache = fast_conv.conv2d_forward(
+            x, self.params["weight"], self.params.get("bias"), self.stride, self.padding,
+            self.dilation)
         return out
 
     def backward(self, dout):
@@ -140,7 +142,7 @@ class Conv2d(Layer):
         self._backward(dout, input_grad=False)
 
     def _backward(self, dout, input_grad):
-        dx, dw, db = F.conv2d_backward(dout, self._take_cache(), input_grad=input_grad)
+        dx, dw, db = fast_conv.conv2d_backward(dout, self._take_cache(), input_grad=input_grad)
         self.grads["weight"] = dw
         if db is not None:
             self.grads["bias"] = db
@@ -155,11 +157,15 @@ class Conv2d(Layer):
 
 
 class _Pool2d(Layer):
-    _forward = _backward = None  # set by subclasses to the functional pair
+    # set by subclasses to the functional pair
+    _forward: Callable[..., tuple[np.ndarray, Any]]
+    _backward: Callable[..., np.ndarray]
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size, self.stride, self.padding = pool_params(kernel_size, stride, padding)
+        window = Window.pool(kernel_size, stride, padding)
+        self.kernel_size, self.stride = window.kernel, window.stride
+        self.padding = (window.pad4[0], window.pad4[2])
 
     def forward(self, x):
         out, self._cache = type(self)._forward(x, self.kernel_size, self.stride, self.padding)
@@ -207,13 +213,13 @@ class Flatten(Layer):
         check_array(x, "x", finite=False)
         if x.ndim < 2:
             raise ValueError(f"x must have a batch axis and at least one more, got shape {x.shape}")
-        out = x.reshape(x.shape[0], -1)
-        self._cache = (x.shape, out.shape, x.dtype)
-        return out
+        self._cache = F.ShapeCache(x.shape, x.dtype)
+        return x.reshape(x.shape[0], -1)
 
     def backward(self, dout):
-        x_shape, out_shape, dtype = self._take_cache()
-        return check_dout(dout, out_shape, dtype).reshape(x_shape)
+        x_shape, dtype = self._take_cache()
+        flat = (x_shape[0], int(np.prod(x_shape[1:])))
+        return check_dout(dout, flat, dtype).reshape(x_shape)
 
 
 class Linear(Layer):
@@ -380,7 +386,7 @@ class Residual(Layer):
             raise ValueError(f"body must return an array of its input's shape {x.shape} for "
                              f"x + body(x), got {shape}: keep the channels and the size (e.g. "
                              f"3x3 convolutions with padding=1, stride 1)")
-        self._cache = (x.shape, x.dtype)
+        self._cache = F.ShapeCache(x.shape, x.dtype)
         return x + fx
 
     def backward(self, dout):

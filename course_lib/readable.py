@@ -7,10 +7,12 @@ times slower (see ``benchmarks/``); the layers use the fast versions.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from .functional import _pad
-from .validate import check_dout, conv_args, pool_args
+from .functional import AvgPoolCache, MaxPoolCache, pad, unpad
+from .validate import Window, check_dout, conv_args, pool_args
 
 __all__ = [
     "conv2d", "conv2d_forward", "conv2d_backward",
@@ -19,17 +21,21 @@ __all__ = [
 ]
 
 
-def _patch(xp, n, i, j, kernel, stride, dilation=(1, 1)):
+class ConvLoopCache(NamedTuple):
+    """What this module's ``conv2d_backward`` needs from its ``conv2d_forward``."""
+
+    xp: np.ndarray             # (N, C, Hp, Wp), the padded input
+    weight: np.ndarray         # (F, C, KH, KW)
+    window: Window
+    out_hw: tuple[int, int]
+    has_bias: bool
+
+
+def _patch(xp, n, i, j, window: Window):
     """The (C, KH, KW) window of padded image ``n`` that produces output cell (i, j)."""
-    top, left = i * stride[0], j * stride[1]
-    bottom = top + dilation[0] * (kernel[0] - 1) + 1
-    right = left + dilation[1] * (kernel[1] - 1) + 1
-    return xp[n, :, top:bottom:dilation[0], left:right:dilation[1]]
-
-
-def _unpad(dxp, x_shape, pad4):
-    top, _, left, _ = pad4
-    return dxp[:, :, top:top + x_shape[2], left:left + x_shape[3]]
+    (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
+    top, left = i * sh, j * sw
+    return xp[n, :, top:top + dh * (kh - 1) + 1:dh, left:left + dw * (kw - 1) + 1:dw]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -42,19 +48,18 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
     x: (N, C, H, W); weight: (F, C, KH, KW); bias: (F,) or None. Returns (out, cache).
     """
-    stride, dilation, pad4, (OH, OW) = conv_args(x, weight, bias, stride, padding, dilation)
+    window, (OH, OW) = conv_args(x, weight, bias, stride, padding, dilation)
     N, F = x.shape[0], weight.shape[0]
-    xp = _pad(x, pad4)
+    xp = pad(x, window.pad4)
     out = np.zeros((N, F, OH, OW), dtype=x.dtype)
     for n in range(N):
         for f in range(F):
             for i in range(OH):
                 for j in range(OW):
-                    window = _patch(xp, n, i, j, weight.shape[2:], stride, dilation)
-                    out[n, f, i, j] = np.sum(window * weight[f])
+                    out[n, f, i, j] = np.sum(_patch(xp, n, i, j, window) * weight[f])
             if bias is not None:
                 out[n, f] += bias[f]
-    return out, (x, xp, weight, bias is not None, stride, dilation, pad4, (OH, OW))
+    return out, ConvLoopCache(xp, weight, window, (OH, OW), bias is not None)
 
 
 def conv2d_backward(dout, cache, input_grad: bool = True):
@@ -67,21 +72,19 @@ def conv2d_backward(dout, cache, input_grad: bool = True):
     input_grad=False skips dx (returned as None).
     Returns (dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,) or None).
     """
-    x, xp, weight, has_bias, stride, dilation, pad4, (OH, OW) = cache
-    N, F = x.shape[0], weight.shape[0]
-    check_dout(dout, (N, F, OH, OW), x.dtype)
+    xp, weight, window, (OH, OW), has_bias = cache
+    N, F = xp.shape[0], weight.shape[0]
+    check_dout(dout, (N, F, OH, OW), xp.dtype)
     dxp = np.zeros_like(xp)
     dweight = np.zeros_like(weight)
     for n in range(N):
         for f in range(F):
             for i in range(OH):
                 for j in range(OW):
-                    window = _patch(xp, n, i, j, weight.shape[2:], stride, dilation)
-                    dweight[f] += dout[n, f, i, j] * window
-                    _patch(dxp, n, i, j, weight.shape[2:], stride, dilation)[...] += (
-                        dout[n, f, i, j] * weight[f])
+                    dweight[f] += dout[n, f, i, j] * _patch(xp, n, i, j, window)
+                    _patch(dxp, n, i, j, window)[...] += dout[n, f, i, j] * weight[f]
     dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    return (_unpad(dxp, x.shape, pad4) if input_grad else None), dweight, dbias
+    return (unpad(dxp, window.pad4) if input_grad else None), dweight, dbias
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -94,33 +97,32 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
 
     x: (N, C, H, W). Returns (out (N, C, OH, OW), cache).
     """
-    kernel, stride, pad4, (OH, OW) = pool_args(x, kernel_size, stride, padding)
-    xp = _pad(x, pad4, -np.inf)
+    window, (OH, OW) = pool_args(x, kernel_size, stride, padding)
+    xp = pad(x, window.pad4, -np.inf)
     N, C = x.shape[:2]
     out = np.zeros((N, C, OH, OW), dtype=x.dtype)
     for n in range(N):
         for i in range(OH):
             for j in range(OW):
-                window = _patch(xp, n, i, j, kernel, stride)  # (C, KH, KW)
-                out[n, :, i, j] = window.max(axis=(1, 2))
-    return out, (x.shape, xp, kernel, stride, pad4, (OH, OW))
+                out[n, :, i, j] = _patch(xp, n, i, j, window).max(axis=(1, 2))
+    return out, MaxPoolCache(xp, out, window)
 
 
 def max_pool2d_backward(dout, cache):
     """The gradient of a window goes to its maximum only; on ties to the first maximum in
     row-major order (``np.argmax`` returns the first), as PyTorch does. Returns dx."""
-    x_shape, xp, kernel, stride, pad4, (OH, OW) = cache
-    N, C = x_shape[:2]
-    check_dout(dout, (N, C, OH, OW), xp.dtype)
+    xp, out, window = cache
+    N, C, OH, OW = out.shape
+    check_dout(dout, out.shape, xp.dtype)
     dxp = np.zeros_like(xp)
     for n in range(N):
         for c in range(C):
             for i in range(OH):
                 for j in range(OW):
-                    window = _patch(xp, n, i, j, kernel, stride)[c]
-                    u, v = np.unravel_index(np.argmax(window), window.shape)
-                    _patch(dxp, n, i, j, kernel, stride)[c, u, v] += dout[n, c, i, j]
-    return _unpad(dxp, x_shape, pad4)
+                    patch = _patch(xp, n, i, j, window)[c]
+                    u, v = np.unravel_index(np.argmax(patch), patch.shape)
+                    _patch(dxp, n, i, j, window)[c, u, v] += dout[n, c, i, j]
+    return unpad(dxp, window.pad4)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -133,26 +135,26 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
 
     x: (N, C, H, W). Returns (out (N, C, OH, OW), cache).
     """
-    kernel, stride, pad4, (OH, OW) = pool_args(x, kernel_size, stride, padding)
-    xp = _pad(x, pad4)
+    window, (OH, OW) = pool_args(x, kernel_size, stride, padding)
+    xp = pad(x, window.pad4)
     N, C = x.shape[:2]
     out = np.zeros((N, C, OH, OW), dtype=x.dtype)
     for n in range(N):
         for i in range(OH):
             for j in range(OW):
-                out[n, :, i, j] = _patch(xp, n, i, j, kernel, stride).mean(axis=(1, 2))
-    return out, (x.shape, xp.shape, x.dtype, kernel, stride, pad4, (OH, OW))
+                out[n, :, i, j] = _patch(xp, n, i, j, window).mean(axis=(1, 2))
+    return out, AvgPoolCache(xp.shape, out.shape, x.dtype, window)
 
 
 def avg_pool2d_backward(dout, cache):
     """Every cell of a window gets dout / (KH * KW). Returns dx (N, C, H, W)."""
-    x_shape, xp_shape, dtype, kernel, stride, pad4, (OH, OW) = cache
-    N, C = x_shape[:2]
-    check_dout(dout, (N, C, OH, OW), dtype)
+    xp_shape, out_shape, dtype, window = cache
+    N, C, OH, OW = out_shape
+    check_dout(dout, out_shape, dtype)
     dxp = np.zeros(xp_shape, dtype=dtype)
     for n in range(N):
         for i in range(OH):
             for j in range(OW):
-                share = dout[n, :, i, j] / (kernel[0] * kernel[1])  # (C,)
-                _patch(dxp, n, i, j, kernel, stride)[...] += share[:, None, None]
-    return _unpad(dxp, x_shape, pad4)
+                share = dout[n, :, i, j] / (window.kernel[0] * window.kernel[1])  # (C,)
+                _patch(dxp, n, i, j, window)[...] += share[:, None, None]
+    return unpad(dxp, window.pad4)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -82,11 +83,12 @@ def check_int(value, name: str, minimum: int | None = 0, maximum: int | None = N
     """Return ``value`` as an int in [``minimum``, ``maximum``] (None: no bound); bools rejected."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {_describe(value)}")
+    value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
-    return int(value)
+    return value
 
 
 def pair(value, name: str, minimum: int = 0) -> tuple[int, int]:
@@ -136,54 +138,67 @@ def conv_output_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0
     return (n + 2 * p - span) // s + 1
 
 
-def window_params(kernel_hw, stride, padding, dilation, *, allow_same: bool):
-    """Validate and normalise the arguments of a sliding-window op (no input needed).
+class Window(NamedTuple):
+    """A sliding window's geometry, the one description conv and pooling share.
 
-    Returns ``(stride, dilation, pad4)`` with ``stride``/``dilation`` pairs and
-    ``pad4 = (top, bottom, left, right)``. ``padding`` may be an int, a pair, ``'valid'``
-    or (when ``allow_same``) ``'same'``, which needs stride 1 and puts any odd extra
-    padding at the bottom/right, as PyTorch does.
+    kernel, stride, dilation : (h, w) pairs; pad4 : (top, bottom, left, right).
+    Build one with ``Window.conv`` or ``Window.pool`` (they validate and normalise the
+    PyTorch-style arguments); ``output_size`` then gives (OH, OW) for an input.
     """
-    KH, KW = kernel_hw
-    stride = pair(stride, "stride", 1)
-    dilation = pair(dilation, "dilation", 1)
-    if isinstance(padding, str):
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pad4: tuple[int, int, int, int]
+
+    @classmethod
+    def conv(cls, kernel_size, stride=1, padding=0, dilation=1) -> Window:
+        """A convolution's window. ``padding``: int, (h, w), ``'valid'`` or ``'same'`` (stride 1
+        only; an odd total puts the extra row/column at the bottom/right, as PyTorch does)."""
+        kernel = pair(kernel_size, "kernel_size", 1)
+        stride, dilation = pair(stride, "stride", 1), pair(dilation, "dilation", 1)
         if padding == "valid":
             pad4 = (0, 0, 0, 0)
-        elif padding == "same" and allow_same:
+        elif padding == "same":
             if stride != (1, 1):
                 raise ValueError(f"padding='same' needs stride 1, got stride={stride}")
-            th, tw = dilation[0] * (KH - 1), dilation[1] * (KW - 1)
+            th, tw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
             pad4 = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        elif isinstance(padding, str):
+            raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
         else:
-            options = "'same' or 'valid'" if allow_same else "'valid'"
-            raise ValueError(f"padding must be an int, a pair, {options}, got {padding!r}")
-    else:
+            ph, pw = pair(padding, "padding")
+            pad4 = (ph, ph, pw, pw)
+        return cls(kernel, stride, dilation, pad4)
+
+    @classmethod
+    def pool(cls, kernel_size, stride=None, padding=0) -> Window:
+        """A pooling window: ``stride`` defaults to ``kernel_size``; ``padding`` (int or pair)
+        may be at most half the kernel, as in PyTorch."""
+        kernel = pair(kernel_size, "kernel_size", 1)
+        stride = kernel if stride is None else pair(stride, "stride", 1)
+        if isinstance(padding, str):
+            raise ValueError(f"padding must be an int or a pair for pooling, got {padding!r}")
         ph, pw = pair(padding, "padding")
-        pad4 = (ph, ph, pw, pw)
-    return stride, dilation, pad4
+        if 2 * ph > kernel[0] or 2 * pw > kernel[1]:
+            raise ValueError(f"padding must be at most half of kernel_size {kernel}, "
+                             f"got {(ph, pw)}")
+        return cls(kernel, stride, (1, 1), (ph, ph, pw, pw))
 
-
-def window_args(x_shape, kernel_hw, stride, padding, dilation, *, allow_same: bool):
-    """``window_params`` plus the output size for an input of shape (N, C, H, W).
-
-    Returns ``(stride, dilation, pad4, (OH, OW))``; raises if the kernel does not fit.
-    """
-    _, _, H, W = x_shape
-    KH, KW = kernel_hw
-    stride, dilation, pad4 = window_params(kernel_hw, stride, padding, dilation,
-                                           allow_same=allow_same)
-    out = []
-    for axis, n, k, s, d, p in (("height", H, KH, stride[0], dilation[0], pad4[:2]),
-                                ("width", W, KW, stride[1], dilation[1], pad4[2:])):
-        span = d * (k - 1) + 1
-        if n + sum(p) < span:
-            raise ValueError(
-                f"kernel {axis} {k} (dilation {d}, spanning {span}) is larger than the padded "
-                f"input {axis} {n} + {p[0]} + {p[1]} = {n + sum(p)}"
-            )
-        out.append((n + sum(p) - span) // s + 1)
-    return stride, dilation, pad4, tuple(out)
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """(OH, OW) for an (H, W) input, OH = floor((H + top + bottom - span) / s) + 1 with
+        span = d (KH - 1) + 1; raises ValueError if the window does not fit."""
+        out = []
+        for axis, n, k, s, d, (before, after) in (
+                ("height", height, self.kernel[0], self.stride[0], self.dilation[0], self.pad4[:2]),
+                ("width", width, self.kernel[1], self.stride[1], self.dilation[1], self.pad4[2:])):
+            span, padded = d * (k - 1) + 1, n + before + after
+            if padded < span:
+                raise ValueError(
+                    f"kernel {axis} {k} (dilation {d}, spanning {span}) is larger than the "
+                    f"padded input {axis} {n} + {before} + {after} = {padded}")
+            out.append((padded - span) // s + 1)
+        return out[0], out[1]
 
 
 def check_labels(y, name: str, n: int, num_classes: int) -> np.ndarray:
@@ -201,8 +216,8 @@ def check_labels(y, name: str, n: int, num_classes: int) -> np.ndarray:
     return y
 
 
-def conv_args(x, weight, bias, stride, padding, dilation):
-    """Validate conv2d's arguments; return ``(stride, dilation, pad4, (OH, OW))``.
+def conv_args(x, weight, bias, stride, padding, dilation) -> tuple[Window, tuple[int, int]]:
+    """Validate conv2d's arguments; return its ``Window`` and the output size (OH, OW).
 
     x: (N, C, H, W); weight: (F, C, KH, KW); bias: (F,) or None.
     """
@@ -217,30 +232,15 @@ def conv_args(x, weight, bias, stride, padding, dilation):
     if weight.shape[1] != x.shape[1]:
         raise ValueError(f"weight expects {weight.shape[1]} input channels (weight.shape[1]) "
                          f"but x has {x.shape[1]} channels (x.shape[1])")
-    return window_args(x.shape, weight.shape[2:], stride, padding, dilation, allow_same=True)
+    window = Window.conv(weight.shape[2:], stride, padding, dilation)
+    return window, window.output_size(*x.shape[2:])
 
 
-def pool_args(x, kernel_size, stride, padding):
-    """Validate a pooling op's arguments; return ``(kernel, stride, pad4, (OH, OW))``.
-
-    ``stride`` defaults to ``kernel_size``; padding may be at most half the kernel, as in PyTorch.
-    """
+def pool_args(x, kernel_size, stride, padding) -> tuple[Window, tuple[int, int]]:
+    """Validate a pooling op's arguments; return its ``Window`` and the output size (OH, OW)."""
     check_array(x, "x", 4, axis_names="(N, C, H, W)")
-    kernel, stride, padding = pool_params(kernel_size, stride, padding)
-    stride, _, pad4, out_hw = window_args(x.shape, kernel, stride, padding, 1, allow_same=False)
-    return kernel, stride, pad4, out_hw
-
-
-def pool_params(kernel_size, stride, padding):
-    """Validate pooling arguments (no input needed); return (kernel, stride, padding) pairs."""
-    kernel = pair(kernel_size, "kernel_size", 1)
-    stride = kernel if stride is None else pair(stride, "stride", 1)
-    if isinstance(padding, str):
-        raise ValueError(f"padding must be an int or a pair for pooling, got {padding!r}")
-    padding = pair(padding, "padding")
-    if 2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]:
-        raise ValueError(f"padding must be at most half of kernel_size {kernel}, got {padding}")
-    return kernel, stride, padding
+    window = Window.pool(kernel_size, stride, padding)
+    return window, window.output_size(*x.shape[2:])
 
 
 def check_dout(dout, expected_shape, dtype) -> np.ndarray:
@@ -270,22 +270,24 @@ def check_real(value, name: str, *, positive: bool = False, minimum: float | Non
     ``maximum``] when given; bools are rejected."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+    value = float(value)
     if not np.isfinite(value) or (positive and value <= 0):
         raise ValueError(f"{name} must be {'> 0 and ' if positive else ''}finite, got {value}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
-    return float(value)
+    return value
 
 
 def check_probability(p, name: str = "p") -> float:
     """Return ``p`` as a float in [0, 1]."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise TypeError(f"{name} must be a float in [0, 1], got {_describe(p)}")
+    p = float(p)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {p}")
-    return float(p)
+    return p
 
 
 def check_path(value, name: str, *, exists: bool = False, kind: str | None = None) -> Path:

@@ -13,26 +13,35 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from course_lib import functional
+from course_lib import fast_conv, functional, readable
 
 # Comparison tolerances per dtype: summation order differs between the loop and the
 # vectorized code, so results agree to a few ulps times the number of terms.
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 
-CONV_GEMMS = ["per_image", "batch"]
+# Every way the library computes conv2d: the loops, the teachable batch-wide im2col, and
+# fast_conv with each of its branches forced (per-image or batch-wide products, the general
+# or the stride-1 col2im), whatever the shape would choose.
+CONV_VERSIONS = ["readable", "functional", "fast:per_image", "fast:per_image+short_rows",
+                 "fast:batch", "fast:batch+short_rows"]
+FAST_CONV_VERSIONS = [v for v in CONV_VERSIONS if v.startswith("fast")]
 
 
 @contextlib.contextmanager
-def conv_gemm(mode: str):
-    """Make the fast conv2d use one matmul per image ("per_image") or one for the batch
-    ("batch") whatever the output size, so tests cover both branches."""
-    saved = functional.PER_IMAGE_MIN_PIXELS
-    functional.PER_IMAGE_MIN_PIXELS = {"per_image": 0, "batch": 10**12}[mode]
+def conv_version(name: str):
+    """Yield the module that computes conv2d as ``name`` (one of CONV_VERSIONS) says."""
+    if name in ("readable", "functional"):
+        yield {"readable": readable, "functional": functional}[name]
+        return
+    branch = name.split(":")[1]
+    saved = fast_conv.PER_IMAGE_MIN_PIXELS, fast_conv.SHORT_ROW_MAX_WIDTH
+    fast_conv.PER_IMAGE_MIN_PIXELS = 0 if branch.startswith("per_image") else 10**12
+    fast_conv.SHORT_ROW_MAX_WIDTH = 10**9 if branch.endswith("short_rows") else -1
     try:
-        yield
+        yield fast_conv
     finally:
-        functional.PER_IMAGE_MIN_PIXELS = saved
+        fast_conv.PER_IMAGE_MIN_PIXELS, fast_conv.SHORT_ROW_MAX_WIDTH = saved
 
 
 @pytest.fixture

@@ -355,8 +355,8 @@ def test_time_limit_is_validated(bad, error):
 
 # The modules searched for other names of a listed function (``from .x import f`` makes one):
 # all but the grader, the exercise generator and the slides, which compute no lesson operation.
-ALIAS_MODULES = ["", "functional", "readable", "layers", "validate", "model", "gradcheck",
-                 "optim", "data", "models", "train", "viz", "widgets", "checks"]
+ALIAS_MODULES = ["", "functional", "fast_conv", "readable", "layers", "validate", "model",
+                 "gradcheck", "optim", "data", "models", "train", "viz", "widgets", "checks"]
 
 
 def _specs():

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import CONV_GEMMS, assert_close, conv_gemm
+from conftest import FAST_CONV_VERSIONS, assert_close, conv_version
 from scipy import signal
 
 from course_lib import functional as F
@@ -392,18 +392,36 @@ def test_pool_outputs_do_not_alias_the_input(mod, kernel_size, stride, rng):
         assert not np.shares_memory(dx, x), forward.__name__
 
 
-@pytest.mark.parametrize("x_shape, w_shape, padding, dilation", [
-    ((2, 3, 9, 7), (4, 3, 3, 2), 0, 1),
-    ((1, 2, 20, 24), (3, 2, 5, 5), 2, 1),     # rows longer than 16: the general path in conv
-    ((2, 1, 11, 13), (2, 1, 3, 3), (1, 2), (2, 3)),
-    ((3, 2, 6, 6), (2, 2, 1, 1), 0, 1),
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", [
+    ((2, 3, 9, 7), (4, 3, 3, 2), 1, 0, 1),
+    ((1, 2, 20, 24), (3, 2, 5, 5), 1, 2, 1),      # rows longer than 16
+    ((2, 1, 11, 13), (2, 1, 3, 3), 1, (1, 2), (2, 3)),
+    ((3, 2, 6, 6), (2, 2, 1, 1), 1, 0, 1),
+    ((2, 2, 9, 8), (3, 2, 3, 3), (2, 1), 1, 1),   # stride: never the stride-1 col2im
 ])
-@pytest.mark.parametrize("gemm", CONV_GEMMS)
-def test_both_col2im_paths_agree(x_shape, w_shape, padding, dilation, gemm, rng):
-    from course_lib.functional import _col2im, _col2im_stride1
-    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
-    with conv_gemm(gemm):
-        out, cache = F.conv2d_forward(x, w, padding=padding, dilation=dilation)
+@pytest.mark.parametrize("version", FAST_CONV_VERSIONS)
+def test_every_fast_conv_branch_equals_functional(x_shape, w_shape, stride, padding, dilation,
+                                                  version, rng):
+    """Each forced branch of fast_conv gives functional's numbers to float64 round-off."""
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(
+        w_shape[0])
+    args = dict(stride=stride, padding=padding, dilation=dilation)
+    out, cache = F.conv2d_forward(x, w, b, **args)
     dout = rng.standard_normal(out.shape)
-    w_rows = w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
-    assert_close(_col2im_stride1(dout, w_rows, cache), _col2im(dout, w_rows, cache), 1e-12)
+    expected = (out, *F.conv2d_backward(dout, cache))
+    with conv_version(version) as fast:
+        out_fast, cache_fast = fast.conv2d_forward(x, w, b, **args)
+        got = (out_fast, *fast.conv2d_backward(dout, cache_fast))
+    assert cache_fast.per_image == version.startswith("fast:per_image")
+    for name, a, e in zip(("out", "dx", "dweight", "dbias"), got, expected, strict=True):
+        assert_close(a, e, 1e-12, name)
+
+
+def test_fast_conv_chooses_its_branches_by_shape(rng):
+    """Unforced, per-image products from PER_IMAGE_MIN_PIXELS output pixels on."""
+    from course_lib import fast_conv
+    w = rng.standard_normal((2, 1, 3, 3))
+    big = fast_conv.conv2d_forward(rng.standard_normal((1, 1, 18, 18)), w)[1]  # 16x16 out
+    small = fast_conv.conv2d_forward(rng.standard_normal((1, 1, 17, 17)), w)[1]  # 15x15
+    assert fast_conv.PER_IMAGE_MIN_PIXELS == 256
+    assert big.per_image and not small.per_image

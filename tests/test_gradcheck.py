@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import conv_gemm, distinct
+from conftest import CONV_VERSIONS, conv_version, distinct
 
 import course_lib as cl
 from course_lib import functional as F
@@ -46,15 +46,14 @@ CONV_CASES = {
 }
 
 
-@pytest.mark.parametrize("mod, gemm", [(F, "per_image"), (F, "batch"), (R, "batch")],
-                         ids=["fast-per-image", "fast-batch", "readable"])
+@pytest.mark.parametrize("version", CONV_VERSIONS)
 @pytest.mark.parametrize("case", CONV_CASES.values(), ids=CONV_CASES.keys())
-def test_conv2d_gradcheck(mod, gemm, case, rng):
+def test_conv2d_gradcheck(version, case, rng):
     x, w = rng.standard_normal(case["x"]), rng.standard_normal(case["w"])
     b = rng.standard_normal(case["w"][0]) if case["bias"] else None
     inputs = dict(x=x, weight=w, bias=b, stride=case.get("stride", 1),
                   padding=case.get("padding", 0), dilation=case.get("dilation", 1))
-    with conv_gemm(gemm):
+    with conv_version(version) as mod:
         report = check_function(mod.conv2d_forward, mod.conv2d_backward, inputs)
     assert_passes(report)
     assert [r[0] for r in report.rows] == ["dx", "dweight"] + (["dbias"] if case["bias"] else [])

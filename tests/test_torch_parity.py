@@ -10,9 +10,10 @@ import warnings
 import numpy as np
 import pytest
 from conftest import (
+    CONV_VERSIONS,
     assert_close,
     assert_steps_match_torch,
-    conv_gemm,
+    conv_version,
     copy_params_to_torch,
     distinct,
 )
@@ -57,24 +58,23 @@ CONV_CASES = {
 }
 
 
-@pytest.mark.parametrize("mod, gemm", [(F, "per_image"), (F, "batch"), (R, "batch")],
-                         ids=["fast-per-image", "fast-batch", "readable"])
+@pytest.mark.parametrize("version", CONV_VERSIONS)
 @pytest.mark.parametrize("case", CONV_CASES.values(), ids=CONV_CASES.keys())
-def test_conv2d_matches_torch(mod, gemm, case, rng):
+def test_conv2d_matches_torch(version, case, rng):
     x, w = rng.standard_normal(case["x"]), rng.standard_normal(case["w"])
     b = rng.standard_normal(case["w"][0]) if case.get("bias", True) else None
     kw = dict(stride=case.get("stride", 1), padding=case.get("padding", 0),
               dilation=case.get("dilation", 1))
-    with conv_gemm(gemm):
-        out, cache = mod.conv2d_forward(x, w, b, **kw)
     tx, tw, tb = T(x), T(w), (T(b) if b is not None else None)
     with warnings.catch_warnings():  # torch's note that even 'same' kernels copy the input
         warnings.filterwarnings("ignore", "Using padding='same'", UserWarning)
         tout = TF.conv2d(tx, tw, tb, **kw)
-    close(out, tout, "forward")
-    dout = rng.standard_normal(out.shape)
+    dout = rng.standard_normal(tout.shape)
     tout.backward(torch.from_numpy(dout))
-    dx, dw, db = mod.conv2d_backward(dout, cache)
+    with conv_version(version) as mod:
+        out, cache = mod.conv2d_forward(x, w, b, **kw)
+        dx, dw, db = mod.conv2d_backward(dout, cache)
+    close(out, tout, "forward")
     close(dx, tx.grad, "dx")
     close(dw, tw.grad, "dweight")
     if b is None:

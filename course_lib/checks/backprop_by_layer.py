@@ -62,7 +62,8 @@ RELU_BACKWARD = Spec(
                 "of x, with zeros elsewhere, `dout * (x > 0)`.",
                 lambda a, ref: a.dout[a.x > 0]),
     ],
-    implementations=("functional.relu_backward", "layers.ReLU.backward", NUMERICAL_GRADIENT),
+    implementations=("functional.relu_backward", "functional.dense.relu_backward",
+                     "layers.ReLU.backward", NUMERICAL_GRADIENT),
 )
 
 
@@ -107,8 +108,8 @@ LINEAR_BACKWARD = Spec(
         Mistake("`db` is summed over the wrong axis: sum over the batch, `axis=0`.",
                 lambda a, ref: a.dout.sum(axis=1), part="db"),
     ],
-    implementations=("functional.linear_backward", "layers.Linear.backward",
-                     NUMERICAL_GRADIENT),
+    implementations=("functional.linear_backward", "functional.dense.linear_backward",
+                     "layers.Linear.backward", NUMERICAL_GRADIENT),
 )
 
 
@@ -165,8 +166,10 @@ SOFTMAX_CROSS_ENTROPY_BACKWARD = Spec(
     ],
     # the loss's backward, and the backward of (log-)softmax, which given the gradient of
     # the log-probabilities (-onehot(y) / N) returns this very gradient
-    implementations=("functional.cross_entropy_backward", "functional.log_softmax_backward",
-                     "functional.softmax_backward", "layers.CrossEntropyLoss.backward",
+    implementations=("functional.cross_entropy_backward",
+                     "functional.softmax.cross_entropy_backward", "functional.log_softmax_backward",
+                     "functional.softmax.log_softmax_backward", "functional.softmax_backward",
+                     "functional.softmax.softmax_backward", "layers.CrossEntropyLoss.backward",
                      NUMERICAL_GRADIENT),
 )
 
@@ -246,9 +249,9 @@ MAX_POOL2D_BACKWARD = Spec(
                 test=lambda a, actual, ref: actual.shape == a.dout.shape),
     ],
     # the layer keeps the functional backward as a class attribute too (``_backward``)
-    implementations=("functional.max_pool2d_backward", "readable.max_pool2d_backward",
-                     "layers.MaxPool2d.backward", "layers.MaxPool2d._backward",
-                     NUMERICAL_GRADIENT),
+    implementations=("functional.max_pool2d_backward", "functional.pooling.max_pool2d_backward",
+                     "readable.max_pool2d_backward", "layers.MaxPool2d.backward",
+                     "layers.MaxPool2d._backward", NUMERICAL_GRADIENT),
 )
 
 
@@ -333,7 +336,8 @@ CONV2D_BACKWARD = Spec(
         *[Mistake(LOWER_PRECISION, test=lambda a, actual, ref: lower_precision(a, actual, ref),
                   part=part) for part in ("dx", "dw", "db")],
     ],
-    implementations=("functional.conv2d_backward", "readable.conv2d_backward",
+    implementations=("functional.conv2d_backward", "functional.conv.conv2d_backward",
+                     "readable.conv2d_backward", "fast_conv.conv2d_backward",
                      "layers.Conv2d.backward", "layers.Conv2d.backward_params",
                      NUMERICAL_GRADIENT),
 )

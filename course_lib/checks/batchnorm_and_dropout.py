@@ -111,7 +111,8 @@ BATCHNORM_FORWARD = Spec(
                                          beta=np.zeros_like(a.beta)))),
     ],
     shape_hint=lambda a: f"The output has the shape of x, {a.x.shape}.",
-    implementations=("functional.batch_norm2d_forward", "layers.BatchNorm2d.forward"),
+    implementations=("functional.batch_norm2d_forward",
+                     "functional.regularize.batch_norm2d_forward", "layers.BatchNorm2d.forward"),
 )
 
 
@@ -181,7 +182,8 @@ BATCHNORM_BACKWARD = Spec(
                   test=lambda a, actual, ref: np.shape(actual) != ref.shape, part=part)
           for part in ("dgamma", "dbeta")],
     ],
-    implementations=("functional.batch_norm2d_backward", "layers.BatchNorm2d.backward",
+    implementations=("functional.batch_norm2d_backward",
+                     "functional.regularize.batch_norm2d_backward", "layers.BatchNorm2d.backward",
                      NUMERICAL_GRADIENT),
 )
 
@@ -272,7 +274,9 @@ def _dropout_problems(a, actual) -> list[str]:
 DROPOUT_FORWARD = Spec(name="dropout_forward", reference=None, cases=_dropout_cases,
                        verify=_verify_dropout,
                        reruns=({}, {"rng": np.random.default_rng(12345)}),
-                       implementations=("functional.dropout_forward", "layers.Dropout.forward"))
+                       implementations=("functional.dropout_forward",
+                                        "functional.regularize.dropout_forward",
+                                        "layers.Dropout.forward"))
 
 
 def _dropout_back_cases(rng):
@@ -301,8 +305,8 @@ DROPOUT_BACKWARD = Spec(
         Mistake("The mask is inverted: it is 1 for the values that were kept.",
                 lambda a, ref: a.dout * (1 - a.mask) / (1 - a.p)),
     ],
-    implementations=("functional.dropout_backward", "layers.Dropout.backward",
-                     NUMERICAL_GRADIENT),
+    implementations=("functional.dropout_backward", "functional.regularize.dropout_backward",
+                     "layers.Dropout.backward", NUMERICAL_GRADIENT),
 )
 
 

@@ -29,8 +29,10 @@ LOWER_PRECISION = ("Your values are off everywhere by a rounding error: part of 
 
 # course_lib's convolutions, switched off while grading (see Spec.implementations): each
 # computes the whole of what these exercises ask for.
-CONV_IMPLEMENTATIONS = ("functional.conv2d", "functional.conv2d_forward", "readable.conv2d",
-                        "readable.conv2d_forward", "layers.Conv2d.forward")
+CONV_IMPLEMENTATIONS = ("functional.conv2d", "functional.conv.conv2d", "functional.conv2d_forward",
+                        "functional.conv.conv2d_forward", "readable.conv2d",
+                        "readable.conv2d_forward", "fast_conv.conv2d", "fast_conv.conv2d_forward",
+                        "layers.Conv2d.forward")
 
 
 def lower_precision(a, actual, ref) -> bool:

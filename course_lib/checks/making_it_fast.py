@@ -12,15 +12,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .. import functional as F
 from ..validate import pair
 from ._engine import Case, Mistake, Spec, arange, make_check, randn
-from .convolution import FLIPPED
+from .convolution import CONV_IMPLEMENTATIONS, FLIPPED
 
 # The exercise's graded functions, in order (the lesson registry reads them).
 GRADED = ("im2col", "conv2d_im2col")
 
-# course_lib's convolutions: off while grading. im2col too is a convolution (with one-hot
-# filters), and conv2d_forward's cache holds a cols.
-CONV_IMPLEMENTATIONS = ("functional.conv2d", "functional.conv2d_forward", "readable.conv2d",
-                        "readable.conv2d_forward", "layers.Conv2d.forward")
+# course_lib's convolutions and its im2col: off while grading. im2col too is a convolution
+# (with one-hot filters), and conv2d_forward's cache holds a cols.
+IM2COL_IMPLEMENTATIONS = CONV_IMPLEMENTATIONS + ("functional.im2col", "functional.conv.im2col")
 
 
 def im2col_reference(x, kernel_size, stride=1, padding=0):
@@ -144,7 +143,7 @@ IM2COL = Spec(
         Mistake(LOWER_PRECISION, test=_lower_precision),
     ],
     shape_hint=_im2col_shape_hint,
-    implementations=CONV_IMPLEMENTATIONS,
+    implementations=IM2COL_IMPLEMENTATIONS,
 )
 
 
@@ -240,7 +239,7 @@ CONV2D_IM2COL = Spec(
         Mistake(LOWER_PRECISION, test=_lower_precision),
     ],
     shape_hint=_conv_shape_hint,
-    implementations=CONV_IMPLEMENTATIONS,
+    implementations=IM2COL_IMPLEMENTATIONS,
 )
 
 

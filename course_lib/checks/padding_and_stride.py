@@ -68,8 +68,10 @@ PAD2D = Spec(
     ],
     shape_hint=lambda a: (f"With padding={a.padding!r} the result is (N, C, H + 2*ph, W + 2*pw) "
                           f"= {F.pad2d(a.x, a.padding).shape}."),
-    # readable's loops import functional's padding helper under the same name
-    implementations=("functional.pad2d", "functional._pad", "readable._pad"),
+    # pad is pad2d without the checks; the other modules import it under the same name
+    implementations=("functional.pad2d", "functional.conv.pad2d", "functional.pad",
+                     "functional.conv.pad", "functional.pooling.pad", "readable.pad",
+                     "fast_conv.pad"),
 )
 
 

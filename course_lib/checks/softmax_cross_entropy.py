@@ -98,8 +98,10 @@ SOFTMAX = Spec(
     ],
     shape_hint=lambda a: f"softmax keeps the shape of z: {a.z.shape}.",
     # exp(log_softmax(z)) is softmax(z): the log-softmax functions compute it too
-    implementations=("functional.softmax", "functional.softmax_forward",
-                     "functional.log_softmax", "functional.log_softmax_forward"),
+    implementations=("functional.softmax", "functional.softmax.softmax",
+                     "functional.softmax_forward", "functional.softmax.softmax_forward",
+                     "functional.log_softmax", "functional.softmax.log_softmax",
+                     "functional.log_softmax_forward", "functional.softmax.log_softmax_forward"),
 )
 
 
@@ -181,8 +183,10 @@ CROSS_ENTROPY = Spec(
                   -np.mean(_pick(_shifted_logp(a.logits, shift), a.y)))
           for shift in (np.mean, np.min)],
     ],
-    implementations=("functional.cross_entropy", "functional.cross_entropy_forward",
-                     "functional.log_softmax", "functional.log_softmax_forward",
+    implementations=("functional.cross_entropy", "functional.softmax.cross_entropy",
+                     "functional.cross_entropy_forward", "functional.softmax.cross_entropy_forward",
+                     "functional.log_softmax", "functional.softmax.log_softmax",
+                     "functional.log_softmax_forward", "functional.softmax.log_softmax_forward",
                      "layers.CrossEntropyLoss.forward"),
 )
 

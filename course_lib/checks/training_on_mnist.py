@@ -296,8 +296,10 @@ BLOG_SOFTMAX = Spec(
     ],
     shape_hint=lambda a: f"one probability per logit: shape {a.logits.shape}.",
     # exp(log_softmax(z)) is softmax(z): the log-softmax functions compute it too
-    implementations=("functional.softmax", "functional.softmax_forward",
-                     "functional.log_softmax", "functional.log_softmax_forward"),
+    implementations=("functional.softmax", "functional.softmax.softmax",
+                     "functional.softmax_forward", "functional.softmax.softmax_forward",
+                     "functional.log_softmax", "functional.softmax.log_softmax",
+                     "functional.log_softmax_forward", "functional.softmax.log_softmax_forward"),
 )
 
 
@@ -395,9 +397,9 @@ BLOG_MAXPOOL_BACKWARD = Spec(
     ],
     shape_hint=lambda a: f"dx has the shape of x: {a.x.shape}.",
     # the layer keeps the functional backward as a class attribute too (``_backward``)
-    implementations=("functional.max_pool2d_backward", "readable.max_pool2d_backward",
-                     "layers.MaxPool2d.backward", "layers.MaxPool2d._backward",
-                     NUMERICAL_GRADIENT),
+    implementations=("functional.max_pool2d_backward", "functional.pooling.max_pool2d_backward",
+                     "readable.max_pool2d_backward", "layers.MaxPool2d.backward",
+                     "layers.MaxPool2d._backward", NUMERICAL_GRADIENT),
 )
 
 
@@ -462,7 +464,8 @@ BLOG_CONV_BACKWARD_WEIGHTS = Spec(
     shape_hint=lambda a: ("dw has one (KH, KW) kernel per filter and input channel: "
                           f"({a.dout.shape[0]}, {a.x.shape[0]}, KH, KW) with "
                           "KH = H - OH + 1."),
-    implementations=("functional.conv2d_backward", "readable.conv2d_backward",
+    implementations=("functional.conv2d_backward", "functional.conv.conv2d_backward",
+                     "readable.conv2d_backward", "fast_conv.conv2d_backward",
                      "layers.Conv2d.backward", "layers.Conv2d.backward_params",
                      NUMERICAL_GRADIENT),
 )
