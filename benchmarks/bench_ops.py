@@ -3,9 +3,12 @@
     python benchmarks/bench_ops.py [--threads 2] [--repeat 7] [--readable-batch 2]
 
 Prints, for each shape and dtype, the median time of forward and forward+backward, and
-the ratios readable/fast and fast/torch. The readable loops are timed on a slice of the
-batch (``--readable-batch`` images) and scaled linearly to the full batch: a loop's cost
-is exactly proportional to N, and the full batch would take minutes.
+the ratios readable/fast and fast/torch. "fast" is what the layers use: ``course_lib.fast_conv``
+for conv2d, ``course_lib.functional`` for pooling; for conv2d the table also times the
+teachable ``functional.conv2d`` (one batch-wide im2col), the version lesson 09 reads. The
+readable loops are timed on a slice of the batch (``--readable-batch`` images) and scaled
+linearly to the full batch: a loop's cost is exactly proportional to N, and the full batch
+would take minutes.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from course_lib import functional as fast  # noqa: E402
-from course_lib import readable  # noqa: E402
+from course_lib import fast_conv, readable  # noqa: E402
+from course_lib import functional as teachable  # noqa: E402
 
 try:
     import torch
@@ -100,7 +103,7 @@ def torch_timers(op, *arrays):
     return fwd, fwd_bwd
 
 
-def measure(name, dtype, make_fast, make_readable, scale, make_torch):
+def measure(name, dtype, make_fast, make_readable, scale, make_torch, make_teachable=None):
     """Time NumPy's paths now; return the row and a function that adds PyTorch's times.
 
     PyTorch runs after all NumPy timings: its OpenMP threads keep spinning for a while
@@ -110,6 +113,8 @@ def measure(name, dtype, make_fast, make_readable, scale, make_torch):
     row = {"op": name, "dtype": np.dtype(dtype).name}
     f_fwd, f_fb = make_fast()
     row["fast fwd"], row["fast fwd+bwd"] = median_time(f_fwd, r), median_time(f_fb, r)
+    if make_teachable is not None:
+        row["teachable fwd+bwd"] = median_time(make_teachable()[1], r)
     r_fwd, r_fb = make_readable()
     row["readable fwd+bwd"] = median_time(r_fb, 1) * scale
     row["readable fwd"] = median_time(r_fwd, 1) * scale
@@ -132,15 +137,16 @@ def main():
             b = rng.standard_normal(c_out).astype(dtype)
             rows.append(measure(
                 f"conv2d {name} N={n}", dtype,
-                lambda x=x, w=w, b=b, p=p: conv_timers(fast, x, w, b, p),
+                lambda x=x, w=w, b=b, p=p: conv_timers(fast_conv, x, w, b, p),
                 lambda x=x, w=w, b=b, p=p: conv_timers(readable, x[:nr], w, b, p),
                 n / nr,
                 lambda x=x, w=w, b=b, p=p: torch_timers(
-                    lambda x, w, b: tF.conv2d(x, w, b, padding=p), x, w, b)))
-            y = fast.conv2d(x, w, b, padding=p)
+                    lambda x, w, b: tF.conv2d(x, w, b, padding=p), x, w, b),
+                lambda x=x, w=w, b=b, p=p: conv_timers(teachable, x, w, b, p)))
+            y = fast_conv.conv2d(x, w, b, padding=p)
             rows.append(measure(
                 f"max_pool2d 2x2 on {y.shape[1]}x{y.shape[2]}x{y.shape[3]} N={n}", dtype,
-                lambda y=y: pool_timers(fast, y),
+                lambda y=y: pool_timers(teachable, y),
                 lambda y=y: pool_timers(readable, y[:nr]),
                 n / nr,
                 lambda y=y: torch_timers(lambda t: tF.max_pool2d(t, 2), y)))
@@ -153,7 +159,8 @@ def main():
 def print_table(rows):
     ms = 1e3
     have_torch = torch is not None
-    head = ["op", "dtype", "fast fwd ms", "fast f+b ms", "readable f+b ms", "readable/fast"]
+    head = ["op", "dtype", "fast fwd ms", "fast f+b ms", "teachable/fast f+b", "readable f+b ms",
+            "readable/fast"]
     if have_torch:
         head += ["torch fwd ms", "torch f+b ms", "fast/torch fwd", "fast/torch f+b"]
     print(f"threads={ARGS.threads}  numpy {np.__version__}"
@@ -162,8 +169,10 @@ def print_table(rows):
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
+        teachable_ratio = (f"{r['teachable fwd+bwd'] / r['fast fwd+bwd']:.2f}"
+                           if "teachable fwd+bwd" in r else "-")
         cells = [r["op"], r["dtype"], f"{r['fast fwd'] * ms:.2f}", f"{r['fast fwd+bwd'] * ms:.2f}",
-                 f"{r['readable fwd+bwd'] * ms:.0f}",
+                 teachable_ratio, f"{r['readable fwd+bwd'] * ms:.0f}",
                  f"{r['readable fwd+bwd'] / r['fast fwd+bwd']:.0f}x"]
         if have_torch:
             cells += [f"{r['torch fwd'] * ms:.2f}", f"{r['torch fwd+bwd'] * ms:.2f}",
