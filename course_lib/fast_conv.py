@@ -24,7 +24,14 @@ from typing import NamedTuple
 import numpy as np
 
 from .functional.conv import pad, padded_shape, tap_view, unpad
-from .validate import Window, check_dout, conv_args
+from .validate import (
+    Array,
+    IntPair,
+    Padding,
+    Window,
+    check_dout,
+    conv_args,
+)
 
 __all__ = ["conv2d", "conv2d_forward", "conv2d_backward", "FastConvCache",
            "PER_IMAGE_MIN_PIXELS", "SHORT_ROW_MAX_WIDTH"]
@@ -46,12 +53,14 @@ class FastConvCache(NamedTuple):
     per_image: bool            # one product per image (trick 1)?
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
+def conv2d(x: Array, weight: Array, bias: Array | None = None, stride: IntPair = 1,
+           padding: Padding = 0, dilation: IntPair = 1) -> Array:
     """``functional.conv2d``, faster. See ``conv2d_forward``."""
     return conv2d_forward(x, weight, bias, stride, padding, dilation)[0]
 
 
-def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
+def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: IntPair = 1,
+    padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, FastConvCache]:
     """``functional.conv2d_forward`` with tricks 1 and 2; same arguments, same result.
 
     Shape: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None -> out (N, F, OH, OW).
@@ -80,7 +89,8 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return out.reshape((N, F) + out_hw), cache
 
 
-def conv2d_backward(dout, cache: FastConvCache, input_grad: bool = True):
+def conv2d_backward(dout: Array, cache: FastConvCache, input_grad: bool = True
+                    ) -> tuple[Array | None, Array, Array | None]:
     """``functional.conv2d_backward`` with tricks 1, 3 and 4; same result.
 
     Shape: dout (N, F, OH, OW) -> dx (N, C, H, W) or None (``input_grad=False``),

@@ -10,17 +10,23 @@ backward in float64, about 1e-2 or worse for a wrong one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from .validate import check_array, check_int
+from .validate import Array, check_array, check_int
+
+if TYPE_CHECKING:
+    from .layers import Layer
 
 __all__ = ["numerical_gradient", "rel_error", "GradcheckReport", "check_gradient",
            "check_function", "check_layer"]
 
 
-def rel_error(a, b) -> float:
+def rel_error(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     """Norm-wise relative error ||a - b|| / (||a|| + ||b||) (0 when both are 0)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
@@ -44,7 +50,8 @@ def _upstream(shape, seed) -> np.ndarray:
     return seed.standard_normal(shape)
 
 
-def numerical_gradient(f, x, dout=None, eps: float = 1e-6) -> np.ndarray:
+def numerical_gradient(f: Callable[[Array], Array | float], x: Array, dout: Array | None = None,
+                       eps: float = 1e-6) -> Array:
     """Gradient of sum(f(x) * dout) with respect to x, by central differences.
 
     f : function of x returning an array or a scalar (then dout defaults to 1).
@@ -78,12 +85,12 @@ class GradcheckReport:
 
     tol: float
     atol: float = 1e-8
-    rows: list = field(default_factory=list)
+    rows: list[tuple[str, float, float]] = field(default_factory=list)
 
     def _ok(self, err, abs_err) -> bool:
         return err <= self.tol or abs_err <= self.atol
 
-    def add(self, name, analytic, numeric):
+    def add(self, name: str, analytic: npt.ArrayLike, numeric: Array) -> None:
         analytic = np.asarray(analytic, dtype=np.float64)
         if analytic.shape != numeric.shape:
             raise ValueError(f"analytic gradient {name} has shape {analytic.shape}, "
@@ -95,10 +102,10 @@ class GradcheckReport:
     def passed(self) -> bool:
         return all(self._ok(err, abs_err) for _, err, abs_err in self.rows)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return self.passed
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [f"{'gradient':<14}{'rel. error':>12}{'max abs err':>13}  (tol {self.tol:g})"]
         for name, err, abs_err in self.rows:
             mark = "ok" if self._ok(err, abs_err) else "FAIL"
@@ -108,14 +115,18 @@ class GradcheckReport:
     __repr__ = __str__
 
 
-def check_gradient(f, x, analytic, dout=None, *, eps=1e-6, tol=1e-7, name="dx"):
+def check_gradient(f: Callable[[Array], Array | float], x: Array, analytic: npt.ArrayLike,
+                   dout: Array | None = None, *, eps: float = 1e-6, tol: float = 1e-7,
+                   name: str = "dx") -> GradcheckReport:
     """Compare an analytic gradient of sum(f(x) * dout) with the numerical one."""
     report = GradcheckReport(tol)
     report.add(name, analytic, numerical_gradient(f, x, dout, eps))
     return report
 
 
-def check_function(forward, backward, inputs: dict, *, seed=0, eps=1e-6, tol=1e-7):
+def check_function(forward: Callable[..., tuple[Any, Any]], backward: Callable[..., Any],
+                   inputs: dict[str, Any], *, seed: int = 0, eps: float = 1e-6,
+                   tol: float = 1e-7) -> GradcheckReport:
     """Check a pair ``out, cache = forward(**inputs)``, ``grads = backward(dout, cache)``.
 
     ``grads`` must be the gradients of the array inputs, in the order of ``inputs``
@@ -139,7 +150,8 @@ def check_function(forward, backward, inputs: dict, *, seed=0, eps=1e-6, tol=1e-
     return report
 
 
-def check_layer(layer, x, *, seed=0, eps=1e-6, tol=1e-7):
+def check_layer(layer: Layer, x: Array, *, seed: int = 0, eps: float = 1e-6,
+                tol: float = 1e-7) -> GradcheckReport:
     """Check a layer's dx and every parameter gradient against central differences.
 
     The loss is sum(layer(x) * dout) for a random dout. The layer and x must be float64

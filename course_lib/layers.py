@@ -13,13 +13,19 @@ softmax starts near uniform and its loss near ln(num_classes).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
+import numpy.typing as npt
 
 from . import fast_conv
 from . import functional as F
 from .validate import (
+    Array,
+    IntArray,
+    IntPair,
+    Padding,
+    Seed,
     Window,
     as_rng,
     check_array,
@@ -38,23 +44,23 @@ __all__ = ["HE_GAIN", "CLASSIFIER_GAIN", "Layer", "Conv2d", "MaxPool2d", "AvgPoo
 class Layer:
     """Base class: holds ``params``, ``grads``, ``buffers`` and the train/eval flag."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}  # state that is not learned (running stats)
         self.training = True
-        self._cache = None
+        self._cache: Any = None  # what backward needs from the last forward
 
-    def __call__(self, x):
+    def __call__(self, x: Array) -> Array:
         return self.forward(x)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         raise NotImplementedError
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         raise NotImplementedError
 
-    def backward_params(self, dout) -> None:
+    def backward_params(self, dout: Array) -> None:
         """Fill ``grads`` without computing dx (for the first layer of a model, whose input
         needs no gradient). Layers that can skip the dx work override this."""
         self.backward(dout)
@@ -64,20 +70,20 @@ class Layer:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return self._cache
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> Self:
         """Switch to training mode (or eval mode with ``mode=False``); returns self."""
         self.training = bool(mode)
         return self
 
-    def eval(self):
+    def eval(self) -> Self:
         """Switch to evaluation mode; returns self."""
         return self.train(False)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Set every gradient to zero."""
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
-    def astype(self, dtype):
+    def astype(self, dtype: npt.DTypeLike) -> Self:
         """Convert params and buffers to float32 or float64 in place; returns self."""
         dtype = check_dtype(dtype)
         for store in (self.params, self.buffers):
@@ -90,7 +96,7 @@ class Layer:
     def extra_repr(self) -> str:
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
@@ -113,8 +119,10 @@ class Conv2d(Layer):
     fan_in = in_channels * KH * KW (default gain √2: He), bias (out_channels,) zeros.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, bias=True, *, dtype=np.float32, rng=None, gain=HE_GAIN):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
+                 stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1,
+                 bias: bool = True, *, dtype: npt.DTypeLike = np.float32, rng: Seed = None,
+                 gain: float = HE_GAIN) -> None:
         super().__init__()
         c_in = check_int(in_channels, "in_channels", 1)
         c_out = check_int(out_channels, "out_channels", 1)
@@ -129,16 +137,16 @@ class Conv2d(Layer):
         if bias:
             self.params["bias"] = np.zeros(c_out, dtype=dtype)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         out, self._cache = fast_conv.conv2d_forward(
             x, self.params["weight"], self.params.get("bias"), self.stride, self.padding,
             self.dilation)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         return self._backward(dout, input_grad=True)
 
-    def backward_params(self, dout) -> None:
+    def backward_params(self, dout: Array) -> None:
         self._backward(dout, input_grad=False)
 
     def _backward(self, dout, input_grad):
@@ -148,7 +156,7 @@ class Conv2d(Layer):
             self.grads["bias"] = db
         return dx
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         c_out, c_in = self.params["weight"].shape[:2]
         return (f"{c_in}, {c_out}, kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}" + (f", dilation={self.dilation}"
@@ -161,20 +169,21 @@ class _Pool2d(Layer):
     _forward: Callable[..., tuple[np.ndarray, Any]]
     _backward: Callable[..., np.ndarray]
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
+                 padding: IntPair = 0) -> None:
         super().__init__()
         window = Window.pool(kernel_size, stride, padding)
         self.kernel_size, self.stride = window.kernel, window.stride
         self.padding = (window.pad4[0], window.pad4[2])
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         out, self._cache = type(self)._forward(x, self.kernel_size, self.stride, self.padding)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         return type(self)._backward(dout, self._take_cache())
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
@@ -198,25 +207,25 @@ class AvgPool2d(_Pool2d):
 class ReLU(Layer):
     """max(x, 0) elementwise; any shape."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         out, self._cache = F.relu_forward(x)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         return F.relu_backward(dout, self._take_cache())
 
 
 class Flatten(Layer):
     """(N, C, H, W) -> (N, C*H*W), like ``torch.nn.Flatten()``."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         check_array(x, "x", finite=False)
         if x.ndim < 2:
             raise ValueError(f"x must have a batch axis and at least one more, got shape {x.shape}")
         self._cache = F.ShapeCache(x.shape, x.dtype)
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         x_shape, dtype = self._take_cache()
         flat = (x_shape[0], int(np.prod(x_shape[1:])))
         return check_dout(dout, flat, dtype).reshape(x_shape)
@@ -231,8 +240,9 @@ class Linear(Layer):
     last layer, so the untrained logits are near 0 and the loss near ln(out_features).
     """
 
-    def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, rng=None,
-                 gain=HE_GAIN):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
+                 dtype: npt.DTypeLike = np.float32, rng: Seed = None,
+                 gain: float = HE_GAIN) -> None:
         super().__init__()
         d_in = check_int(in_features, "in_features", 1)
         d_out = check_int(out_features, "out_features", 1)
@@ -241,18 +251,18 @@ class Linear(Layer):
         if bias:
             self.params["bias"] = np.zeros(d_out, dtype=dtype)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         out, self._cache = F.linear_forward(x, self.params["weight"], self.params.get("bias"))
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         dx, dw, db = F.linear_backward(dout, self._take_cache())
         self.grads["weight"] = dw
         if db is not None:
             self.grads["bias"] = db
         return dx
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         d_out, d_in = self.params["weight"].shape
         return f"in_features={d_in}, out_features={d_out}, bias={'bias' in self.params}"
 
@@ -261,19 +271,19 @@ class Dropout(Layer):
     """Inverted dropout, like ``torch.nn.Dropout``: in training, zero each entry with
     probability ``p`` and scale the rest by 1 / (1 - p); in eval mode, the identity."""
 
-    def __init__(self, p=0.5, *, rng=None):
+    def __init__(self, p: float = 0.5, *, rng: Seed = None) -> None:
         super().__init__()
         self.p = check_probability(p)
         self.rng = as_rng(rng)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         out, self._cache = F.dropout_forward(x, self.p, self.rng, self.training)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         return F.dropout_backward(dout, self._take_cache())
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}"
 
 
@@ -284,7 +294,8 @@ class BatchNorm2d(Layer):
     buffers: running_mean, running_var, used in eval mode.
     """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, *, dtype=np.float32):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, *,
+                 dtype: npt.DTypeLike = np.float32) -> None:
         super().__init__()
         c = check_int(num_features, "num_features", 1)
         dtype = check_dtype(dtype)
@@ -294,18 +305,18 @@ class BatchNorm2d(Layer):
         self.buffers["running_mean"] = np.zeros(c, dtype=dtype)
         self.buffers["running_var"] = np.ones(c, dtype=dtype)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         out, self._cache = F.batch_norm2d_forward(
             x, self.params["weight"], self.params["bias"], self.buffers["running_mean"],
             self.buffers["running_var"], self.training, self.momentum, self.eps)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         dx, self.grads["weight"], self.grads["bias"] = F.batch_norm2d_backward(
             dout, self._take_cache())
         return dx
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.params['weight'].shape[0]}, eps={self.eps}, momentum={self.momentum}"
 
 
@@ -316,22 +327,22 @@ class CrossEntropyLoss:
     ``dlogits = criterion.backward()`` returns (softmax(logits) - onehot(target)) / N.
     """
 
-    def __init__(self):
-        self._cache = None
+    def __init__(self) -> None:
+        self._cache: F.CrossEntropyCache | None = None
 
-    def __call__(self, logits, target):
+    def __call__(self, logits: Array, target: IntArray) -> float:
         return self.forward(logits, target)
 
-    def forward(self, logits, target) -> float:
+    def forward(self, logits: Array, target: IntArray) -> float:
         loss, self._cache = F.cross_entropy_forward(logits, target)
         return loss
 
-    def backward(self, dout=1.0):
+    def backward(self, dout: float = 1.0) -> Array:
         if self._cache is None:
             raise RuntimeError("CrossEntropyLoss.backward called before forward")
         return F.cross_entropy_backward(dout, self._cache)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "CrossEntropyLoss()"
 
 
@@ -342,11 +353,11 @@ class GlobalAvgPool2d(Layer):
     used instead of Flatten + big Linear layers at the end of a network (GoogLeNet, ResNet).
     """
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         out, self._cache = F.global_avg_pool2d_forward(x)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         return F.global_avg_pool2d_backward(dout, self._take_cache())
 
 
@@ -363,7 +374,7 @@ class Residual(Layer):
     has keys like ``"3.body.0.weight"``.
     """
 
-    def __init__(self, body: Layer):
+    def __init__(self, body: Layer) -> None:
         if not isinstance(body, Layer):
             raise TypeError(f"body must be a course_lib Layer (e.g. a Sequential), got "
                             f"{type(body).__name__}")
@@ -378,7 +389,7 @@ class Residual(Layer):
     grads = property(lambda self: self._gather("grads"), doc="the body's gradients")
     buffers = property(lambda self: self._gather("buffers"), doc="the body's buffers")
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         check_array(x, "x", finite=False)
         fx = self.body.forward(x)
         if not isinstance(fx, np.ndarray) or fx.shape != x.shape:
@@ -389,25 +400,25 @@ class Residual(Layer):
         self._cache = F.ShapeCache(x.shape, x.dtype)
         return x + fx
 
-    def backward(self, dout):
+    def backward(self, dout: Array) -> Array:
         shape, dtype = self._take_cache()
         check_dout(dout, shape, dtype)
         return dout + self.body.backward(dout)
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> Self:
         self.training = bool(mode)
         self.body.train(mode)
         return self
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.body.zero_grad()
 
-    def astype(self, dtype):
+    def astype(self, dtype: npt.DTypeLike) -> Self:
         check_dtype(dtype)
         self.body.astype(dtype)
         self._cache = None
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         body = repr(self.body).replace("\n", "\n  ")
         return f"Residual(\n  (body): {body}\n)"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal, Self, overload
+
 import numpy as np
+import numpy.typing as npt
 
 from .layers import Layer
-from .validate import check_array, check_dtype
+from .validate import Array, check_array, check_dtype
 
 __all__ = ["Sequential"]
 
@@ -33,19 +36,19 @@ class Sequential(Layer):
     grads = property(lambda self: self._gather("grads"), doc="all layers' gradients")
     buffers = property(lambda self: self._gather("buffers"), doc="running statistics")
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Layer:
         return self.layers[i]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.layers)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         """Apply each layer in turn; returns the last output."""
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
-    def forward_with_activations(self, x) -> list[np.ndarray]:
+    def forward_with_activations(self, x: Array) -> list[Array]:
         """Outputs of every layer, in order (for feature-map pictures)."""
         outs = []
         for layer in self.layers:
@@ -53,7 +56,14 @@ class Sequential(Layer):
             outs.append(x)
         return outs
 
-    def backward(self, dout, input_grad: bool = True):
+    @overload
+    def backward(self, dout: Array, input_grad: Literal[True] = ...) -> Array: ...
+    @overload
+    def backward(self, dout: Array, input_grad: Literal[False]) -> None: ...
+    @overload
+    def backward(self, dout: Array, input_grad: bool) -> Array | None: ...
+
+    def backward(self, dout: Array, input_grad: bool = True) -> Array | None:
         """Back-propagate ``dout`` through the layers in reverse; returns dx.
 
         ``input_grad=False`` skips the gradient of the model's input (returns None), as
@@ -67,17 +77,17 @@ class Sequential(Layer):
         self.layers[0].backward_params(dout)
         return None
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> Self:
         self.training = bool(mode)
         for layer in self.layers:
             layer.train(mode)
         return self
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         for layer in self.layers:
             layer.zero_grad()
 
-    def astype(self, dtype):
+    def astype(self, dtype: npt.DTypeLike) -> Self:
         check_dtype(dtype)
         for layer in self.layers:
             layer.astype(dtype)
@@ -87,7 +97,7 @@ class Sequential(Layer):
         """Copies of every parameter and buffer, keyed like ``params``."""
         return {k: v.copy() for k, v in {**self.params, **self.buffers}.items()}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Copy arrays from ``state`` into the model (cast to the model's dtype).
 
         Keys and shapes must match, and values must be finite."""
@@ -103,7 +113,7 @@ class Sequential(Layer):
             check_array(new, f"state[{k!r}]", nonempty=False)
             v[...] = new.astype(v.dtype)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = "".join(f"\n  ({i}): " + repr(layer).replace("\n", "\n  ")
                         for i, layer in enumerate(self.layers))
         return f"Sequential({inner}\n)"

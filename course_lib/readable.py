@@ -12,7 +12,15 @@ from typing import NamedTuple
 import numpy as np
 
 from .functional import AvgPoolCache, MaxPoolCache, pad, unpad
-from .validate import Window, check_dout, conv_args, pool_args
+from .validate import (
+    Array,
+    IntPair,
+    Padding,
+    Window,
+    check_dout,
+    conv_args,
+    pool_args,
+)
 
 __all__ = [
     "conv2d", "conv2d_forward", "conv2d_backward",
@@ -38,12 +46,14 @@ def _patch(xp, n, i, j, window: Window):
     return xp[n, :, top:top + dh * (kh - 1) + 1:dh, left:left + dw * (kw - 1) + 1:dw]
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+def conv2d(x: Array, weight: Array, bias: Array | None = None, stride: IntPair = 1,
+           padding: Padding = 0, dilation: IntPair = 1) -> Array:
     """Loop version of ``course_lib.functional.conv2d``."""
     return conv2d_forward(x, weight, bias, stride, padding, dilation)[0]
 
 
-def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
+def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: IntPair = 1,
+    padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, ConvLoopCache]:
     """out[n, f, i, j] = bias[f] + sum(window(n, i, j) * weight[f]), one cell at a time.
 
     x: (N, C, H, W); weight: (F, C, KH, KW); bias: (F,) or None. Returns (out, cache).
@@ -62,7 +72,8 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return out, ConvLoopCache(xp, weight, window, (OH, OW), bias is not None)
 
 
-def conv2d_backward(dout, cache, input_grad: bool = True):
+def conv2d_backward(dout: Array, cache: ConvLoopCache, input_grad: bool = True
+                    ) -> tuple[Array | None, Array, Array | None]:
     """Each output cell sent its gradient back along the products that made it:
 
     dweight[f] += dout[n, f, i, j] * window(n, i, j)
@@ -87,12 +98,14 @@ def conv2d_backward(dout, cache, input_grad: bool = True):
     return (unpad(dxp, window.pad4) if input_grad else None), dweight, dbias
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
+def max_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
+               padding: IntPair = 0) -> Array:
     """Loop version of ``course_lib.functional.max_pool2d``."""
     return max_pool2d_forward(x, kernel_size, stride, padding)[0]
 
 
-def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
+def max_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
+    padding: IntPair = 0) -> tuple[Array, MaxPoolCache]:
     """out[n, c, i, j] = max of the (KH, KW) window of channel c; padding is -inf.
 
     x: (N, C, H, W). Returns (out (N, C, OH, OW), cache).
@@ -108,7 +121,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
     return out, MaxPoolCache(xp, out, window)
 
 
-def max_pool2d_backward(dout, cache):
+def max_pool2d_backward(dout: Array, cache: MaxPoolCache) -> Array:
     """The gradient of a window goes to its maximum only; on ties to the first maximum in
     row-major order (``np.argmax`` returns the first), as PyTorch does. Returns dx."""
     xp, out, window = cache
@@ -125,12 +138,14 @@ def max_pool2d_backward(dout, cache):
     return unpad(dxp, window.pad4)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
+def avg_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
+               padding: IntPair = 0) -> Array:
     """Loop version of ``course_lib.functional.avg_pool2d``."""
     return avg_pool2d_forward(x, kernel_size, stride, padding)[0]
 
 
-def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
+def avg_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
+    padding: IntPair = 0) -> tuple[Array, AvgPoolCache]:
     """out[n, c, i, j] = mean of the (KH, KW) window (zero padding counts, as in PyTorch).
 
     x: (N, C, H, W). Returns (out (N, C, OH, OW), cache).
@@ -146,7 +161,7 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
     return out, AvgPoolCache(xp.shape, out.shape, x.dtype, window)
 
 
-def avg_pool2d_backward(dout, cache):
+def avg_pool2d_backward(dout: Array, cache: AvgPoolCache) -> Array:
     """Every cell of a window gets dout / (KH * KW). Returns dx (N, C, H, W)."""
     xp_shape, out_shape, dtype, window = cache
     N, C, OH, OW = out_shape

@@ -13,8 +13,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 FLOAT_DTYPES = (np.float32, np.float64)
+
+# Names for the annotations of the public API.
+Array = npt.NDArray[np.floating]           # float32 or float64, checked by check_array
+IntArray = npt.NDArray[np.integer]         # class labels
+IntPair = int | tuple[int, int]            # kernel_size, stride, dilation: k or (kh, kw)
+Padding = int | tuple[int, int] | str      # p, (ph, pw), 'same' or 'valid'
+Seed = int | np.random.Generator | None    # what as_rng accepts
 
 
 def _describe(value) -> str:

@@ -12,6 +12,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ..validate import (
+    Array,
+    IntPair,
+    Padding,
     Window,
     check_array,
     check_dout,
@@ -20,7 +23,7 @@ from ..validate import (
 )
 
 
-def pad2d(x, padding, value: float = 0.0) -> np.ndarray:
+def pad2d(x: Array, padding: int | tuple[int, ...], value: float = 0.0) -> Array:
     """Pad the H and W axes of ``x``: (N, C, H, W) -> (N, C, H+top+bottom, W+left+right).
 
     padding: int (every side), (ph, pw) (ph above and below, pw left and right) or
@@ -30,7 +33,7 @@ def pad2d(x, padding, value: float = 0.0) -> np.ndarray:
     return pad(x, padding4(padding), value)
 
 
-def pad(x: np.ndarray, pad4: tuple[int, int, int, int], value: float = 0.0) -> np.ndarray:
+def pad(x: Array, pad4: tuple[int, int, int, int], value: float = 0.0) -> Array:
     """``pad2d`` without the checks, for the ops: pad4 is (top, bottom, left, right), as in
     ``Window.pad4``. Returns x itself when pad4 is all zeros."""
     top, bottom, left, right = pad4
@@ -42,15 +45,15 @@ def pad(x: np.ndarray, pad4: tuple[int, int, int, int], value: float = 0.0) -> n
     return out
 
 
-def unpad(xp: np.ndarray, pad4: tuple[int, int, int, int]) -> np.ndarray:
+def unpad(xp: Array, pad4: tuple[int, int, int, int]) -> Array:
     """The inverse of ``pad``: the view of (N, C, Hp, Wp) without its (top, bottom, left,
     right) border. A backward pass uses it to drop the gradient of the padding."""
     top, bottom, left, right = pad4
     return xp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right]
 
 
-def tap_view(xp: np.ndarray, top: int, left: int, stride: tuple[int, int],
-             out_hw: tuple[int, int]) -> np.ndarray:
+def tap_view(xp: Array, top: int, left: int, stride: tuple[int, int],
+             out_hw: tuple[int, int]) -> Array:
     """(N, C, OH, OW) view of ``xp`` whose cell (i, j) is ``xp[:, :, top + sh*i, left + sw*j]``.
 
     With (top, left) = (d*u, d*v), it holds, for every output cell, the input under kernel
@@ -71,12 +74,14 @@ class ConvCache(NamedTuple):
     has_bias: bool
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> np.ndarray:
+def conv2d(x: Array, weight: Array, bias: Array | None = None, stride: IntPair = 1,
+           padding: Padding = 0, dilation: IntPair = 1) -> Array:
     """2-D cross-correlation, like ``torch.nn.functional.conv2d``. See ``conv2d_forward``."""
     return conv2d_forward(x, weight, bias, stride, padding, dilation)[0]
 
 
-def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
+def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: IntPair = 1,
+    padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, ConvCache]:
     """Convolution (cross-correlation, no kernel flip) of a batch of images, as one matmul.
 
     out[n, f, i, j] = bias[f] + sum_{c, u, v} weight[f, c, u, v] * xp[n, c, s*i + d*u, s*j + d*v]
@@ -101,7 +106,8 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
                                                 bias is not None)
 
 
-def conv2d_backward(dout, cache: ConvCache, input_grad: bool = True):
+def conv2d_backward(dout: Array, cache: ConvCache, input_grad: bool = True
+                    ) -> tuple[Array | None, Array, Array | None]:
     """Backward pass of ``conv2d_forward``: three matmuls' worth of chain rule.
 
     With out = W cols (W = weight.reshape(F, -1)) and dout laid out like out, (F, N*OH*OW):
@@ -124,7 +130,7 @@ def conv2d_backward(dout, cache: ConvCache, input_grad: bool = True):
     return np.ascontiguousarray(unpad(dxp, window.pad4)), dweight, dbias
 
 
-def im2col(xp: np.ndarray, window: Window, out_hw: tuple[int, int]) -> np.ndarray:
+def im2col(xp: Array, window: Window, out_hw: tuple[int, int]) -> Array:
     """Every window of a padded batch as a column: (N, C, Hp, Wp) -> (C*KH*KW, N*OH*OW).
 
     cols[(c, u, v), (n, i, j)] = xp[n, c, s*i + d*u, s*j + d*v], rows in ``weight.reshape(F,
@@ -141,7 +147,8 @@ def im2col(xp: np.ndarray, window: Window, out_hw: tuple[int, int]) -> np.ndarra
     return cols.reshape(C * KH * KW, -1)
 
 
-def col2im(dcols: np.ndarray, xp_shape, window: Window, out_hw: tuple[int, int]) -> np.ndarray:
+def col2im(dcols: Array, xp_shape: tuple[int, ...], window: Window,
+           out_hw: tuple[int, int]) -> Array:
     """The adjoint of ``im2col``: (C*KH*KW, N*OH*OW) -> (N, C, Hp, Wp), every entry added
     back onto the pixel it came from; where windows overlap, the contributions add up."""
     N, C, Hp, Wp = xp_shape
@@ -154,7 +161,8 @@ def col2im(dcols: np.ndarray, xp_shape, window: Window, out_hw: tuple[int, int])
     return dxt.transpose(1, 0, 2, 3)
 
 
-def padded_shape(x_shape, pad4) -> tuple[int, int, int, int]:
+def padded_shape(x_shape: tuple[int, ...], pad4: tuple[int, int, int, int]
+                 ) -> tuple[int, int, int, int]:
     """(N, C, H + top + bottom, W + left + right)."""
     N, C, H, W = x_shape
     top, bottom, left, right = pad4

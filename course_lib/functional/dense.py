@@ -7,6 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..validate import (
+    Array,
     check_array,
     check_dout,
     check_same_dtype,
@@ -18,18 +19,18 @@ class ReluCache(NamedTuple):
     dtype: np.dtype
 
 
-def relu(x) -> np.ndarray:
+def relu(x: Array) -> Array:
     """max(x, 0) elementwise, any shape."""
     return relu_forward(x)[0]
 
 
-def relu_forward(x):
+def relu_forward(x: Array) -> tuple[Array, ReluCache]:
     """out = max(x, 0); the cache holds the mask x > 0 (the gradient at 0 is 0, as in PyTorch)."""
     check_array(x, "x")
     return np.maximum(x, 0), ReluCache(x > 0, x.dtype)
 
 
-def relu_backward(dout, cache: ReluCache):
+def relu_backward(dout: Array, cache: ReluCache) -> Array:
     """dx = dout where x > 0, else 0."""
     mask, dtype = cache
     check_dout(dout, mask.shape, dtype)
@@ -42,12 +43,13 @@ class LinearCache(NamedTuple):
     has_bias: bool
 
 
-def linear(x, weight, bias=None) -> np.ndarray:
+def linear(x: Array, weight: Array, bias: Array | None = None) -> Array:
     """out = x @ weight.T + bias, like ``torch.nn.functional.linear``."""
     return linear_forward(x, weight, bias)[0]
 
 
-def linear_forward(x, weight, bias=None):
+def linear_forward(x: Array, weight: Array, bias: Array | None = None
+                   ) -> tuple[Array, LinearCache]:
     """Fully connected layer.
 
     x : (N, D_in); weight : (D_out, D_in) as in PyTorch; bias : (D_out,) or None.
@@ -69,7 +71,7 @@ def linear_forward(x, weight, bias=None):
     return out, LinearCache(x, weight, bias is not None)
 
 
-def linear_backward(dout, cache: LinearCache):
+def linear_backward(dout: Array, cache: LinearCache) -> tuple[Array, Array, Array | None]:
     """dout : (N, D_out). Returns (dx (N, D_in), dweight (D_out, D_in), dbias (D_out,) or None)."""
     x, weight, has_bias = cache
     check_dout(dout, (x.shape[0], weight.shape[0]), x.dtype)

@@ -8,6 +8,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..validate import (
+    Array,
+    IntPair,
     Window,
     check_array,
     check_dout,
@@ -33,12 +35,14 @@ class AvgPoolCache(NamedTuple):
     window: Window
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0) -> np.ndarray:
+def max_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
+               padding: IntPair = 0) -> Array:
     """Max pooling, like ``torch.nn.functional.max_pool2d``. See ``max_pool2d_forward``."""
     return max_pool2d_forward(x, kernel_size, stride, padding)[0]
 
 
-def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
+def max_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
+    padding: IntPair = 0) -> tuple[Array, MaxPoolCache]:
     """Maximum over each (KH, KW) window, per channel.
 
     out[n, c, i, j] = max_{u, v} xp[n, c, s*i + u, s*j + v], xp padded with -inf.
@@ -59,7 +63,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
     return out, MaxPoolCache(xp, out, window)
 
 
-def max_pool2d_backward(dout, cache: MaxPoolCache):
+def max_pool2d_backward(dout: Array, cache: MaxPoolCache) -> Array:
     """Backward of max pooling: each window's gradient goes to its maximum.
 
     Ties: the whole gradient goes to the *first* maximum in row-major order within the
@@ -86,12 +90,14 @@ def max_pool2d_backward(dout, cache: MaxPoolCache):
     return unpad(dxp, window.pad4)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0) -> np.ndarray:
+def avg_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
+               padding: IntPair = 0) -> Array:
     """Average pooling, like ``torch.nn.functional.avg_pool2d``. See ``avg_pool2d_forward``."""
     return avg_pool2d_forward(x, kernel_size, stride, padding)[0]
 
 
-def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
+def avg_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
+    padding: IntPair = 0) -> tuple[Array, AvgPoolCache]:
     """Mean over each (KH, KW) window, per channel.
 
     Zero padding counts in the mean (PyTorch's default ``count_include_pad=True``).
@@ -109,7 +115,7 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
     return out, AvgPoolCache(xp.shape, out.shape, x.dtype, window)
 
 
-def avg_pool2d_backward(dout, cache: AvgPoolCache):
+def avg_pool2d_backward(dout: Array, cache: AvgPoolCache) -> Array:
     """Backward of average pooling: each window spreads dout / (KH*KW) over its cells.
 
     Shape: dout (N, C, OH, OW) -> dx (N, C, H, W).
@@ -132,13 +138,13 @@ class ShapeCache(NamedTuple):
     dtype: np.dtype
 
 
-def global_avg_pool2d(x) -> np.ndarray:
+def global_avg_pool2d(x: Array) -> Array:
     """Mean of every channel over all positions, (N, C, H, W) -> (N, C): like
     ``torch.nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)``. See the forward below."""
     return global_avg_pool2d_forward(x)[0]
 
 
-def global_avg_pool2d_forward(x):
+def global_avg_pool2d_forward(x: Array) -> tuple[Array, ShapeCache]:
     """Global average pooling: one number per channel, the mean of its H*W values.
 
     out[n, c] = 1 / (H W) * sum_{i, j} x[n, c, i, j]
@@ -151,7 +157,7 @@ def global_avg_pool2d_forward(x):
     return x.mean(axis=(2, 3)), ShapeCache(x.shape, x.dtype)
 
 
-def global_avg_pool2d_backward(dout, cache: ShapeCache):
+def global_avg_pool2d_backward(dout: Array, cache: ShapeCache) -> Array:
     """Backward of global average pooling: every position gets an equal share.
 
     d out[n, c] / d x[n, c, i, j] = 1 / (H W), so dx[n, c, i, j] = dout[n, c] / (H W).

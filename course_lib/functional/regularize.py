@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..validate import (
+    Array,
+    Seed,
     as_rng,
     check_array,
     check_dout,
@@ -27,8 +29,9 @@ class DropoutCache(NamedTuple):
     p: float
 
 
-def batch_norm2d_forward(x, weight, bias, running_mean=None, running_var=None,
-                         training: bool = True, momentum: float = 0.1, eps: float = 1e-5):
+def batch_norm2d_forward(x: Array, weight: Array, bias: Array, running_mean: Array | None = None,
+                         running_var: Array | None = None, training: bool = True,
+                         momentum: float = 0.1, eps: float = 1e-5) -> tuple[Array, BatchNormCache]:
     """Batch normalisation per channel, like ``torch.nn.functional.batch_norm``.
 
     training: mu, var = mean and *biased* variance of x over (N, H, W) per channel; the
@@ -75,7 +78,7 @@ def batch_norm2d_forward(x, weight, bias, running_mean=None, running_var=None,
     return out, BatchNormCache(xhat, inv_std, weight, training)
 
 
-def batch_norm2d_backward(dout, cache: BatchNormCache):
+def batch_norm2d_backward(dout: Array, cache: BatchNormCache) -> tuple[Array, Array, Array]:
     """Backward of ``batch_norm2d_forward``. Returns (dx, dweight, dbias).
 
     training (mu, var depend on x), with M = N*H*W values per channel:
@@ -96,7 +99,8 @@ def batch_norm2d_backward(dout, cache: BatchNormCache):
     return dx * (inv_std[:, None, None] / m), dweight, dbias
 
 
-def dropout_forward(x, p: float, rng, training: bool = True):
+def dropout_forward(x: Array, p: float, rng: Seed, training: bool = True
+                    ) -> tuple[Array, DropoutCache]:
     """Inverted dropout: zero each entry with probability p, scale the rest by 1 / (1 - p).
 
     The expected output equals x, so eval mode (or p = 0) is the identity.
@@ -117,7 +121,7 @@ def _keep_scale(p, dtype):
     return dtype.type(0.0 if p == 1.0 else 1.0 / (1.0 - p))
 
 
-def dropout_backward(dout, cache: DropoutCache):
+def dropout_backward(dout: Array, cache: DropoutCache) -> Array:
     """dx = dout * mask / (1 - p): the kept entries pass the gradient through, scaled."""
     mask, p = cache
     check_dout(dout, mask.shape, mask.dtype)

@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..validate import (
+    Array,
+    IntArray,
     check_array,
     check_dout,
     check_labels,
@@ -23,12 +25,12 @@ class LogSoftmaxCache(NamedTuple):
     axis: int
 
 
-def softmax(z, axis: int = -1) -> np.ndarray:
+def softmax(z: Array, axis: int = -1) -> Array:
     """exp(z) / sum(exp(z)) along ``axis``, computed stably. See ``softmax_forward``."""
     return softmax_forward(z, axis)[0]
 
 
-def softmax_forward(z, axis: int = -1):
+def softmax_forward(z: Array, axis: int = -1) -> tuple[Array, SoftmaxCache]:
     """Softmax along ``axis``, shifted by the max so exp never overflows.
 
     softmax(z) = softmax(z - max(z)): adding a constant does not change it.
@@ -40,19 +42,19 @@ def softmax_forward(z, axis: int = -1):
     return p, SoftmaxCache(p, axis)
 
 
-def softmax_backward(dout, cache: SoftmaxCache):
+def softmax_backward(dout: Array, cache: SoftmaxCache) -> Array:
     """dz = p * (dout - sum(dout * p)) along the softmax axis (the Jacobian-vector product)."""
     p, axis = cache
     check_dout(dout, p.shape, p.dtype)
     return p * (dout - (dout * p).sum(axis=axis, keepdims=True))
 
 
-def log_softmax(z, axis: int = -1) -> np.ndarray:
+def log_softmax(z: Array, axis: int = -1) -> Array:
     """log(softmax(z)) along ``axis`` via log-sum-exp. See ``log_softmax_forward``."""
     return log_softmax_forward(z, axis)[0]
 
 
-def log_softmax_forward(z, axis: int = -1):
+def log_softmax_forward(z: Array, axis: int = -1) -> tuple[Array, LogSoftmaxCache]:
     """log softmax(z) = (z - m) - log(sum(exp(z - m))), m = max(z): finite for any finite z.
 
     Returns out (same shape as z) and a cache for ``log_softmax_backward``.
@@ -63,7 +65,7 @@ def log_softmax_forward(z, axis: int = -1):
     return out, LogSoftmaxCache(out, axis)
 
 
-def log_softmax_backward(dout, cache: LogSoftmaxCache):
+def log_softmax_backward(dout: Array, cache: LogSoftmaxCache) -> Array:
     """dz = dout - softmax(z) * sum(dout) along the axis."""
     out, axis = cache
     check_dout(dout, out.shape, out.dtype)
@@ -75,12 +77,12 @@ class CrossEntropyCache(NamedTuple):
     target: np.ndarray         # (N,) class indices
 
 
-def cross_entropy(logits, target) -> float:
+def cross_entropy(logits: Array, target: IntArray) -> float:
     """Mean cross-entropy of integer labels under softmax(logits), like ``F.cross_entropy``."""
     return cross_entropy_forward(logits, target)[0]
 
 
-def cross_entropy_forward(logits, target):
+def cross_entropy_forward(logits: Array, target: IntArray) -> tuple[float, CrossEntropyCache]:
     """loss = -mean_n log softmax(logits[n])[target[n]].
 
     logits : (N, K) float; target : (N,) integer class indices in [0, K).
@@ -94,7 +96,7 @@ def cross_entropy_forward(logits, target):
     return float(loss), CrossEntropyCache(logp, target)
 
 
-def cross_entropy_backward(dout=1.0, cache: CrossEntropyCache | None = None):
+def cross_entropy_backward(dout: float = 1.0, cache: CrossEntropyCache | None = None) -> Array:
     """dlogits = dout * (softmax(logits) - onehot(target)) / N: the famous p - y.
 
     dout : the upstream gradient of the scalar loss (1.0 when the loss is the output).
