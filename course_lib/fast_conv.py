@@ -60,7 +60,7 @@ def conv2d(x: Array, weight: Array, bias: Array | None = None, stride: IntPair =
 
 
 def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: IntPair = 1,
-    padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, FastConvCache]:
+                   padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, FastConvCache]:
     """``functional.conv2d_forward`` with tricks 1 and 2; same arguments, same result.
 
     Shape: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None -> out (N, F, OH, OW).

@@ -53,7 +53,7 @@ def conv2d(x: Array, weight: Array, bias: Array | None = None, stride: IntPair =
 
 
 def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: IntPair = 1,
-    padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, ConvLoopCache]:
+                   padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, ConvLoopCache]:
     """out[n, f, i, j] = bias[f] + sum(window(n, i, j) * weight[f]), one cell at a time.
 
     x: (N, C, H, W); weight: (F, C, KH, KW); bias: (F,) or None. Returns (out, cache).
@@ -105,7 +105,7 @@ def max_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
 
 
 def max_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
-    padding: IntPair = 0) -> tuple[Array, MaxPoolCache]:
+                       padding: IntPair = 0) -> tuple[Array, MaxPoolCache]:
     """out[n, c, i, j] = max of the (KH, KW) window of channel c; padding is -inf.
 
     x: (N, C, H, W). Returns (out (N, C, OH, OW), cache).
@@ -145,7 +145,7 @@ def avg_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
 
 
 def avg_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
-    padding: IntPair = 0) -> tuple[Array, AvgPoolCache]:
+                       padding: IntPair = 0) -> tuple[Array, AvgPoolCache]:
     """out[n, c, i, j] = mean of the (KH, KW) window (zero padding counts, as in PyTorch).
 
     x: (N, C, H, W). Returns (out (N, C, OH, OW), cache).

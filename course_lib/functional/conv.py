@@ -81,7 +81,7 @@ def conv2d(x: Array, weight: Array, bias: Array | None = None, stride: IntPair =
 
 
 def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: IntPair = 1,
-    padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, ConvCache]:
+                   padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, ConvCache]:
     """Convolution (cross-correlation, no kernel flip) of a batch of images, as one matmul.
 
     out[n, f, i, j] = bias[f] + sum_{c, u, v} weight[f, c, u, v] * xp[n, c, s*i + d*u, s*j + d*v]

@@ -42,7 +42,7 @@ def max_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
 
 
 def max_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
-    padding: IntPair = 0) -> tuple[Array, MaxPoolCache]:
+                       padding: IntPair = 0) -> tuple[Array, MaxPoolCache]:
     """Maximum over each (KH, KW) window, per channel.
 
     out[n, c, i, j] = max_{u, v} xp[n, c, s*i + u, s*j + v], xp padded with -inf.
@@ -97,7 +97,7 @@ def avg_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
 
 
 def avg_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
-    padding: IntPair = 0) -> tuple[Array, AvgPoolCache]:
+                       padding: IntPair = 0) -> tuple[Array, AvgPoolCache]:
     """Mean over each (KH, KW) window, per channel.
 
     Zero padding counts in the mean (PyTorch's default ``count_include_pad=True``).
