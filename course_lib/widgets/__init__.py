@@ -21,6 +21,14 @@ controls with one redraw; ``explorer.png`` is the current picture as PNG bytes;
 explorer class, so the tests and benchmarks keep no list of their own. ``KERNELS`` are the
 KernelEditor's presets.
 
+Writing an explorer
+-------------------
+Subclass ``Explorer`` (``_base``): create the axes and artists in ``_build`` (with the
+helpers of ``drawing``), compute the state and readout in ``_compute``, move the artists in
+``_draw``; name every control in a "Controls" paragraph of the class docstring, define
+``demo()``, and import the class here. The tests, the benchmark and the layout check then
+cover it with no other change. ``rendering`` turns the figure into PNG bytes quickly.
+
 Rendering
 ---------
 Each explorer owns one persistent matplotlib ``Figure`` on the Agg canvas (never created

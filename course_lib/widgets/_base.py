@@ -86,6 +86,9 @@ class Explorer:
     readout : the current text readout (also shown, HTML-escaped, under the picture).
     widget : the ipywidgets container to display.
     static_figure() : the matplotlib Figure of the current state.
+
+    A subclass's docstring names all its controls, as ``name``, in a paragraph that starts
+    with "Controls" (tests/test_widgets.py holds every demo to it).
     """
 
     figsize: ClassVar[tuple[float, float]] = (10.0, 4.0)
