@@ -5,10 +5,13 @@ course_lib.functional, move the artists, draw (blitted) and encode the PNG. Run:
 
     .venv/bin/python benchmarks/bench_widgets.py [--repeats 30]
 
-Prints, per explorer: the time to build it (first draw, with the constrained layout),
-the median and 90th percentile of a control change, its median CPU time (what the wall
-time would be on an idle machine: on a loaded one the wall time is noisy), and the
-median of a full (non-blitted) draw. Set OPENBLAS_NUM_THREADS=1 on a busy machine.
+Every explorer (``course_lib.widgets.explorer_classes()``) is built by its ``demo()`` (the
+lesson's size), once per control that has values to go through (sliders and selections),
+and that control is cycled through its values. Prints, per explorer and control: the time
+to build it (first draw, with the constrained layout), the median and 90th percentile of a
+control change, its median CPU time (what the wall time would be on an idle machine: on a
+loaded one the wall time is noisy), and the median of a full (non-blitted) draw. Set
+OPENBLAS_NUM_THREADS=1 on a busy machine.
 """
 
 from __future__ import annotations
@@ -17,52 +20,25 @@ import argparse
 import os
 import statistics
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
-import numpy as np
-
-from course_lib import widgets as cw
-from course_lib.data import load_mnist, normalize
-from course_lib.models import lenet
+from course_lib.widgets import Explorer, explorer_classes
 
 
-def cases():
-    """(name, constructor, control name, values to cycle) for each explorer."""
-    rng = np.random.default_rng(0)
-    mnist = load_mnist(download=False)
-    digits = normalize(mnist.x_test[:16])
-    digit = digits[0, 0]
-    photo = cw.sample_photo(256)
-    return [
-        ("KernelEditor 28x28 digit", lambda: cw.KernelEditor(digit), "preset",
-         list(cw.KERNELS)),
-        ("KernelEditor 256x256 photo", lambda: cw.KernelEditor(photo), "preset",
-         list(cw.KERNELS)),
-        ("KernelEditor 256x256 photo, one cell", lambda: cw.KernelEditor(photo, "sobel x"),
-         "k11", [0.0, 1.0, -1.0, 2.0]),
-        ("SlidingWindowStepper 7x7", lambda: cw.SlidingWindowStepper(
-            rng.integers(0, 9, (7, 7)).astype(float), cw.KERNELS["sobel x"], padding=1),
-         "step", list(range(49))),
-        ("SlidingWindowStepper 28x28 digit", lambda: cw.SlidingWindowStepper(
-            digit, cw.KERNELS["sobel x"]), "step", list(range(0, 676, 7))),
-        ("ConvArithmeticExplorer", lambda: cw.ConvArithmeticExplorer(), "stride", [1, 2, 3, 4]),
-        ("PoolingExplorer 28x28 digit (shift)", lambda: cw.PoolingExplorer(digit), "shift",
-         [-2, -1, 0, 1, 2]),
-        ("PoolingExplorer 256x256 photo (shift)", lambda: cw.PoolingExplorer(photo), "shift",
-         [-2, -1, 0, 1, 2]),
-        ("TemperatureExplorer 10 classes", lambda: cw.TemperatureExplorer(
-            rng.standard_normal(10) * 3), "temperature", [0.1, 0.3, 1.0, 3.0, 10.0]),
-        ("BackwardStepper 8x8, 4 filters", lambda: cw.BackwardStepper(
-            rng.standard_normal((1, 8, 8)), rng.standard_normal((4, 1, 3, 3)), padding=1),
-         "j", list(range(8))),
-        ("FeatureMapExplorer lenet (channel)", lambda: cw.FeatureMapExplorer(
-            lenet(0), digits), "channel", list(range(16))),
-        ("FeatureMapExplorer lenet (image)", lambda: cw.FeatureMapExplorer(
-            lenet(0), digits), "image", list(range(16))),
-        ("ShiftExplorer shipped MLP + LeNet (dx)", lambda: cw.ShiftExplorer(
-            mnist.x_test[:8], mnist.y_test[:8]), "dx", list(range(-4, 5))),
-        ("ShiftExplorer shipped MLP + LeNet (image)", lambda: cw.ShiftExplorer(
-            mnist.x_test[:8], mnist.y_test[:8]), "image", list(range(8))),
-    ]
+def cases() -> Iterator[tuple[str, Callable[[], Explorer], str, list[Any]]]:
+    """(name, constructor, control name, values to cycle) for every control of every
+    explorer that has at least two values to go through."""
+    for cls in explorer_classes():
+        probe = cls.demo()
+        for control in probe.controls:
+            try:
+                values = [value for _, value in probe.control_values(control)]
+            except TypeError:  # number boxes, buttons, a stepper's Play
+                continue
+            if len(values) > 1:
+                yield f"{cls.__name__} ({control})", cls.demo, control, values
+        probe.close()
 
 
 def ms(samples):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numbers
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -324,3 +325,16 @@ def check_dtype(dtype, name: str = "dtype") -> np.dtype:
     if dt not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got {dt}")
     return dt
+
+
+_Choice = TypeVar("_Choice")
+
+
+def check_choice(value: object, name: str, choices: Iterable[_Choice]) -> _Choice:
+    """Return the one of ``choices`` that ``value`` equals (same type); else ValueError
+    listing them."""
+    options = tuple(choices)
+    for option in options:
+        if value is option or (isinstance(value, type(option)) and value == option):
+            return option
+    raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")

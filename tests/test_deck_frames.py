@@ -24,9 +24,7 @@ from course_lib.widgets._base import DECK_FRAMES_ENV, MAX_DECK_FRAMES
 
 @pytest.fixture(scope="module")
 def explorers():
-    digit = np.zeros((28, 28), np.float32)
-    digit[6:22, 12:15] = 1.0
-    return make_all(digit, cw.sample_photo(32), np.random.default_rng(0))
+    return make_all()
 
 
 def test_every_explorer_prerenders_its_deck_control(explorers):
@@ -57,7 +55,7 @@ def test_long_sliders_are_subsampled_keeping_the_current_value():
 
 
 def test_frames_only_when_a_deck_asks(explorers, monkeypatch):
-    pooling = explorers["pooling"]
+    pooling = explorers["PoolingExplorer"]
     monkeypatch.delenv(DECK_FRAMES_ENV, raising=False)
     assert FRAMES_MIME not in pooling._repr_mimebundle_()
     monkeypatch.setenv(DECK_FRAMES_ENV, "1")
@@ -67,7 +65,7 @@ def test_frames_only_when_a_deck_asks(explorers, monkeypatch):
 
 
 def test_an_explorer_without_deck_control_says_so(explorers):
-    explorer = explorers["pooling"]
+    explorer = explorers["PoolingExplorer"]
     explorer.deck_control = None
     try:
         with pytest.raises(ValueError, match="PoolingExplorer has no deck_control"):

@@ -27,10 +27,9 @@ from PIL import Image
 
 from course_lib import viz
 from course_lib import widgets as cw
-from course_lib.data import load_mnist, normalize
-from course_lib.paths import WEIGHTS_DIR
-from course_lib.train import confusion_matrix, load_model
-from course_lib.widgets import _base as base
+from course_lib.data import load_mnist
+from course_lib.train import confusion_matrix
+from course_lib.widgets import rendering
 
 MIN_TEXT_PX = 14.6      # 11 pt on a 96-dpi screen is 11 * 96 / 72 = 14.67 px
 MAX_WIDTH_PX = 1100     # JupyterLab's output column on a 1280-wide screen
@@ -120,32 +119,16 @@ def mnist():
 
 
 def make_explorers():
-    """name -> constructor: explorers as test_widgets builds them and as the lessons do."""
-    rng = np.random.default_rng(0)
-    digit, photo = digit_image(), cw.sample_photo(64)
-    x = rng.standard_normal((2, 12, 12)).astype(np.float32)
-    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
-    logits = rng.standard_normal(10) * 3
+    """name -> constructor: every explorer as its ``demo()`` builds it (the lesson's size,
+    MNIST digits and the shipped networks), and the other sizes lessons show."""
     x5 = np.array([[3, 1, 0, 2, 4], [1, 0, 3, 1, 2], [2, 4, 1, 0, 1], [0, 1, 2, 3, 1],
                    [4, 2, 0, 1, 3]], dtype=np.float32)
-    makers = {
-        "KernelEditor": lambda: cw.KernelEditor({"photo": photo, "digit": digit}, "sobel x"),
-        "SlidingWindowStepper": lambda: cw.SlidingWindowStepper(
-            digit[5:12, 10:17], cw.KERNELS["laplacian"], stride=2, padding=1),
+    makers = {cls.__name__: cls.demo for cls in cw.explorer_classes()}
+    makers.update({
         "SlidingWindowStepper 5x5": lambda: cw.SlidingWindowStepper(x5, cw.KERNELS["sobel x"]),
-        "ConvArithmeticExplorer": lambda: cw.ConvArithmeticExplorer(8, 3, 1, 2, 1),
-        "PoolingExplorer": lambda: cw.PoolingExplorer(digit, 2, shift=1),
         "PoolingExplorer 4x4": lambda: cw.PoolingExplorer(x5[:4, :4], 2),
         "PoolingExplorer 256x256": lambda: cw.PoolingExplorer(cw.sample_photo(256), 2),
-        "TemperatureExplorer": lambda: cw.TemperatureExplorer(logits),
-        "BackwardStepper": lambda: cw.BackwardStepper(x[:, :6, :6], w, stride=2, padding=1),
-        "FeatureMapExplorer LeNet": lambda: cw.FeatureMapExplorer(
-            load_model(WEIGHTS_DIR / "lenet.npz"), normalize(mnist().x_test[:4]),
-            mnist().y_test[:4]),
-    }
-    if hasattr(cw, "ShiftExplorer"):  # the shipped MLP and LeNet, as in the lesson
-        makers["ShiftExplorer"] = lambda: cw.ShiftExplorer(mnist().x_test[:4],
-                                                           mnist().y_test[:4], dx=3)
+    })
     return makers
 
 
@@ -230,7 +213,7 @@ def test_reused_pixels_equal_a_fresh_draw(monkeypatch):
                 for where in states(explorer, rng)]
 
     reused = pictures()
-    monkeypatch.setattr(base, "_pixel_region", lambda *args: None)
+    monkeypatch.setattr(rendering, "pixel_region", lambda *args: None)
     for (where, a), (_, b) in zip(reused, pictures(), strict=True):
         assert np.array_equal(a, b), f"{name}, {where}: {(a != b).any(axis=-1).mean():.2%} differ"
 

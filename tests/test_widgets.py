@@ -5,8 +5,11 @@ notebook output carries a PNG fallback with a stable text/plain."""
 from __future__ import annotations
 
 import base64
+import importlib
+import inspect
 import io
 import itertools
+import pkgutil
 import re
 
 import ipywidgets as W
@@ -88,35 +91,16 @@ def tiny_models(size: int = 12) -> dict:
                                Linear(2 * ((size - 2) // 2) ** 2, 10, rng=2))}
 
 
-def make_all(digit, photo, rng):
-    """One of each explorer, on small data."""
-    x = rng.standard_normal((2, 12, 12)).astype(np.float32)
-    images = rng.random((3, 1, 12, 12)).astype(np.float32)
-    return {
-        "kernel": cw.KernelEditor({"photo": photo, "digit": digit}, "sobel x"),
-        "stepper": cw.SlidingWindowStepper(digit[5:12, 10:17], cw.KERNELS["laplacian"],
-                                           stride=2, padding=1),
-        "arithmetic": cw.ConvArithmeticExplorer(8, 3, 1, 2, 1),
-        "pooling": cw.PoolingExplorer(digit, 2, shift=1),
-        "temperature": cw.TemperatureExplorer(rng.standard_normal(10) * 3),
-        "backward": cw.BackwardStepper(x[:, :6, :6], rng.standard_normal((3, 2, 3, 3))
-                                       .astype(np.float32), stride=2, padding=1),
-        "feature_maps": cw.FeatureMapExplorer(small_model(), images, np.array([1, 2, 3])),
-        "shift": cw.ShiftExplorer(tiny_digits(3), np.array([0, 1, 2]), tiny_models(), dx=1),
-    }
+def make_all() -> dict:
+    """Every explorer the package defines, as its ``demo()`` builds it: {class name: explorer}."""
+    return {cls.__name__: cls.demo() for cls in cw.explorer_classes()}
 
 
-WIGGLE = {"kernel": ["k11", "border", "image"], "stepper": ["step"],
-          "arithmetic": ["stride", "padding"], "pooling": ["shift", "kernel_size", "mode"],
-          "temperature": ["temperature"],
-          "backward": ["i", "f"], "feature_maps": ["channel", "layer", "image", "scale"],
-          "shift": ["dx", "dy", "image"]}
-
-
-def wiggle(name, explorer, k: int) -> None:
-    """Move explorer ``name``'s controls to the k-th of a cycle of settings."""
-    for n, control_name in enumerate(WIGGLE[name]):
-        c = explorer.controls[control_name]
+def wiggle(explorer, k: int) -> None:
+    """Move every control of ``explorer`` (one after the other, each change an update) to
+    the k-th of a cycle of settings; the n-th control changes every n-th step."""
+    controls = [c for c in explorer.controls.values() if not isinstance(c, (W.Play, W.Button))]
+    for n, c in enumerate(controls):
         kk = k // (n + 1)
         if hasattr(c, "options"):
             option = c.options[kk % len(c.options)]
@@ -125,8 +109,19 @@ def wiggle(name, explorer, k: int) -> None:
             c.value = 10 ** (c.min + (kk % 7) * (c.max - c.min) / 6)
         elif isinstance(c, W.FloatText):
             c.value = float(kk % 5 - 2)
-        else:
+        elif isinstance(c, W.Checkbox):
+            c.value = bool(kk % 2)
+        elif isinstance(c, (W.IntSlider, W.FloatSlider)):
             c.value = c.min + kk % (c.max - c.min + 1)
+        else:
+            raise TypeError(f"wiggle() has no values for a {type(c).__name__}: teach it")
+
+
+def documented_controls(cls) -> set[str]:
+    """The ``names`` in the paragraph of ``cls``'s docstring that starts with 'Controls'."""
+    paragraph = re.search(r"^Controls\b(.*?)(?:\n\s*\n|\Z)", inspect.getdoc(cls) or "",
+                          re.MULTILINE | re.DOTALL)
+    return set(re.findall(r"``(\w+)``", paragraph.group(1))) if paragraph else set()
 
 
 # ---------------------------------------------------------------------- KernelEditor
@@ -214,7 +209,7 @@ def test_kernel_editor_rejects_bad_input(digit):
         cw.KernelEditor(digit, np.ones((2, 2)))
     with pytest.raises(ValueError, match="border must be one of"):
         cw.KernelEditor(digit, border="wrap")
-    with pytest.raises(ValueError, match="size must be between"):
+    with pytest.raises(ValueError, match="size must be >= 8"):
         cw.sample_photo(4)
 
 
@@ -422,7 +417,7 @@ def test_temperature_rejects_bad_input():
         cw.TemperatureExplorer(np.zeros(1))
     with pytest.raises(ValueError, match="labels must be a sequence of 3"):
         cw.TemperatureExplorer(np.zeros(3), labels=["a", "b"])
-    with pytest.raises(ValueError, match="temperature must be in"):
+    with pytest.raises(ValueError, match="temperature must be >= 0.01"):
         cw.TemperatureExplorer(np.zeros(3), temperature=0.0)
     with pytest.raises(ValueError, match="finite"):
         cw.TemperatureExplorer(np.array([0.0, np.inf]))
@@ -603,9 +598,9 @@ def test_shift_explorer_rejects_bad_input():
         cw.ShiftExplorer(images, labels, {"dense": models["dense"]})
     with pytest.raises(TypeError, match="models must be a dict of two names"):
         cw.ShiftExplorer(images, labels, [models["dense"], models["conv"]])
-    with pytest.raises(ValueError, match=r"image must be an index in \[0, 1\], got 2"):
+    with pytest.raises(ValueError, match=r"image must be <= 1, got 2"):
         cw.ShiftExplorer(images, labels, models, image=2)
-    with pytest.raises(ValueError, match=r"dx must be in \[-4, 4\], got 5"):
+    with pytest.raises(ValueError, match=r"dx must be <= 4, got 5"):
         cw.ShiftExplorer(images, labels, models, dx=5)
     with pytest.raises(ValueError, match="dy must be >= -4"):
         cw.ShiftExplorer(images, labels, models, dy=-5)
@@ -622,20 +617,39 @@ def count_artists(fig):
 
 
 @pytest.fixture(scope="module")
-def explorers(digit, photo):
-    return make_all(digit, photo, np.random.default_rng(0))
+def explorers():
+    return make_all()
+
+
+def test_every_explorer_is_found_exported_and_has_a_demo():
+    for module in pkgutil.iter_modules(cw.__path__):  # a module __init__ forgot included
+        importlib.import_module(f"{cw.__name__}.{module.name}")
+    classes = cw.explorer_classes()
+    exported = [getattr(cw, name) for name in cw.__all__]
+    assert classes and set(classes) == {c for c in exported if isinstance(c, type)
+                                        and issubclass(c, cw.Explorer) and c is not cw.Explorer}
+    for cls in classes:
+        assert "demo" in vars(cls), f"{cls.__name__} defines no demo() classmethod"
+        first, second = cls.demo(), cls.demo()
+        assert type(first) is cls and first.controls, cls.__name__
+        assert (repr(first), first.readout) == (repr(second), second.readout), \
+            f"{cls.__name__}.demo() is not deterministic"
+        for explorer in (first, second):
+            explorer.close()
+    with pytest.raises(NotImplementedError, match="Explorer defines no demo"):
+        cw.Explorer.demo()
 
 
 def test_redraws_reuse_one_figure_without_leaks(explorers, rendering, monkeypatch):
     plt.close("all")
     for name, ex in explorers.items():
         fig = ex.static_figure()
-        wiggle(name, ex, 1)
+        wiggle(ex, 1)
         before = count_artists(fig)
-        # every explorer: 100 updates that move the artists; one also renders each of them
-        monkeypatch.setattr(ex, "auto_render", name == "temperature")
+        # every explorer: 100 rounds of updates that move the artists; one also renders each
+        monkeypatch.setattr(ex, "auto_render", name == "TemperatureExplorer")
         for k in range(100):
-            wiggle(name, ex, k)
+            wiggle(ex, k)
         assert ex.png[:4] == b"\x89PNG"
         assert ex.static_figure() is fig
         assert count_artists(fig) == before, name
@@ -649,7 +663,7 @@ def png_array(data: bytes) -> np.ndarray:
 def test_blitted_png_equals_a_full_redraw(explorers, rendering):
     for name, ex in explorers.items():
         for k in (3,):
-            wiggle(name, ex, k)
+            wiggle(ex, k)
             blit, full = png_array(ex.png), png_array(ex._render(full=True))
             differ = np.abs(blit - full).max(axis=-1) > 40
             assert differ.mean() < 0.002, (name, differ.mean())
@@ -679,7 +693,7 @@ def test_mimebundle_has_widget_png_and_stable_text(explorers, rendering):
         assert not re.search(r"0x[0-9a-f]{6,}|model_id|[0-9a-f]{32}", text), text
         assert isinstance(ex.readout, str) and ex.readout
         assert ex.readout.split("\n")[0] in ex._html.value or "&" in ex._html.value
-    png = explorers["temperature"].static_figure()._repr_png_()  # shows as an image
+    png = explorers["TemperatureExplorer"].static_figure()._repr_png_()  # shows as an image
     assert png[:4] == b"\x89PNG"
     a, b = cw.ConvArithmeticExplorer(), cw.ConvArithmeticExplorer()
     assert repr(a) == repr(b) == ("ConvArithmeticExplorer(input_size=7, kernel_size=3, "
@@ -689,7 +703,7 @@ def test_mimebundle_has_widget_png_and_stable_text(explorers, rendering):
 def test_nbconvert_html_shows_the_png_without_widget_state(explorers, rendering):
     from nbconvert import HTMLExporter
 
-    ex = explorers["temperature"]
+    ex = explorers["TemperatureExplorer"]
     bundle = ex._repr_mimebundle_()
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("explorer", execution_count=1)
@@ -706,16 +720,11 @@ def test_nbconvert_html_shows_the_png_without_widget_state(explorers, rendering)
 
 
 def test_controls_readout_widget_contract(explorers):
-    names = {"kernel": {"preset", "normalise", "border", "k00", "k22"},
-             "stepper": {"step", "play"},
-             "arithmetic": {"input_size", "kernel_size", "padding", "stride", "dilation"},
-             "pooling": {"kernel_size", "stride", "mode", "shift"},
-             "temperature": {"temperature"},
-             "backward": {"f", "i", "j", "channel"},
-             "feature_maps": {"image", "layer", "channel", "scale"},
-             "shift": {"image", "dy", "dx"}}
+    """Every explorer's controls are the ones its docstring's Controls paragraph names (the
+    names lessons and students drive it with), all displayable widgets in its container."""
     for name, ex in explorers.items():
-        assert names[name] <= set(ex.controls), name
+        assert documented_controls(type(ex)) == set(ex.controls), name
+        assert ex.deck_control is None or ex.deck_control in ex.controls, name
         assert isinstance(ex.widget, W.Box)
         assert all(isinstance(c, W.DOMWidget) for c in ex.controls.values())
 

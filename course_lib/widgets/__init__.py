@@ -15,8 +15,19 @@ Every explorer has ``.controls`` (name -> ipywidgets control: set ``.value`` to 
 ``course_lib.functional`` (see each class). ``with explorer.hold(): ...`` changes several
 controls with one redraw; ``explorer.png`` is the current picture as PNG bytes;
 ``Explorer.auto_render = False`` skips drawing on updates (state only, e.g. in tests).
-``sample_photo(size)`` is a grayscale photo (matplotlib's Grace Hopper sample) for the
-KernelEditor; ``KERNELS`` its presets.
+``ExplorerClass.demo()`` builds one as its lesson shows it, from small deterministic inputs
+(``sample_photo(size)``, a grayscale photo: matplotlib's Grace Hopper sample;
+``sample_digits(n)``, the first MNIST test digits); ``explorer_classes()`` lists every
+explorer class, so the tests and benchmarks keep no list of their own. ``KERNELS`` are the
+KernelEditor's presets.
+
+Writing an explorer
+-------------------
+Subclass ``Explorer`` (``_base``): create the axes and artists in ``_build`` (with the
+helpers of ``drawing``), compute the state and readout in ``_compute``, move the artists in
+``_draw``; name every control in a "Controls" paragraph of the class docstring, define
+``demo()``, and import the class here. The tests, the benchmark and the layout check then
+cover it with no other change. ``rendering`` turns the figure into PNG bytes quickly.
 
 Rendering
 ---------
@@ -47,13 +58,27 @@ from ._base import Explorer
 from .arithmetic import ConvArithmeticExplorer, conv_arithmetic
 from .backward import BackwardStepper
 from .feature_maps import FeatureMapExplorer
-from .kernel_editor import BORDERS, KERNELS, KernelEditor, filter_image, sample_photo
+from .kernel_editor import BORDERS, KERNELS, KernelEditor, filter_image
 from .pooling import PoolingExplorer
+from .samples import sample_digits, sample_photo
 from .shift import ShiftExplorer
 from .sliding_window import SlidingWindowStepper
 from .temperature import TemperatureExplorer, softmax_with_temperature
 
 __all__ = ["Explorer", "KERNELS", "BORDERS", "KernelEditor", "SlidingWindowStepper",
            "ConvArithmeticExplorer", "PoolingExplorer", "TemperatureExplorer", "BackwardStepper",
-           "FeatureMapExplorer", "ShiftExplorer", "sample_photo", "filter_image",
-           "conv_arithmetic", "softmax_with_temperature"]
+           "FeatureMapExplorer", "ShiftExplorer", "sample_photo", "sample_digits",
+           "filter_image", "conv_arithmetic", "softmax_with_temperature", "explorer_classes"]
+
+
+def explorer_classes() -> list[type[Explorer]]:
+    """Every explorer class of this package (subclasses of ``Explorer``, deepest included),
+    in the order they are defined; each builds a demo of itself with ``demo()``."""
+    found: list[type[Explorer]] = []
+    todo = [Explorer]
+    while todo:
+        for cls in todo.pop(0).__subclasses__():
+            if cls.__module__.startswith(__name__ + ".") and cls not in found:
+                found.append(cls)
+            todo.append(cls)
+    return found

@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import numpy as np
+import numpy.typing as npt
+from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
 from .. import functional as F
 from ..validate import check_int, conv_output_size
-from ._base import (
-    FONT_SMALL,
-    GREEN,
-    SKY,
-    VERMILLION,
-    YELLOW,
-    Explorer,
-    highlight,
-    int_slider,
-    label_axes,
-    place,
-    set_title,
-)
+from ..viz_style import FONT_SMALL, GREEN, ORANGE, SKY, VERMILLION, YELLOW
+from ._base import Explorer, int_slider
+from .drawing import highlight, label_axes, place, set_title
 
 __all__ = ["ConvArithmeticExplorer", "conv_arithmetic", "read_counts"]
 
-# cell categories of the padded-input picture
+# cell categories of the padded-input picture, their colours and names
 INPUT, PAD, UNREAD, TAP = range(4)
-GRID_COLORS = ListedColormap([SKY, "#D9D9D9", VERMILLION, YELLOW], name="okabe_ito_cells")
+CELL_COLORS = [SKY, "#D9D9D9", VERMILLION, YELLOW]
+CELL_NAMES = ["input", "padding", "never read", "first window's taps"]
+GRID_COLORS = ListedColormap(CELL_COLORS, name="okabe_ito_cells")
 OUTPUT_COLORS = ListedColormap([GREEN, YELLOW], name="okabe_ito_output")
 LIMITS = {"input_size": (1, 16), "kernel_size": (1, 7), "padding": (0, 4), "stride": (1, 4),
           "dilation": (1, 3)}
 
 
-def read_counts(n: int, kernel_size: int, stride: int, dilation: int) -> np.ndarray:
+def read_counts(n: int, kernel_size: int, stride: int, dilation: int
+                ) -> npt.NDArray[np.int_]:
     """How many sliding windows read each cell of an (n, n) (already padded) grid.
 
     Computed with the library: the gradient of sum(conv2d(x, ones)) with respect to x
@@ -43,6 +40,7 @@ def read_counts(n: int, kernel_size: int, stride: int, dilation: int) -> np.ndar
     w = np.ones((1, 1, kernel_size, kernel_size))
     out, cache = F.conv2d_forward(x, w, stride=stride, dilation=dilation)
     dx = F.conv2d_backward(np.ones_like(out), cache)[0]
+    assert dx is not None  # input_grad=True
     return np.rint(dx[0, 0]).astype(int)
 
 
@@ -81,7 +79,10 @@ class ConvArithmeticExplorer(Explorer):
     """Sliders for the convolution arithmetic along one axis (square input and kernel).
 
     Parameters: input_size, kernel_size, padding, stride, dilation (ints; the sliders
-    widen to include them). Controls: the same names (IntSliders, update on release).
+    widen to include them).
+
+    Controls: ``input_size``, ``kernel_size``, ``padding``, ``stride``, ``dilation``
+    (IntSliders, update on release).
 
     State
     -----
@@ -95,7 +96,7 @@ class ConvArithmeticExplorer(Explorer):
     deck_control = "stride"
 
     def __init__(self, input_size: int = 7, kernel_size: int = 3, padding: int = 0,
-                 stride: int = 1, dilation: int = 1):
+                 stride: int = 1, dilation: int = 1) -> None:
         values = {"input_size": check_int(input_size, "input_size", 1),
                   "kernel_size": check_int(kernel_size, "kernel_size", 1),
                   "padding": check_int(padding, "padding", 0),
@@ -109,7 +110,12 @@ class ConvArithmeticExplorer(Explorer):
         self._init_view(controls, rows=[["input_size", "kernel_size", "padding"],
                                         ["stride", "dilation"]])
 
-    def _args(self):
+    @classmethod
+    def demo(cls) -> Self:
+        """Lesson 03's setting: an 8x8 input, a 3x3 kernel, stride 2, no padding."""
+        return cls(input_size=8, kernel_size=3, padding=0, stride=2)
+
+    def _args(self) -> tuple[int, int, int, int, int]:
         c = self.controls
         return (c["input_size"].value, c["kernel_size"].value, c["padding"].value,
                 c["stride"].value, c["dilation"].value)
@@ -135,12 +141,13 @@ class ConvArithmeticExplorer(Explorer):
                        for ax in (self._ax_in, self._ax_out)}
         self._last_box = highlight(self._ax_in)
         self._dyn(self._ax_in, self._ax_out)  # sizes, ticks and titles change with every setting
-        self.fig.legend(handles=[Patch(color=c, label=t) for c, t in zip(
-            GRID_COLORS.colors, ["input", "padding", "never read", "first window's taps"],
-            strict=True)] + [Patch(facecolor="none", edgecolor="#E69F00", label="last window")],
-            loc="outside lower center", ncols=3, fontsize=FONT_SMALL)
+        handles = [Patch(color=color, label=name)
+                   for color, name in zip(CELL_COLORS, CELL_NAMES, strict=True)]
+        handles.append(Patch(facecolor="none", edgecolor=ORANGE, label="last window"))
+        self.fig.legend(handles=handles, loc="outside lower center", ncols=3,
+                        fontsize=FONT_SMALL)
 
-    def _grid(self, ax, n: int) -> None:
+    def _grid(self, ax: Axes, n: int) -> None:
         """Cell borders (one LineCollection: cheaper to draw than minor-tick grid lines)."""
         edges = np.arange(n + 1) - 0.5
         self._lines[ax].set_segments(

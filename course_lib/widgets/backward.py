@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import functional as F
 from ..validate import check_array, check_same_dtype, pair
-from ._base import (
-    Explorer,
+from ._base import Explorer, fmt, int_slider
+from .drawing import (
     auto_clim,
     cell_texts,
     colorbar,
-    fmt,
     highlight,
-    int_slider,
     label_axes,
     place,
     set_title,
@@ -56,7 +57,9 @@ class BackwardStepper(Explorer):
 
     deck_control = "j"
 
-    def __init__(self, x, w, stride=1, padding=0, dout=None):
+    def __init__(self, x: npt.NDArray[np.floating], w: npt.NDArray[np.floating],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 dout: npt.NDArray[np.floating] | None = None) -> None:
         check_array(x, "x")
         check_array(w, "w")
         if x.ndim not in (2, 3):
@@ -87,14 +90,25 @@ class BackwardStepper(Explorer):
             c.disabled = c.max == 0
         self._init_view(controls, rows=[["f", "i", "j"], ["channel"]])
 
-    def contribution(self, f: int, i: int, j: int):
+    @classmethod
+    def demo(cls) -> Self:
+        """Two 6x6 input channels and three 3x3 filters (seeded, one decimal), stride 2,
+        padding 1, as lesson 06 steps through them."""
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((2, 6, 6)).round(1)
+        w = rng.standard_normal((3, 2, 3, 3)).round(1)
+        return cls(x, w, stride=2, padding=1)
+
+    def contribution(self, f: int, i: int, j: int
+                     ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]]:
         """(dx, dw) of the single dout cell (f, i, j), via ``conv2d_backward``."""
         one = np.zeros_like(self.dout)
         one[f, i, j] = self.dout[f, i, j]
         dx, dw, _ = F.conv2d_backward(one[None], self._cache)
+        assert dx is not None  # input_grad=True
         return dx[0], dw
 
-    def _cell(self):
+    def _cell(self) -> tuple[int, int, int]:
         c = self.controls
         return c["f"].value, c["i"].value, c["j"].value
 
@@ -103,7 +117,7 @@ class BackwardStepper(Explorer):
         self.dx_contrib, self.dw_contrib = self.contribution(f, i, j)
         (sh, sw), (ph, pw) = self.stride, self.padding
         KH, KW = self.w.shape[2:]
-        C, H, W_ = self.x.shape
+        height, width = self.x.shape[1:]
         self.window = ((i * sh, i * sh + KH), (j * sw, j * sw + KW))
         (r0, r1), (c0, c1) = self.window
         self.patch = self.padded[:, r0:r1, c0:c1]
@@ -113,16 +127,16 @@ class BackwardStepper(Explorer):
         self.dw_mask[f] = True
         g = self.dout[f, i, j]
         inside = int(self.dx_mask[0].sum())
-        rows = f"{max(r0 - ph, 0)}:{min(r1 - ph, H)}"
-        cols = f"{max(c0 - pw, 0)}:{min(c1 - pw, W_)}"
+        rows = f"{max(r0 - ph, 0)}:{min(r1 - ph, height)}"
+        cols = f"{max(c0 - pw, 0)}:{min(c1 - pw, width)}"
         lines = [
             f"dout[{f}, {i}, {j}] = {fmt(g)}; out[{f}, {i}, {j}] = b[{f}] + sum(W[{f}] × "
             f"patch), patch = x[:, {rows}, {cols}]" + (" and the zeros of the padding"
                                                       if inside < KH * KW else ""),
             f"-> dW[{f}] += {fmt(g)} × patch: all {self.w[0].size} entries of filter {f}, "
             "nothing else in dW",
-            f"-> dX[:, {rows}, {cols}] += {fmt(g)} × W[{f}]: {inside} of {H * W_} pixels per "
-            f"channel" + (f" ({KH * KW - inside} taps fall on padding and are dropped)"
+            f"-> dX[:, {rows}, {cols}] += {fmt(g)} × W[{f}]: {inside} of {height * width} "
+            "pixels per channel" + (f" ({KH * KW - inside} taps fall on padding and are dropped)"
                           if inside < KH * KW else ""),
             f"-> db[{f}] += {fmt(g)}",
             "summed over every dout cell, these contributions are exactly conv2d_backward's "
@@ -131,8 +145,7 @@ class BackwardStepper(Explorer):
 
     def _build(self) -> None:
         (ax_x, ax_g), (ax_dx, ax_dw) = self.fig.subplots(2, 2)
-        C, H, W_ = self.x.shape
-        Fn, OH, OW = self.dout.shape
+        height, width = self.x.shape[1:]
         KH, KW = self.w.shape[2:]
         self._im_x = ax_x.imshow(self.x[0], cmap="gray", interpolation="nearest",
                                  vmin=float(self.x.min()), vmax=float(self.x.max()) + 1e-12)
@@ -142,7 +155,7 @@ class BackwardStepper(Explorer):
         cb_g = colorbar(self.fig, self._im_g, ax_g, "dout")
         self._box_g = highlight(ax_g)
         label_axes(ax_g, "upstream gradient dout[f]", "output column j", "output row i")
-        self._im_dx = ax_dx.imshow(np.zeros((H, W_)), interpolation="nearest")
+        self._im_dx = ax_dx.imshow(np.zeros((height, width)), interpolation="nearest")
         cb_dx = colorbar(self.fig, self._im_dx, ax_dx, "dX contribution")
         self._box_dx = highlight(ax_dx)
         self._im_dw = ax_dw.imshow(np.zeros((KH, KW)), interpolation="nearest")
@@ -150,7 +163,8 @@ class BackwardStepper(Explorer):
         label_axes(ax_dw, "", "kernel column", "kernel row")
         label_axes(ax_dx, "")
         label_axes(ax_x, "")
-        self._t_dx = cell_texts(ax_dx, (H, W_)) if max(H, W_) <= MAX_NUMBERS else None
+        self._t_dx = (cell_texts(ax_dx, (height, width)) if max(height, width) <= MAX_NUMBERS
+                      else None)
         self._t_dw = cell_texts(ax_dw, (KH, KW)) if max(KH, KW) <= MAX_NUMBERS else None
         self._axes = ax_x, ax_g, ax_dx, ax_dw
         self._dyn(self._im_x, self._box_x, self._im_g, cb_g, self._box_g, self._im_dx, cb_dx,

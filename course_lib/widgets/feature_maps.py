@@ -3,33 +3,28 @@
 from __future__ import annotations
 
 import math
+from typing import Self
 
-import ipywidgets as W
+import ipywidgets  # type: ignore[import-untyped]  # ipywidgets ships no type hints
 import numpy as np
+import numpy.typing as npt
 
 from .. import functional as F
 from ..model import Sequential
+from ..paths import WEIGHTS_DIR
 from ..validate import check_array, check_labels
-from ..viz import DIVERGING, SEQUENTIAL
-from ._base import (
-    FONT_LABEL,
-    Explorer,
-    colorbar,
-    highlight,
-    int_slider,
-    label_axes,
-    place,
-    set_colors,
-    set_title,
-    show,
-)
+from ..viz_style import DIVERGING, FONT_LABEL, SEQUENTIAL
+from ._base import Explorer, int_slider
+from .drawing import colorbar, highlight, label_axes, place, set_colors, set_title, show
+from .samples import sample_digits
 
 __all__ = ["FeatureMapExplorer", "mosaic"]
 
 SCALES = ("local", "global")
 
 
-def mosaic(maps: np.ndarray, pad_value=np.nan) -> tuple[np.ndarray, int]:
+def mosaic(maps: npt.NDArray[np.floating], pad_value: float = np.nan
+           ) -> tuple[npt.NDArray[np.float64], int]:
     """Tile (C, h, w) maps in a near-square grid with a 1-pixel gap; returns (grid, columns)."""
     C, h, w = maps.shape
     cols = math.ceil(math.sqrt(C))
@@ -66,7 +61,8 @@ class FeatureMapExplorer(Explorer):
 
     deck_control = "layer"
 
-    def __init__(self, model, images, labels=None):
+    def __init__(self, model: Sequential, images: npt.NDArray[np.floating],
+                 labels: npt.NDArray[np.integer] | None = None) -> None:
         if not isinstance(model, Sequential):
             raise TypeError(f"model must be a course_lib.Sequential, got {type(model).__name__}")
         check_array(images, "images", 4, axis_names="(N, C, H, W)")
@@ -74,6 +70,7 @@ class FeatureMapExplorer(Explorer):
         if labels is not None:
             labels = check_labels(labels, "labels", images.shape[0], np.iinfo(np.int64).max)
         self.labels = labels
+        self._cached: tuple[int, list[npt.NDArray[np.floating]]] | None = None
         acts = self._activations(0)
         layers = [(f"{k}: {model[k]!r} -> {'×'.join(map(str, a.shape[1:]))}", k)
                   for k, a in enumerate(acts) if a.ndim == 4]
@@ -81,22 +78,33 @@ class FeatureMapExplorer(Explorer):
             raise ValueError("model has no layer with a 4-D (N, C, H, W) output to explore")
         controls = {
             "image": int_slider("image", 0, 0, images.shape[0] - 1, continuous_update=False),
-            "layer": W.Dropdown(options=layers, value=layers[0][1], description="layer",
-                                layout=W.Layout(width="max-content")),
+            "layer": ipywidgets.Dropdown(options=layers, value=layers[0][1], description="layer",
+                                         layout=ipywidgets.Layout(width="max-content")),
             "channel": int_slider("channel", 0, 0, acts[layers[0][1]].shape[1] - 1),
-            "scale": W.ToggleButtons(options=SCALES, value="local", description="colour scale"),
+            "scale": ipywidgets.ToggleButtons(options=SCALES, value="local",
+                                              description="colour scale"),
         }
         self._init_view(controls, rows=[["image", "layer"], ["channel", "scale"]])
 
-    def _activations(self, index: int) -> list[np.ndarray]:
+    @classmethod
+    def demo(cls) -> Self:
+        """The course's trained LeNet (weights/lenet.npz) on 8 MNIST test digits, as lesson
+        07 explores its own."""
+        from ..data import normalize
+        from ..train import load_model
+
+        images, labels = sample_digits(8)
+        return cls(load_model(WEIGHTS_DIR / "lenet.npz"), normalize(images), labels)
+
+    def _activations(self, index: int) -> list[npt.NDArray[np.floating]]:
         """Every layer's output for image ``index`` (kept for the current image)."""
-        if getattr(self, "_acts", (None,))[0] != index:
-            self._acts = (index, _forward(self.model, self.images, index))
-        return self._acts[1]
+        if self._cached is None or self._cached[0] != index:
+            self._cached = (index, _forward(self.model, self.images, index))
+        return self._cached[1]
 
     def refresh(self) -> None:
         """Recompute the activations (after the model's weights changed) and redraw."""
-        self._acts = (None,)
+        self._cached = None
         self.update()
 
     def _compute(self) -> None:
@@ -152,7 +160,7 @@ class FeatureMapExplorer(Explorer):
         self._axes = ax_x, ax_f, ax_m
         self._dyn(self._im_x, self._im_f, cb, self._im_m, self._box_m,
                   *(a.title for a in self._axes))
-        self._shape = None
+        self._shape: tuple[int, ...] | None = None
 
     def _draw(self) -> None:
         c = self.controls
@@ -164,7 +172,7 @@ class FeatureMapExplorer(Explorer):
         layer_out = self.activations[k][0]
         if layer_out.shape != self._shape:  # new extent -> new ticks: redraw everything
             self._shape = layer_out.shape
-            self._full_redraw = True
+            self._static_changed()
         cmap = DIVERGING if self.signed else SEQUENTIAL
         show(self._im_f, self.feature_map)
         set_colors(self._im_f, cmap, *self.clim)
@@ -187,7 +195,8 @@ class FeatureMapExplorer(Explorer):
                 f"scale={c['scale'].value!r}")
 
 
-def _forward(model: Sequential, images: np.ndarray, index: int) -> list[np.ndarray]:
+def _forward(model: Sequential, images: npt.NDArray[np.floating], index: int
+             ) -> list[npt.NDArray[np.floating]]:
     """Every layer's output for ``images[index:index+1]``, in eval mode (mode restored)."""
     mode = model.training
     model.train(False)

@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Mapping
+from typing import Self
 
-import ipywidgets as W
+import ipywidgets  # type: ignore[import-untyped]  # ipywidgets ships no type hints
 import numpy as np
-from matplotlib import cbook
+import numpy.typing as npt
 
 from .. import functional as F
-from ._base import (
-    FONT_LABEL,
-    Explorer,
-    as_image,
+from ..validate import check_array, check_choice
+from ..viz_style import FONT_LABEL
+from ._base import Explorer, as_image, fmt
+from .drawing import (
     auto_clim,
     cell_texts,
     colorbar,
-    fmt,
     label_axes,
     set_title,
     show,
     signed_clim,
     write_values,
 )
+from .samples import sample_digits, sample_photo
 
-__all__ = ["KERNELS", "BORDERS", "KernelEditor", "sample_photo"]
+__all__ = ["KERNELS", "BORDERS", "KernelEditor", "filter_image", "as_kernel"]
 
 
-def _kernels() -> dict[str, np.ndarray]:
+def _kernels() -> dict[str, npt.NDArray[np.float64]]:
     gauss = np.outer([1, 2, 1], [1, 2, 1]) / 16
     sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
     kernels = {
@@ -46,48 +47,34 @@ def _kernels() -> dict[str, np.ndarray]:
     return kernels
 
 
-KERNELS: dict[str, np.ndarray] = _kernels()
+KERNELS: dict[str, npt.NDArray[np.float64]] = _kernels()
 """Preset 3x3 kernels (read-only float64), applied as cross-correlation like conv2d."""
 
 BORDERS = ("valid", "zero padding", "reflect")
 """Border modes: no padding (output shrinks by 2), one ring of zeros, mirrored edge pixels."""
 
 
-@functools.lru_cache(maxsize=4)
-def _photo(size: int) -> np.ndarray:
-    from PIL import Image
-
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
-        img = Image.open(f).convert("L")
-    w, h = img.size
-    side = min(w, h)
-    left = (w - side) // 2  # keep the top of the portrait: that is where the face is
-    img = img.crop((left, 0, left + side, side))
-    img = img.resize((size, size), Image.Resampling.BOX)
-    return np.asarray(img, dtype=np.float32) / np.float32(255)
+def as_kernel(kernel: str | npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """A preset name from ``KERNELS`` or a finite (3, 3) array of numbers -> (3, 3) float64."""
+    if isinstance(kernel, str):
+        return KERNELS[check_choice(kernel, "kernel", KERNELS)]
+    values = check_array(np.asarray(kernel), "kernel", 2, floating=False)
+    if values.shape != (3, 3):
+        raise ValueError(f"kernel must have shape (3, 3), got {values.shape}")
+    if values.dtype.kind not in "fiu":
+        raise TypeError(f"kernel must hold real numbers, got dtype {values.dtype}")
+    return values.astype(np.float64)
 
 
-def sample_photo(size: int = 256) -> np.ndarray:
-    """Grace Hopper's portrait (shipped with matplotlib) as a grayscale photo.
-
-    Returns a new (size, size) float32 array in [0, 1] (the top square of the portrait,
-    area-averaged down to ``size``). size : 8 to 512.
-    """
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"size must be an int, got {type(size).__name__} {size!r}")
-    if not 8 <= size <= 512:
-        raise ValueError(f"size must be between 8 and 512, got {size}")
-    return _photo(size).copy()
-
-
-def _preset_name(kernel: np.ndarray) -> str:
+def _preset_name(kernel: npt.NDArray[np.float64]) -> str:
     for name, k in KERNELS.items():
         if np.allclose(kernel, k, rtol=0, atol=1e-9):
             return name
     return "custom"
 
 
-def filter_image(image: np.ndarray, kernel: np.ndarray, border: str) -> np.ndarray:
+def filter_image(image: npt.NDArray[np.floating], kernel: npt.NDArray[np.floating],
+                 border: str) -> npt.NDArray[np.floating]:
     """Cross-correlate one image (H, W) with one kernel (3, 3) using ``functional.conv2d``.
 
     border : 'valid' -> (H-2, W-2); 'zero padding' -> (H, W); 'reflect' -> (H, W), the
@@ -113,9 +100,10 @@ class KernelEditor(Explorer):
 
     Controls
     --------
-    ``k00`` ... ``k22`` (FloatText, row then column), ``preset`` (Dropdown, 'custom' when
-    the numbers match no preset), ``normalise`` (Button: divide by the sum), ``border``,
-    and ``image`` (Dropdown) when a dict of images is given.
+    ``k00`` ``k01`` ``k02`` / ``k10`` ``k11`` ``k12`` / ``k20`` ``k21`` ``k22`` (FloatText: the
+    kernel's cells), ``preset`` (Dropdown, 'custom' when the numbers match no preset),
+    ``normalise`` (Button: divide by the sum), ``border`` (ToggleButtons), and ``image``
+    (Dropdown) when a dict of images is given.
 
     State
     -----
@@ -127,75 +115,65 @@ class KernelEditor(Explorer):
 
     deck_control = "preset"
 
-    def __init__(self, image, kernel="identity", border: str = "zero padding"):
-        images = image if isinstance(image, dict) else {"image": image}
+    def __init__(self, image: npt.NDArray[np.floating] | Mapping[str, npt.NDArray[np.floating]],
+                 kernel: str | npt.ArrayLike = "identity", border: str = "zero padding"
+                 ) -> None:
+        images = image if isinstance(image, Mapping) else {"image": image}
         if not images:
             raise ValueError("image must be an array or a non-empty dict of arrays, got {}")
-        self.images = {}
+        self.images: dict[str, npt.NDArray[np.floating]] = {}
         for name, img in images.items():
             label = "image" if len(images) == 1 else f"image[{name!r}]"
             self.images[str(name)] = as_image(img, label)
             if min(self.images[str(name)].shape) < 3:
                 raise ValueError(f"{label} must be at least 3x3 for a 3x3 kernel, "
                                  f"got shape {img.shape}")
-        if isinstance(kernel, str):
-            if kernel not in KERNELS:
-                raise ValueError(f"kernel must be one of {list(KERNELS)} or a (3, 3) array, "
-                                 f"got {kernel!r}")
-            kernel = KERNELS[kernel]
-        elif isinstance(kernel, np.ndarray):
-            if kernel.shape != (3, 3):
-                raise ValueError(f"kernel must have shape (3, 3), got {kernel.shape}")
-            if kernel.dtype.kind not in "fiu" or not np.isfinite(kernel).all():
-                raise ValueError("kernel must hold finite real numbers")
-        else:
-            raise TypeError(f"kernel must be a preset name or a (3, 3) numpy array, "
-                            f"got {type(kernel).__name__}")
-        if border not in BORDERS:
-            raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
+        values = as_kernel(kernel)
+        border = check_choice(border, "border", BORDERS)
         self._note = ""
-        self._preset = _preset_name(kernel)
-        controls = {f"k{i}{j}": W.FloatText(value=float(kernel[i, j]), step=0.1,
-                                            layout=W.Layout(width="80px"))
+        self._preset = _preset_name(values)
+        controls = {f"k{i}{j}": ipywidgets.FloatText(value=float(values[i, j]), step=0.1,
+                                                     layout=ipywidgets.Layout(width="80px"))
                     for i in range(3) for j in range(3)}
-        controls["preset"] = W.Dropdown(options=[*KERNELS, "custom"],
-                                        value=_preset_name(kernel), description="preset")
-        controls["normalise"] = W.Button(description="normalise to sum 1")
+        controls["preset"] = ipywidgets.Dropdown(options=[*KERNELS, "custom"],
+                                                 value=self._preset, description="preset")
+        controls["normalise"] = ipywidgets.Button(description="normalise to sum 1")
         controls["normalise"].on_click(lambda _: self.normalise())
-        controls["border"] = W.ToggleButtons(options=BORDERS, value=border,
-                                             description="border")
+        controls["border"] = ipywidgets.ToggleButtons(options=BORDERS, value=border,
+                                                      description="border")
         rows = [["k00", "k01", "k02", "preset"], ["k10", "k11", "k12", "normalise"],
                 ["k20", "k21", "k22", "border"]]
         if len(self.images) > 1:
-            controls["image"] = W.Dropdown(options=list(self.images), description="image")
+            controls["image"] = ipywidgets.Dropdown(options=list(self.images),
+                                                    description="image")
             rows[0].append("image")
-        self._shown = None
+        self._shown: npt.NDArray[np.floating] | None = None
         self._init_view(controls, rows=rows)
 
+    @classmethod
+    def demo(cls) -> Self:
+        """Lesson 02's photo (128x128) and an MNIST 7 to switch to, under 'sobel x'."""
+        digit = sample_digits(1)[0][0].astype(np.float32) / np.float32(255)
+        return cls({"photo": sample_photo(128), "digit": digit}, "sobel x")
+
     @property
-    def image(self) -> np.ndarray:
+    def image(self) -> npt.NDArray[np.floating]:
         """The image being filtered, (H, W)."""
         choice = self.controls.get("image") if hasattr(self, "controls") else None
         return self.images[choice.value] if choice else next(iter(self.images.values()))
 
     # ------------------------------------------------------------------ API
     @property
-    def kernel(self) -> np.ndarray:
+    def kernel(self) -> npt.NDArray[np.float64]:
         """The kernel in the grid, (3, 3) float64."""
         return np.array([[self.controls[f"k{i}{j}"].value for j in range(3)] for i in range(3)],
                         dtype=np.float64)
 
-    def set_kernel(self, kernel) -> None:
+    def set_kernel(self, kernel: str | npt.ArrayLike) -> None:
         """Write a preset name or a (3, 3) array into the grid (one redraw)."""
-        if isinstance(kernel, str):
-            if kernel not in KERNELS:
-                raise ValueError(f"kernel must be one of {list(KERNELS)}, got {kernel!r}")
-            kernel = KERNELS[kernel]
-        kernel = np.asarray(kernel, dtype=np.float64)
-        if kernel.shape != (3, 3) or not np.isfinite(kernel).all():
-            raise ValueError(f"kernel must be a finite (3, 3) array, got shape {kernel.shape}")
+        values = as_kernel(kernel)
         with self.hold():
-            for (i, j), v in np.ndenumerate(kernel):
+            for (i, j), v in np.ndenumerate(values):
                 self.controls[f"k{i}{j}"].value = float(v)
 
     def normalise(self) -> None:
@@ -266,7 +244,7 @@ class KernelEditor(Explorer):
         img = self.image
         if self._shown is not img:  # another input (static): new limits and ticks, full redraw
             self._shown = img
-            self._full_redraw = True
+            self._static_changed()
             h, w = img.shape
             show(self._im_in, img)
             self._im_in.set_clim(float(img.min()), float(img.max()))

@@ -3,25 +3,18 @@ small shift of the input changes."""
 
 from __future__ import annotations
 
-import ipywidgets as W
+from typing import Any, Self
+
+import ipywidgets  # type: ignore[import-untyped]  # ipywidgets ships no type hints
 import numpy as np
+import numpy.typing as npt
 
 from .. import functional as F
-from ..validate import check_int, pool_args
-from ..viz import SEQUENTIAL
-from ._base import (
-    FONT_LABEL,
-    ORANGE,
-    Explorer,
-    as_image,
-    colorbar,
-    int_slider,
-    label_axes,
-    nonneg_clim,
-    set_colors,
-    set_title,
-    show,
-)
+from ..validate import check_choice, check_int, pool_args
+from ..viz_style import FONT_LABEL, ORANGE, SEQUENTIAL
+from ._base import Explorer, as_image, int_slider
+from .drawing import colorbar, label_axes, nonneg_clim, set_colors, set_title, show
+from .samples import sample_digits
 
 __all__ = ["PoolingExplorer", "shift_image", "pool"]
 
@@ -31,21 +24,22 @@ SAME = "kernel_size"
 """The value of the stride option that follows the kernel size (labelled 'k (= kernel_size)')."""
 
 
-def stride_options(kernel_size: int, largest: int) -> list[tuple[str, object]]:
+def stride_options(kernel_size: int, largest: int) -> list[tuple[str, Any]]:
     """The stride Dropdown's (label, value) pairs: the kernel size first, then 1 ... largest."""
     return [(f"{kernel_size} (= kernel_size)", SAME)] + [(str(v), v)
                                                           for v in range(1, largest + 1)]
 
 
-def shift_image(image: np.ndarray, shift: int) -> np.ndarray:
+def shift_image(image: npt.NDArray[np.floating], shift: int) -> npt.NDArray[np.floating]:
     """Move the image ``shift`` pixels right (left if negative); the columns that come in
     repeat the edge column (the background, for a digit)."""
-    W_ = image.shape[1]
-    cols = np.clip(np.arange(W_) - shift, 0, W_ - 1)
+    width = image.shape[1]
+    cols = np.clip(np.arange(width) - shift, 0, width - 1)
     return image[:, cols]
 
 
-def pool(image: np.ndarray, kernel_size: int, stride: int | None, mode: str):
+def pool(image: npt.NDArray[np.floating], kernel_size: int, stride: int | None, mode: str
+         ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int_]]:
     """Pool one image (H, W) with the library; returns (output (OH, OW), argmax_count (H, W)).
 
     argmax_count[r, c] = how many max-pooling windows pick pixel (r, c) as their (first)
@@ -69,8 +63,8 @@ class PoolingExplorer(Explorer):
     kernel_size : int >= 1 (square window); stride : int or None (= kernel_size).
     mode : 'max' or 'avg'; shift : pixels to move the image right (negative: left).
 
-    Controls: ``kernel_size`` (IntSlider), ``stride`` (Dropdown: ``SAME``, labelled
-    'k (= kernel_size)', follows the kernel size; or 1 ... 4; None counts as ``SAME``),
+    Controls: ``kernel_size`` (IntSlider), ``stride`` (Dropdown: SAME, labelled
+    'k (= kernel_size)', follows the kernel size; or 1 ... 4; None counts as SAME),
     ``mode`` (ToggleButtons), ``shift`` (IntSlider).
 
     State
@@ -86,30 +80,33 @@ class PoolingExplorer(Explorer):
 
     deck_control = "shift"
 
-    def __init__(self, image, kernel_size: int = 2, stride: int | None = None,
-                 mode: str = "max", shift: int = 0):
+    def __init__(self, image: npt.NDArray[np.floating], kernel_size: int = 2,
+                 stride: int | None = None, mode: str = "max", shift: int = 0) -> None:
         self.image = as_image(image, "image")
         k = check_int(kernel_size, "kernel_size", 1)
         s = None if stride is None else check_int(stride, "stride", 1)
         pool_args(self.image[None, None], k, s, 0)  # raises if the window does not fit
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        H, W_ = self.image.shape
-        shift = check_int(shift, "shift", -(W_ - 1))
-        if shift >= W_:
-            raise ValueError(f"shift must be in [-{W_ - 1}, {W_ - 1}], got {shift}")
-        kmax = min(max(4, k), H, W_)
+        mode = check_choice(mode, "mode", MODES)
+        height, width = self.image.shape
+        shift = check_int(shift, "shift", -(width - 1), width - 1)
+        kmax = min(max(4, k), height, width)
         self._largest_stride = max(4, s or 1)
         controls = {
             "kernel_size": int_slider("kernel_size", k, 1, kmax, continuous_update=False),
-            "stride": W.Dropdown(options=stride_options(k, self._largest_stride),
-                                 value=SAME if s is None else s, description="stride"),
-            "mode": W.ToggleButtons(options=MODES, value=mode, description="mode"),
+            "stride": ipywidgets.Dropdown(options=stride_options(k, self._largest_stride),
+                                          value=SAME if s is None else s, description="stride"),
+            "mode": ipywidgets.ToggleButtons(options=MODES, value=mode, description="mode"),
             "shift": int_slider("shift (px right)", shift, -4, 4),
         }
         self._init_view(controls, rows=[["kernel_size", "stride"], ["mode", "shift"]])
 
-    def _settings(self):
+    @classmethod
+    def demo(cls) -> Self:
+        """Lesson 04's MNIST 7 (28x28), max pooling 2x2, shifted 1 px right."""
+        digit = sample_digits(1)[0][0].astype(np.float32) / np.float32(255)
+        return cls(digit, kernel_size=2, shift=1)
+
+    def _settings(self) -> tuple[int, int, str, int]:
         c = self.controls
         k, s = c["kernel_size"].value, c["stride"].value
         return k, (k if s in (None, SAME) else s), c["mode"].value, c["shift"].value
@@ -129,9 +126,9 @@ class PoolingExplorer(Explorer):
     def _compute(self) -> None:
         self._sync_stride()
         k, s, mode, shift = self._settings()
-        H, W_ = self.image.shape
-        if k > min(H, W_):
-            self.readout = f"kernel_size {k} does not fit in the {H}×{W_} image"
+        height, width = self.image.shape
+        if k > min(height, width):
+            self.readout = f"kernel_size {k} does not fit in the {height}×{width} image"
             return
         self.shifted = shift_image(self.image, shift)
         self.output, self.argmax_count = pool(self.shifted, k, s, mode)
@@ -141,9 +138,9 @@ class PoolingExplorer(Explorer):
         changed = self.output != self.reference
         moved = self.shifted != self.image
         name = {"max": "max", "avg": "average"}[mode]
-        lines = [f"{name} pooling {k}×{k}, stride {s}: {H}×{W_} -> {OH}×{OW}"]
+        lines = [f"{name} pooling {k}×{k}, stride {s}: {height}×{width} -> {OH}×{OW}"]
         covered = (OH - 1) * s + k, (OW - 1) * s + k
-        if covered != (H, W_):
+        if covered != (height, width):
             lines.append(f"the windows cover only rows 0–{covered[0] - 1} and columns "
                          f"0–{covered[1] - 1}: the rest is dropped")
         direction = "right" if shift >= 0 else "left"
@@ -160,7 +157,6 @@ class PoolingExplorer(Explorer):
 
     def _build(self) -> None:
         ax_x, ax_o, ax_d = self.fig.subplots(1, 3)
-        H, W_ = self.image.shape
         self._im_x = ax_x.imshow(self.image, cmap="gray", interpolation="nearest",
                                  vmin=min(0.0, self.image.min()), vmax=self.image.max() or 1.0)
         self._dots = ax_x.scatter([], [], s=8, color=ORANGE, edgecolors="black",
@@ -175,7 +171,7 @@ class PoolingExplorer(Explorer):
             label_axes(ax, "")
         self._dyn(self._im_x, self._dots, ax_x.title, self._im_o, cb_o, self._im_d, cb_d,
                   ax_o.title, ax_d.title)
-        self._shape = None
+        self._shape: tuple[int, ...] | None = None
 
     def _draw(self) -> None:
         k, s, mode, shift = self._settings()
@@ -189,10 +185,10 @@ class PoolingExplorer(Explorer):
         xlabel = "column" + (" (dots: argmax)" if show_dots else "")
         if self._ax_x.get_xlabel() != xlabel:  # a static text: redraw everything
             self._ax_x.set_xlabel(xlabel, fontsize=FONT_LABEL)
-            self._full_redraw = True
+            self._static_changed()
         if self.output.shape != self._shape:  # new extent -> new ticks: redraw everything
             self._shape = self.output.shape
-            self._full_redraw = True
+            self._static_changed()
         show(self._im_o, self.output)
         lo, hi = min(0.0, float(self.output.min())), float(self.output.max())
         set_colors(self._im_o, SEQUENTIAL, lo, hi if hi > lo else lo + 1.0)
@@ -205,5 +201,6 @@ class PoolingExplorer(Explorer):
 
     def _describe(self) -> str:
         k, s, mode, shift = self._settings()
-        H, W_ = self.image.shape
-        return f"image={H}×{W_}, kernel_size={k}, stride={s}, mode={mode!r}, shift={shift}"
+        height, width = self.image.shape
+        return (f"image={height}×{width}, kernel_size={k}, stride={s}, mode={mode!r}, "
+                f"shift={shift}")

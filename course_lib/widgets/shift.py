@@ -3,33 +3,26 @@ minds (the multilayer perceptron much sooner than the CNN)."""
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import functional as F
 from ..data import normalize, shift_images
 from ..model import Sequential
 from ..paths import WEIGHTS_DIR
 from ..validate import check_array, check_int, check_labels
-from ._base import (
-    BLUE,
-    FONT_LABEL,
-    FONT_SMALL,
-    GREEN,
-    ORANGE,
-    SKY,
-    VERMILLION,
-    Explorer,
-    highlight,
-    int_slider,
-    place,
-    set_title,
-)
+from ..viz_style import BLUE, FONT_LABEL, FONT_SMALL, GREEN, ORANGE, SKY, VERMILLION
+from ._base import Explorer, int_slider
+from .drawing import highlight, place, set_title
+from .samples import sample_digits
 
 __all__ = ["ShiftExplorer", "MAX_SHIFT", "MAX_IMAGES", "shipped_models"]
 
 MAX_SHIFT = 4     # the sliders span -4 ... 4 pixels
 MAX_IMAGES = 32   # every (image, shift) pair is precomputed: keep it small
-LINE_STYLES = ({"color": VERMILLION, "marker": "o", "linestyle": "--"},
+LINE_STYLES: tuple[dict[str, Any], ...] = ({"color": VERMILLION, "marker": "o", "linestyle": "--"},
                {"color": BLUE, "marker": "s", "linestyle": "-"})
 
 
@@ -41,7 +34,8 @@ def shipped_models() -> dict[str, Sequential]:
             "LeNet": load_model(WEIGHTS_DIR / "lenet.npz")}
 
 
-def _probabilities(model: Sequential, x: np.ndarray) -> np.ndarray:
+def _probabilities(model: Sequential, x: npt.NDArray[np.floating]
+                   ) -> npt.NDArray[np.floating]:
     """softmax of ``model``'s logits for x (N, 1, H, W), in eval mode, as float64 (N, K)."""
     from ..train import predict
     dtype = next(iter(model.params.values())).dtype
@@ -83,19 +77,20 @@ class ShiftExplorer(Explorer):
 
     deck_control = "dx"
 
-    def __init__(self, images, labels, models=None, *, image: int = 0, dy: int = 0,
-                 dx: int = 0):
+    def __init__(self, images: npt.NDArray[np.uint8], labels: npt.NDArray[np.integer],
+                 models: dict[str, Sequential] | None = None, *, image: int = 0, dy: int = 0,
+                 dx: int = 0) -> None:
         check_array(images, "images", 3, floating=False, finite=False, axis_names="(N, H, W)")
         if images.dtype != np.uint8:
             raise TypeError(f"images must be raw uint8 digits (N, H, W), pixels 0-255 with "
                             f"background 0, got dtype {images.dtype}")
-        N, H, W_ = images.shape
+        N, height, width = images.shape
         if N > MAX_IMAGES:
             raise ValueError(f"images must hold at most {MAX_IMAGES} digits (every shift of "
                              f"each is precomputed), got {N}")
-        if min(H, W_) <= 2 * MAX_SHIFT:
+        if min(height, width) <= 2 * MAX_SHIFT:
             raise ValueError(f"images must be larger than {2 * MAX_SHIFT}×{2 * MAX_SHIFT} "
-                             f"pixels to shift by up to {MAX_SHIFT}, got {H}×{W_}")
+                             f"pixels to shift by up to {MAX_SHIFT}, got {height}×{width}")
         self.labels = check_labels(labels, "labels", N, np.iinfo(np.int64).max)
         models = shipped_models() if models is None else models
         if not isinstance(models, dict) or len(models) != 2 or not all(
@@ -103,13 +98,9 @@ class ShiftExplorer(Explorer):
             raise TypeError(f"models must be a dict of two names -> course_lib.Sequential, "
                             f"got {models!r}"[:200])
         self.images, self.models = images, models
-        image = check_int(image, "image")
-        if image >= N:
-            raise ValueError(f"image must be an index in [0, {N - 1}], got {image}")
-        for name, value in (("dy", dy), ("dx", dx)):
-            check_int(value, name, -MAX_SHIFT)
-            if value > MAX_SHIFT:
-                raise ValueError(f"{name} must be in [-{MAX_SHIFT}, {MAX_SHIFT}], got {value}")
+        image = check_int(image, "image", 0, N - 1)
+        dy = check_int(dy, "dy", -MAX_SHIFT, MAX_SHIFT)
+        dx = check_int(dx, "dx", -MAX_SHIFT, MAX_SHIFT)
         self.table = self._precompute()
         K = next(iter(self.table.values())).shape[-1]
         if self.labels.size and self.labels.max() >= K:
@@ -124,15 +115,22 @@ class ShiftExplorer(Explorer):
         }
         self._init_view(controls, rows=[["image"], ["dy", "dx"]])
 
-    def _precompute(self) -> dict[str, np.ndarray]:
+    @classmethod
+    def demo(cls) -> Self:
+        """The course's trained MLP and LeNet on 4 MNIST test digits, shifted 3 px right
+        (lesson 01 shows 8)."""
+        images, labels = sample_digits(4)
+        return cls(images, labels, dx=3)
+
+    def _precompute(self) -> dict[str, npt.NDArray[np.floating]]:
         """Probabilities of every model for every image at every shift: {name: (N, 9, 9, K)}."""
         S = 2 * MAX_SHIFT + 1
-        N, H, W_ = self.images.shape
-        batch = np.empty((S, S, N, H, W_), dtype=np.uint8)
+        N, height, width = self.images.shape
+        batch = np.empty((S, S, N, height, width), dtype=np.uint8)
         for a in range(S):
             for b in range(S):
                 batch[a, b] = shift_images(self.images, a - MAX_SHIFT, b - MAX_SHIFT)
-        x = normalize(batch.reshape(-1, H, W_))
+        x = normalize(batch.reshape(-1, height, width))
         table = {}
         for name, model in self.models.items():
             p = _probabilities(model, x)
@@ -165,7 +163,6 @@ class ShiftExplorer(Explorer):
 
     def _build(self) -> None:
         (ax_x, ax_c), ax_bars = self.fig.subplots(2, 2)  # digit and curve above, bars below
-        H, W_ = self.images.shape[1:]
         self._im = ax_x.imshow(self.images[0], cmap="gray", vmin=0, vmax=255,
                                interpolation="nearest")
         self._box = highlight(ax_x, SKY)
@@ -228,7 +225,7 @@ class ShiftExplorer(Explorer):
                 f"image={c['image'].value}, dy={c['dy'].value}, dx={c['dx'].value}")
 
 
-def _bounding_box(mask: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+def _bounding_box(mask: npt.NDArray[np.bool_]) -> tuple[tuple[int, int], tuple[int, int]]:
     """((r0, r1), (c0, c1)): rows r0..r1-1 and columns c0..c1-1 hold every True pixel."""
     rows, cols = np.nonzero(mask)
     if rows.size == 0:

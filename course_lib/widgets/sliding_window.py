@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
-import ipywidgets as W
+from typing import Self
+
+import ipywidgets  # type: ignore[import-untyped]  # ipywidgets ships no type hints
 import numpy as np
+import numpy.typing as npt
 
 from .. import functional as F
-from ..validate import pair
-from ._base import (
-    Explorer,
-    as_image,
+from ..validate import check_int, pair
+from ._base import Explorer, as_image, fmt
+from .drawing import (
     auto_clim,
     cell_texts,
     colorbar,
-    fmt,
     highlight,
     label_axes,
     place,
     signed_clim,
     write_values,
 )
+from .kernel_editor import KERNELS
 
 __all__ = ["SlidingWindowStepper", "dot_product_text"]
 
 MAX_NUMBERS = 12  # write the values into the cells only up to this many rows/columns
 
 
-def dot_product_text(patch: np.ndarray, kernel: np.ndarray, result: float) -> str:
+def dot_product_text(patch: npt.NDArray[np.floating], kernel: npt.NDArray[np.floating],
+                     result: float) -> str:
     """The dot product written out: '1×0 + 2×1 + ... = 7' (row by row)."""
     terms = [f"{fmt(a, True)}×{fmt(b, True)}"
              for a, b in zip(patch.ravel(), kernel.ravel(), strict=True)]
@@ -46,6 +49,7 @@ class SlidingWindowStepper(Explorer):
     step : the initial step, 0 <= step < OH*OW.
 
     Controls: ``step`` (IntSlider), ``play`` (Play, linked to ``step`` in the browser).
+
     State: ``step``, ``position`` (i, j) of the output cell, ``window`` ((r0, r1), (c0, c1))
     rows/columns of the padded input under the kernel, ``patch`` (KH, KW) those values,
     ``output`` (OH, OW) the whole ``conv2d`` result, ``padded`` the zero-padded input.
@@ -55,7 +59,9 @@ class SlidingWindowStepper(Explorer):
 
     deck_control = "step"
 
-    def __init__(self, x, kernel, stride=1, padding=0, step: int = 0):
+    def __init__(self, x: npt.NDArray[np.floating], kernel: npt.NDArray[np.floating],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 step: int = 0) -> None:
         self.x = as_image(x, "x")
         kernel = as_image(kernel, "kernel")
         self.kernel = kernel.astype(self.x.dtype)
@@ -66,12 +72,17 @@ class SlidingWindowStepper(Explorer):
         self.output = out[0, 0]
         self.padded = F.pad2d(self.x[None, None], self.padding)[0, 0]
         n = self.output.size
-        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < n:
-            raise ValueError(f"step must be an int in [0, {n - 1}], got {step!r}")
-        slider = W.IntSlider(value=step, min=0, max=n - 1, description="step")
-        play = W.Play(value=step, min=0, max=n - 1, interval=900, description="play")
-        self._link = W.jslink((play, "value"), (slider, "value"))
+        step = check_int(step, "step", 0, n - 1)
+        slider = ipywidgets.IntSlider(value=step, min=0, max=n - 1, description="step")
+        play = ipywidgets.Play(value=step, min=0, max=n - 1, interval=900, description="play")
+        self._link = ipywidgets.jslink((play, "value"), (slider, "value"))
         self._init_view({"play": play, "step": slider})
+
+    @classmethod
+    def demo(cls) -> Self:
+        """Lesson 03's 7x7 input and Laplacian kernel, stride 2, padding 1."""
+        x = np.arange(1, 50, dtype=np.float32).reshape(7, 7) % 5
+        return cls(x, KERNELS["laplacian"], stride=2, padding=1)
 
     @property
     def step(self) -> int:
@@ -97,7 +108,7 @@ class SlidingWindowStepper(Explorer):
         ax_x, ax_k, ax_o = self.fig.subplots(1, 3, width_ratios=[1.5, 0.75, 1.1])
         ph, pw = self.padding
         Hp, Wp = self.padded.shape
-        H, W_ = self.x.shape
+        height, width = self.x.shape
         im_x = ax_x.imshow(self.padded, cmap="gray", interpolation="nearest",
                            vmin=min(0.0, self.x.min()), vmax=max(self.x.max(), 1e-12))
         small = max(Hp, Wp) <= MAX_NUMBERS
@@ -108,8 +119,9 @@ class SlidingWindowStepper(Explorer):
             border.set_linestyle("--")
             border.set_path_effects([])
             border.set_edgecolor("#999999")
-            place(border, (ph, ph + H), (pw, pw + W_))
-        label_axes(ax_x, f"input {H}×{W_}" + (f", padded to {Hp}×{Wp}" if ph or pw else ""))
+            place(border, (ph, ph + height), (pw, pw + width))
+        label_axes(ax_x, f"input {height}×{width}"
+                   + (f", padded to {Hp}×{Wp}" if ph or pw else ""))
         self._box_x = highlight(ax_x)
         im_k = ax_k.imshow(self.kernel, interpolation="nearest")
         signed_clim(im_k, self.kernel)

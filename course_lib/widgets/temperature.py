@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import numbers
+from collections.abc import Sequence
+from typing import Self
 
-import ipywidgets as W
+import ipywidgets  # type: ignore[import-untyped]  # ipywidgets ships no type hints
 import numpy as np
+import numpy.typing as npt
 
 from .. import functional as F
-from ..validate import check_array
-from ._base import BLUE, FONT_LABEL, FONT_SMALL, ORANGE, Explorer, fmt, set_title
+from ..validate import check_array, check_real
+from ..viz_style import BLUE, FONT_LABEL, FONT_SMALL, ORANGE
+from ._base import Explorer, fmt
+from .drawing import set_title
 
 __all__ = ["TemperatureExplorer", "softmax_with_temperature"]
 
 LOG10_T_RANGE = (-2.0, 2.0)  # the slider spans T = 0.01 ... 100
 
 
-def softmax_with_temperature(logits: np.ndarray, temperature: float):
+def softmax_with_temperature(logits: npt.NDArray[np.floating], temperature: float
+                             ) -> tuple[npt.NDArray[np.floating], float]:
     """Probabilities softmax(z / T) and their entropy in nats, with the library's ops.
 
     Computed in float64 through ``log_softmax``, so both stay finite for any finite
@@ -38,6 +43,7 @@ class TemperatureExplorer(Explorer):
     temperature : initial T > 0.
 
     Controls: ``temperature`` (FloatLogSlider, 0.01 to 100).
+
     State: ``temperature``, ``probs`` (K,) float64 summing to 1, ``entropy`` (nats).
     """
 
@@ -45,7 +51,8 @@ class TemperatureExplorer(Explorer):
 
     deck_control = "temperature"
 
-    def __init__(self, logits, labels=None, temperature: float = 1.0):
+    def __init__(self, logits: npt.NDArray[np.floating], labels: Sequence[object] | None = None,
+                 temperature: float = 1.0) -> None:
         check_array(logits, "logits", 1, axis_names="(num_classes,)")
         if logits.shape[0] < 2:
             raise ValueError(f"logits must have at least 2 classes, got shape {logits.shape}")
@@ -57,15 +64,17 @@ class TemperatureExplorer(Explorer):
             raise ValueError(f"labels must be a sequence of {K} names (one per logit), "
                              f"got {labels!r}")
         self.labels = [str(label) for label in labels]
-        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
-            raise TypeError(f"temperature must be a positive float, got {temperature!r}")
-        lo, hi = 10 ** LOG10_T_RANGE[0], 10 ** LOG10_T_RANGE[1]
-        if not lo <= temperature <= hi:
-            raise ValueError(f"temperature must be in [{lo}, {hi}], got {temperature}")
-        slider = W.FloatLogSlider(value=float(temperature), base=10, min=LOG10_T_RANGE[0],
-                                  max=LOG10_T_RANGE[1], step=0.01, description="temperature",
-                                  readout_format=".3g")
+        temperature = check_real(temperature, "temperature", minimum=10 ** LOG10_T_RANGE[0],
+                                 maximum=10 ** LOG10_T_RANGE[1])
+        slider = ipywidgets.FloatLogSlider(
+            value=temperature, base=10, min=LOG10_T_RANGE[0], max=LOG10_T_RANGE[1], step=0.01,
+            description="temperature", readout_format=".3g")
         self._init_view({"temperature": slider})
+
+    @classmethod
+    def demo(cls) -> Self:
+        """Ten classes' logits, seeded, at T = 1."""
+        return cls(np.random.default_rng(0).standard_normal(10) * 3)
 
     @property
     def temperature(self) -> float:
