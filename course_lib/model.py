@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .layers import Layer
@@ -24,6 +26,11 @@ class Sequential(Layer):
                 raise TypeError(f"layer {i} must be a course_lib Layer, got {type(layer).__name__}")
         self.layers = list(layers)
         self.training = True
+        # How to rebuild this net, ``course_lib.models.MODELS[arch](**arch_options)`` (set by
+        # the builders there; None: built by hand), and what ``train.load_model`` read with it.
+        self.arch: str | None = None
+        self.arch_options: dict[str, Any] = {}
+        self.metadata: dict[str, Any] = {}
 
     def _gather(self, attr):
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
