@@ -133,10 +133,10 @@ def _parse_idx(data: bytes, path: Path) -> npt.NDArray[np.uint8]:
         magic = data[:4].hex(" ") or "an empty file"
         raise ValueError(f"{path}: not an IDX file: expected magic bytes 00 00 08 <ndim>, "
                          f"found {magic}")
-    code, ndim = data[2], data[3]
-    if code != 0x08:
-        raise ValueError(f"{path}: expected IDX dtype byte 0x08 (uint8), found 0x{code:02x}"
-                         f" ({_IDX_DTYPES.get(code, 'not a valid IDX dtype')})")
+    dtype_code, ndim = data[2], data[3]
+    if dtype_code != 0x08:
+        raise ValueError(f"{path}: expected IDX dtype byte 0x08 (uint8), found 0x{dtype_code:02x}"
+                         f" ({_IDX_DTYPES.get(dtype_code, 'not a valid IDX dtype')})")
     header = 4 + 4 * ndim
     if ndim == 0 or len(data) < header:
         raise ValueError(f"{path}: bad IDX header: expected >= 1 dimension and {header} header "
@@ -273,8 +273,8 @@ def load_mnist(dataset: str = "mnist", *, data_dir: str | os.PathLike | None = N
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y) or (y.size and y.max() > 9):
             raise ValueError(f"{dataset} {split} files are inconsistent: images {x.shape}, "
                              f"labels {y.shape} with maximum {y.max(initial=0)}")
-        arrays[f"y_{split}"] = labels = y.astype(np.int64)
-        labels.flags.writeable = False
+        arrays[f"y_{split}"] = y.astype(np.int64)
+        arrays[f"y_{split}"].flags.writeable = False
     return MNISTData(**arrays)
 
 

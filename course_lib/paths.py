@@ -12,7 +12,8 @@ student release) or installed from a wheel into any environment. Each kind of fi
   in ``DATA_DIR`` first, then in ``user_data_dir()``, and downloads what is missing there.
 - **Lessons** (``NOTEBOOKS_DIR``, ``SOLUTIONS_DIR``, ``EXERCISES_DIR``): they exist only in a
   checkout. Elsewhere ``REPO_ROOT`` is None and asking for one of them raises
-  ``NotInCheckoutError``, which says so.
+  ``NotInCheckoutError``, which says so (``Lesson.notebook`` when it is called; the instructor
+  tools ``assign``, ``slides`` and ``grade``, whose defaults they are, when imported).
 """
 
 from __future__ import annotations
@@ -27,14 +28,13 @@ __all__ = ["PACKAGE_DIR", "WEIGHTS_DIR", "REPO_ROOT", "DATA_DIR", "DATA_ENV", "u
 PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_DIR = PACKAGE_DIR / "weights"
 
-# A checkout (or the student release) has the course's pyproject.toml beside course_lib/;
-# site-packages never does.
-REPO_ROOT: Path | None = PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "pyproject.toml").is_file() \
-    else None
-DATA_DIR: Path | None = PACKAGE_DIR.parent / "data" if (PACKAGE_DIR.parent / "data").is_dir() \
-    else None
+_BESIDE = PACKAGE_DIR.parent  # a checkout's root, or site-packages for an installed copy
+# A checkout (a clone, the student release) has the course's pyproject.toml beside course_lib/.
+REPO_ROOT: Path | None = _BESIDE if (_BESIDE / "pyproject.toml").is_file() else None
+# The grader's sandbox is no checkout but has data/ beside course_lib/ too.
+DATA_DIR: Path | None = _BESIDE / "data" if (_BESIDE / "data").is_dir() else None
 
-DATA_ENV = "CNNS_DATA_DIR"
+DATA_ENV = "CNNS_DATA_DIR"  # names the data folder outside a checkout
 
 
 def user_data_dir() -> Path:

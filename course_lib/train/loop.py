@@ -129,7 +129,7 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer,
         history.epoch_loss.append(total_loss / n)
         history.epoch_acc.append(total_correct / n)
         if val is not None:
-            val_loss, val_acc = evaluate(model, val[0], val[1], max(batch_size, 500))
+            val_loss, val_acc = evaluate(model, *val, batch_size=max(batch_size, 500))
             history.val_loss.append(val_loss)
             history.val_acc.append(val_acc)
         bar.close(loss=history.epoch_loss[-1], acc=history.epoch_acc[-1],
