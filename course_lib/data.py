@@ -1,10 +1,15 @@
 """MNIST and Fashion-MNIST as NumPy arrays, plus the small helpers the training loops use.
 
-``load_mnist()`` takes each of the four official files from the repository's
-``data/<dataset>/`` folder (MNIST is bundled there), else from a cache folder, and downloads
-what is still missing from a list of mirrors. Every file is checked against the SHA-256 in
-``data/<dataset>/SHA256SUMS`` before it is parsed, so a corrupt or half-downloaded file is
-never used.
+``load_mnist()`` takes each of the four official files from the first folder that has it:
+
+1. ``data_dir=``, else the checkout's ``data/<dataset>/`` (MNIST is bundled there);
+2. ``cache_dir=``, else the data folder outside a checkout (``course_lib.paths.user_data_dir``:
+   ``$CNNS_DATA_DIR``, else ``$XDG_CACHE_HOME/cnns-from-scratch``, else
+   ``~/.cache/cnns-from-scratch``), ``<dataset>/`` inside it;
+
+and downloads what is still missing into the folder of step 2 from a list of mirrors. Every file
+is checked against its SHA-256 (``SHA256``, the same as ``data/<dataset>/SHA256SUMS``) before it
+is parsed, so a corrupt or half-downloaded file is never used.
 
 Shapes: images are ``(N, 28, 28)`` uint8 in [0, 255], labels ``(N,)`` int64 in [0, 9].
 ``normalize`` turns images into ``(N, 1, 28, 28)`` floats (NCHW), the layout the layers use.
@@ -12,15 +17,12 @@ Shapes: images are ``(N, 28, 28)`` uint8 in [0, 255], labels ``(N,)`` int64 in [
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import hashlib
 import http.client
 import math
-import numbers
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -30,15 +32,47 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
-from .paths import DATA_DIR
-from .validate import check_array, check_int, check_real
+from .files import atomic_open
+from .paths import DATA_DIR, DATA_ENV, user_data_dir
+from .validate import (
+    as_rng,
+    check_array,
+    check_bool,
+    check_dtype,
+    check_int,
+    check_path,
+    check_real,
+)
 
 FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
     "y_train": "train-labels-idx1-ubyte.gz",
     "x_test": "t10k-images-idx3-ubyte.gz",
     "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+SHA256 = {  # of the official .gz files; data/<dataset>/SHA256SUMS lists the same
+    "mnist": {
+        "train-images-idx3-ubyte.gz":
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz":
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz":
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz":
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz":
+            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz":
+            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz":
+            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz":
+            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    },
 }
 MIRRORS = {
     "mnist": [
@@ -65,10 +99,10 @@ class MNISTData(NamedTuple):
     x_test  : (10000, 28, 28) uint8        y_test  : (10000,) int64
     """
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
+    x_train: npt.NDArray[np.uint8]
+    y_train: npt.NDArray[np.int64]
+    x_test: npt.NDArray[np.uint8]
+    y_test: npt.NDArray[np.int64]
 
 
 class DownloadError(OSError):
@@ -77,20 +111,18 @@ class DownloadError(OSError):
 
 # --------------------------------------------------------------------------- IDX files
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: str | os.PathLike) -> npt.NDArray[np.uint8]:
     """Parse an IDX file of unsigned bytes (gzip-compressed or raw) into a uint8 array.
 
     Returns a read-only array with the header's shape: (N, 28, 28) for MNIST images, (N,) for
     labels. Raises ValueError naming the file if it is not a well-formed uint8 IDX file (wrong
     magic number or dtype byte, truncated header or payload, extra bytes, bad gzip stream).
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
-    path = Path(path)
+    path = check_path(path, "path")
     return _parse_idx(path.read_bytes(), path)
 
 
-def _parse_idx(data: bytes, path: Path) -> np.ndarray:
+def _parse_idx(data: bytes, path: Path) -> npt.NDArray[np.uint8]:
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
@@ -98,9 +130,9 @@ def _parse_idx(data: bytes, path: Path) -> np.ndarray:
             raise ValueError(f"{path}: corrupt or truncated gzip stream "
                              f"({type(exc).__name__}: {exc})") from None
     if len(data) < 4 or data[:2] != b"\x00\x00":
-        found = data[:4].hex(" ") or "an empty file"
+        magic = data[:4].hex(" ") or "an empty file"
         raise ValueError(f"{path}: not an IDX file: expected magic bytes 00 00 08 <ndim>, "
-                         f"found {found}")
+                         f"found {magic}")
     dtype_code, ndim = data[2], data[3]
     if dtype_code != 0x08:
         raise ValueError(f"{path}: expected IDX dtype byte 0x08 (uint8), found 0x{dtype_code:02x}"
@@ -119,7 +151,7 @@ def _parse_idx(data: bytes, path: Path) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _parse_verified(path: str, version: tuple, sha256: str) -> np.ndarray | None:
+def _parse_verified(path: str, version: tuple, sha256: str) -> npt.NDArray[np.uint8] | None:
     """Parse ``path`` if its SHA-256 is ``sha256``, else None; cached per file version."""
     data = Path(path).read_bytes()
     if hashlib.sha256(data).hexdigest() != sha256:
@@ -127,7 +159,7 @@ def _parse_verified(path: str, version: tuple, sha256: str) -> np.ndarray | None
     return _parse_idx(data, Path(path))
 
 
-def _load_if_valid(path: Path, sha256: str) -> np.ndarray | None:
+def _load_if_valid(path: Path, sha256: str) -> npt.NDArray[np.uint8] | None:
     if not path.is_file():
         return None
     st = path.stat()
@@ -138,43 +170,22 @@ def _load_if_valid(path: Path, sha256: str) -> np.ndarray | None:
     return array
 
 
-def _read_sha256sums(path: Path) -> dict[str, str]:
-    sums = {}
-    for line in path.read_text().splitlines():
-        parts = line.split()
-        if not parts or line.startswith("#"):
-            continue
-        if len(parts) != 2:
-            raise ValueError(f"{path}: expected '<sha256>  <file name>' lines, found {line!r}")
-        sums[parts[1].lstrip("*")] = parts[0].lower()
-    return sums
-
-
 # --------------------------------------------------------------------------- downloads
 
 def _fetch(url: str, dest: Path, sha256: str, timeout: float) -> None:
-    """Download ``url`` to ``dest`` via a temp file in the same folder, only if it verifies."""
+    """Download ``url`` to ``dest`` (atomically: all of it or nothing), only if it verifies."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
+    with urllib.request.urlopen(request, timeout=timeout) as resp, atomic_open(dest) as out:
+        length = resp.headers.get("Content-Length")
         digest, size = hashlib.sha256(), 0
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as resp:
-            length = resp.headers.get("Content-Length")
-            while chunk := resp.read(_CHUNK):
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-            if length is not None and size != int(length):
-                raise ValueError(f"truncated response: got {size} of {length} bytes")
-            out.flush()
-            os.fsync(out.fileno())
+        while chunk := resp.read(_CHUNK):
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+        if length is not None and size != int(length):
+            raise ValueError(f"truncated response: got {size} of {length} bytes")
         if digest.hexdigest() != sha256:
             raise ValueError(f"SHA-256 mismatch: expected {sha256}, got {digest.hexdigest()}")
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _reason(exc: BaseException) -> str:
@@ -209,17 +220,19 @@ def load_mnist(dataset: str = "mnist", *, data_dir: str | os.PathLike | None = N
                checksums: Mapping[str, str] | None = None, timeout: float = 30.0) -> MNISTData:
     """Load MNIST or Fashion-MNIST; parsed arrays are kept in memory for the next call.
 
-    Each file is taken from ``data_dir``, else from ``<cache root>/<dataset>/``, else
+    Each file is taken from ``data_dir``, else from ``<cache_dir>/<dataset>/``, else
     downloaded there (atomically) from the first mirror that delivers it intact.
 
     Parameters
     ----------
     dataset : "mnist" or "fashion-mnist".
-    data_dir : folder of bundled files and their ``SHA256SUMS``; default ``DATA_DIR/dataset``.
-    cache_dir : cache root; default ``$COURSE_DATA_DIR``, else ``~/.cache/cnns-from-scratch``.
+    data_dir : a folder holding the dataset's files; default the checkout's
+        ``data/<dataset>/`` (``course_lib.paths.DATA_DIR``), none outside a checkout.
+    cache_dir : the data folder that downloads go to, one subfolder per dataset; default
+        ``course_lib.paths.user_data_dir()`` (``$CNNS_DATA_DIR``, else the user's cache).
     download : if False, raise FileNotFoundError instead of downloading.
     mirrors : base URLs tried in order; default ``MIRRORS[dataset]``.
-    checksums : {file name: SHA-256 hex}; default read from ``data_dir/SHA256SUMS``.
+    checksums : {file name: SHA-256 hex}; default ``SHA256[dataset]``.
     timeout : seconds allowed for each network operation.
 
     Returns
@@ -229,37 +242,32 @@ def load_mnist(dataset: str = "mnist", *, data_dir: str | os.PathLike | None = N
     """
     if not isinstance(dataset, str) or dataset not in MIRRORS:
         raise ValueError(f"dataset must be one of {sorted(MIRRORS)}, got {dataset!r}")
-    for name, value in (("data_dir", data_dir), ("cache_dir", cache_dir)):
-        if value is not None and not isinstance(value, (str, os.PathLike)):
-            raise TypeError(f"{name} must be a path or None, got {type(value).__name__} {value!r}")
-    if not isinstance(download, bool):
-        raise TypeError(f"download must be a bool, got {type(download).__name__} {download!r}")
+    if data_dir is not None:
+        folders = [check_path(data_dir, "data_dir").expanduser()]
+    else:
+        folders = [DATA_DIR / dataset] if DATA_DIR is not None else []
+    cache = (user_data_dir() if cache_dir is None
+             else check_path(cache_dir, "cache_dir").expanduser()) / dataset
+    download = check_bool(download, "download")
     mirrors = MIRRORS[dataset] if mirrors is None else [mirrors] if isinstance(mirrors, str) \
         else mirrors
     if not isinstance(mirrors, Sequence) or not all(isinstance(m, str) for m in mirrors):
         raise TypeError(f"mirrors must be a list of URL strings, got {mirrors!r}")
     if not mirrors:
         raise ValueError("mirrors must list at least one URL, got an empty list")
-    timeout = check_real(timeout, "timeout", positive=True)
-    bundled = Path(data_dir).expanduser() if data_dir is not None else DATA_DIR / dataset
-    root = cache_dir if cache_dir is not None else os.environ.get("COURSE_DATA_DIR")
-    cache = Path(root).expanduser() if root else Path.home() / ".cache" / "cnns-from-scratch"
-    cache = cache / dataset
-    if checksums is None:
-        if not (bundled / "SHA256SUMS").is_file():
-            raise FileNotFoundError(f"no checksums for {dataset}: {bundled / 'SHA256SUMS'} "
-                                    "does not exist")
-        checksums = _read_sha256sums(bundled / "SHA256SUMS")
+    checksums = SHA256[dataset] if checksums is None else checksums
     if not isinstance(checksums, Mapping):
         raise TypeError(f"checksums must be a mapping {{file name: sha256}}, got {checksums!r}")
+    timeout = check_real(timeout, "timeout", positive=True)
 
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     for key, name in FILES.items():
         sha256 = checksums.get(name)
         if not isinstance(sha256, str) or len(sha256) != 64:
             raise ValueError(f"checksums must give a 64-hex-digit SHA-256 for {name}, "
                              f"got {sha256!r}")
-        arrays[key] = _locate(name, sha256.lower(), bundled, cache, download, mirrors, timeout)
+        arrays[key] = _locate(name, sha256.lower(), [*folders, cache], download, mirrors,
+                              timeout)
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y) or (y.size and y.max() > 9):
@@ -270,16 +278,21 @@ def load_mnist(dataset: str = "mnist", *, data_dir: str | os.PathLike | None = N
     return MNISTData(**arrays)
 
 
-def _locate(name: str, sha256: str, bundled: Path, cache: Path, download: bool,
-            mirrors: Sequence[str], timeout: float) -> np.ndarray:
-    """The parsed file: bundled, else cached, else downloaded into the cache."""
-    for folder in (bundled, cache):
+def _locate(name: str, sha256: str, folders: list[Path], download: bool,
+            mirrors: Sequence[str], timeout: float) -> npt.NDArray[np.uint8]:
+    """The parsed file from the first of ``folders`` that has it intact, else downloaded into
+    the last one."""
+    for folder in folders:
         array = _load_if_valid(folder / name, sha256)
         if array is not None:
             return array
+    cache = folders[-1]
     if not download:
-        raise FileNotFoundError(f"{name} with SHA-256 {sha256} is neither in {bundled} nor in "
-                                f"{cache}, and download=False")
+        where = " or ".join(str(folder) for folder in folders)
+        raise FileNotFoundError(
+            f"{name} (SHA-256 {sha256}) is not in {where}, and download=False: copy it into "
+            f"{cache}, point the environment variable {DATA_ENV} at a folder that has it in a "
+            f"{cache.name}/ subfolder, or call load_mnist(download=True)")
     _download(name, cache, sha256, mirrors, timeout)
     array = _load_if_valid(cache / name, sha256)
     if array is None:
@@ -289,18 +302,8 @@ def _locate(name: str, sha256: str, bundled: Path, cache: Path, download: bool,
 
 # --------------------------------------------------------------------------- helpers
 
-def _rng(seed, name: str = "seed", *, allow_none: bool = True) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None and allow_none:
-        return np.random.default_rng()
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"{name} must be an int or a numpy.random.Generator, "
-                        f"got {type(seed).__name__} {seed!r}")
-    return np.random.default_rng(check_int(seed, name))
-
-
-def _check_xy(x, y) -> int:
+def _same_length(x: np.ndarray, y: np.ndarray) -> int:
+    """N, after checking that x (N, ...) and y (N, ...) are arrays of one length N."""
     for name, a in (("x", x), ("y", y)):
         check_array(a, name, floating=False, finite=False)
         if a.ndim == 0:
@@ -310,8 +313,18 @@ def _check_xy(x, y) -> int:
     return len(x)
 
 
-def normalize(images, mean: float | None = None, std: float | None = None,
-              dtype=np.float32) -> np.ndarray:
+def _check_images(images: np.ndarray) -> np.ndarray:
+    """Check a batch of images (N, H, W) or (N, C, H, W); return it."""
+    check_array(images, "images", floating=False, finite=False)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must be 3-D (N, H, W) or 4-D (N, C, H, W), got "
+                         f"{images.ndim}-D with shape {images.shape}")
+    return images
+
+
+def normalize(images: npt.NDArray[np.uint8], mean: float | None = None,
+              std: float | None = None, dtype: npt.DTypeLike = np.float32
+              ) -> npt.NDArray[np.floating]:
     """Scale uint8 images to [0, 1] and standardise them: ``(images / 255 - mean) / std``.
 
     Parameters
@@ -325,23 +338,18 @@ def normalize(images, mean: float | None = None, std: float | None = None,
     -------
     New (N, 1, H, W) array (NCHW; (N, C, H, W) input keeps its C) of ``dtype``.
     """
-    check_array(images, "images", floating=False, finite=False)
-    if images.ndim not in (3, 4):
-        raise ValueError(f"images must be 3-D (N, H, W) or 4-D (N, C, H, W), got "
-                         f"{images.ndim}-D with shape {images.shape}")
+    _check_images(images)
     if images.dtype != np.uint8:
         raise TypeError(f"images must have dtype uint8 (pixels 0-255), got {images.dtype}")
     mean = MNIST_MEAN if mean is None else check_real(mean, "mean")
     std = MNIST_STD if std is None else check_real(std, "std", positive=True)
-    if dtype not in (np.float32, np.float64, "float32", "float64"):
-        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
-    out = (images[:, None] if images.ndim == 3 else images).astype(dtype)
+    out = (images[:, None] if images.ndim == 3 else images).astype(check_dtype(dtype))
     out *= out.dtype.type(1.0 / (255.0 * std))
     out -= out.dtype.type(mean / std)
     return out
 
 
-def shift_images(images, dy: int, dx: int) -> np.ndarray:
+def shift_images(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """Move images by whole pixels: ``dy`` down (up if negative), ``dx`` right (left if negative).
 
     ``out[..., i, j] = images[..., i - dy, j - dx]`` where that pixel exists, else 0: the rows
@@ -357,16 +365,9 @@ def shift_images(images, dy: int, dx: int) -> np.ndarray:
     -------
     A new array with the shape and dtype of ``images``.
     """
-    check_array(images, "images", floating=False, finite=False)
-    if images.ndim not in (3, 4):
-        raise ValueError(f"images must be 3-D (N, H, W) or 4-D (N, C, H, W), got "
-                         f"{images.ndim}-D with shape {images.shape}")
-    H, W = images.shape[-2:]
+    H, W = _check_images(images).shape[-2:]
     for name, value, size, axis in (("dy", dy, H, "height H"), ("dx", dx, W, "width W")):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name} must be an int (whole pixels), got "
-                            f"{type(value).__name__} {value!r}")
-        if abs(value) > size:
+        if abs(check_int(value, name, None)) > size:
             raise ValueError(f"{name} must be in [-{size}, {size}] (the image {axis} is "
                              f"{size}), got {value}")
     dy, dx = int(dy), int(dx)
@@ -377,7 +378,9 @@ def shift_images(images, dy: int, dx: int) -> np.ndarray:
     return out
 
 
-def train_val_split(x, y, val_size: int = 5000, *, seed):
+def train_val_split(x: np.ndarray, y: np.ndarray, val_size: int = 5000, *,
+                    seed: int | np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split off a random validation set, reproducibly.
 
     Parameters
@@ -391,17 +394,18 @@ def train_val_split(x, y, val_size: int = 5000, *, seed):
     (x_train, y_train, x_val, y_val) with N - val_size and val_size rows, disjoint, covering
     all of x; both parts keep the original order of the rows they take.
     """
-    n = _check_xy(x, y)
+    n = _same_length(x, y)
     val_size = check_int(val_size, "val_size", 1)
     if val_size >= n:
         raise ValueError(f"val_size must be < N = {n} (the number of examples), got {val_size}")
-    perm = _rng(seed, allow_none=False).permutation(n)
+    perm = as_rng(seed, "seed", allow_none=False).permutation(n)
     val, train = np.sort(perm[:val_size]), np.sort(perm[val_size:])
     return x[train], y[train], x[val], y[val]
 
 
-def iterate_minibatches(x, y, batch_size: int, *, shuffle: bool = True, seed=None,
-                        drop_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iterate_minibatches(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = True,
+                        seed: int | np.random.Generator | None = None, drop_last: bool = False
+                        ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(x_batch, y_batch)`` pairs covering the data once (one epoch).
 
     Parameters
@@ -417,16 +421,13 @@ def iterate_minibatches(x, y, batch_size: int, *, shuffle: bool = True, seed=Non
     ------
     x_batch (B, ...) and y_batch (B,), B <= batch_size.
     """
-    n = _check_xy(x, y)
+    n = _same_length(x, y)
     batch_size = check_int(batch_size, "batch_size", 1)
-    for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be a bool, got {type(flag).__name__} {flag!r}")
-    rng = _rng(seed)
-    order = rng.permutation(n) if shuffle else None
+    shuffle, drop_last = check_bool(shuffle, "shuffle"), check_bool(drop_last, "drop_last")
+    order = as_rng(seed, "seed").permutation(n) if shuffle else None
     stop = n - n % batch_size if drop_last else n
 
-    def batches():
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for start in range(0, stop, batch_size):
             if order is None:
                 yield x[start:start + batch_size], y[start:start + batch_size]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import EXERCISES_DIR, NOTEBOOKS_DIR, SOLUTIONS_DIR
+from . import paths
 
 __all__ = ["Lesson", "LESSONS", "get_lesson", "with_exercises", "course_map"]
 
@@ -51,15 +51,15 @@ class Lesson:
 
     @property
     def notebook(self) -> Path:
-        return NOTEBOOKS_DIR / f"{self.stem}.ipynb"
+        return paths.NOTEBOOKS_DIR / f"{self.stem}.ipynb"
 
     @property
     def solution(self) -> Path | None:
-        return SOLUTIONS_DIR / f"{self.stem}.ipynb" if self.checks else None
+        return paths.SOLUTIONS_DIR / f"{self.stem}.ipynb" if self.checks else None
 
     @property
     def exercise(self) -> Path | None:
-        return EXERCISES_DIR / f"{self.stem}.ipynb" if self.checks else None
+        return paths.EXERCISES_DIR / f"{self.stem}.ipynb" if self.checks else None
 
 
 LESSONS: tuple[Lesson, ...] = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self, overload
+from typing import Any, Literal, Self, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,11 @@ class Sequential(Layer):
                 raise TypeError(f"layer {i} must be a course_lib Layer, got {type(layer).__name__}")
         self.layers = list(layers)
         self.training = True
+        # How to rebuild this net, ``course_lib.models.MODELS[arch](**arch_options)`` (set by
+        # the builders there; None: built by hand), and what ``train.load_model`` read with it.
+        self.arch: str | None = None
+        self.arch_options: dict[str, Any] = {}
+        self.metadata: dict[str, Any] = {}
 
     def _gather(self, attr):
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers)

@@ -16,7 +16,11 @@ builder so saved weights (``course_lib.train.save_model``) can record which net 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from .layers import (
     CLASSIFIER_GAIN,
@@ -24,6 +28,7 @@ from .layers import (
     Conv2d,
     Flatten,
     GlobalAvgPool2d,
+    Layer,
     Linear,
     MaxPool2d,
     ReLU,
@@ -35,7 +40,10 @@ from .validate import as_rng, check_dtype
 __all__ = ["mlp", "seed_net", "lenet", "resnet_small", "MODELS", "build_model"]
 
 
-def mlp(rng=None, *, dtype=np.float32) -> Sequential:
+Seed = int | np.random.Generator | None  # an int seed, a Generator, or None (unseeded)
+
+
+def mlp(rng: Seed = None, *, dtype: npt.DTypeLike = np.float32) -> Sequential:
     """The multilayer perceptron 784 -> 256 -> 64 -> 10 with ReLU.
 
     x: (N, 1, 28, 28) -> Flatten (N, 784) -> Linear(784, 256) -> ReLU
@@ -58,7 +66,8 @@ def mlp(rng=None, *, dtype=np.float32) -> Sequential:
     return _named(net, "mlp")
 
 
-def seed_net(rng=None, *, relu: bool = False, dtype=np.float32) -> Sequential:
+def seed_net(rng: Seed = None, *, relu: bool = False,
+             dtype: npt.DTypeLike = np.float32) -> Sequential:
     """The tutorial's seed network: Conv2d(1, 8, 3) -> MaxPool2d(2) -> Flatten -> Linear.
 
     x: (N, 1, 28, 28) -> conv (N, 8, 26, 26) -> pool (N, 8, 13, 13) -> (N, 1352) -> (N, 10).
@@ -74,7 +83,7 @@ def seed_net(rng=None, *, relu: bool = False, dtype=np.float32) -> Sequential:
     dtype : float32 (default) or float64.
     """
     rng, dtype = as_rng(rng), check_dtype(dtype)
-    layers = [Conv2d(1, 8, 3, dtype=dtype, rng=rng)]
+    layers: list[Layer] = [Conv2d(1, 8, 3, dtype=dtype, rng=rng)]
     if relu:
         layers.append(ReLU())
     layers += [MaxPool2d(2), Flatten(), Linear(8 * 13 * 13, 10, dtype=dtype, rng=rng,
@@ -82,7 +91,7 @@ def seed_net(rng=None, *, relu: bool = False, dtype=np.float32) -> Sequential:
     return _named(Sequential(*layers), "seed", relu=relu)
 
 
-def lenet(rng=None, *, dtype=np.float32) -> Sequential:
+def lenet(rng: Seed = None, *, dtype: npt.DTypeLike = np.float32) -> Sequential:
     """A LeNet-5-style CNN for 28x28 digits.
 
     x: (N, 1, 28, 28)
@@ -105,7 +114,7 @@ def lenet(rng=None, *, dtype=np.float32) -> Sequential:
     return _named(net, "lenet")
 
 
-def resnet_small(rng=None, *, dtype=np.float32) -> Sequential:
+def resnet_small(rng: Seed = None, *, dtype: npt.DTypeLike = np.float32) -> Sequential:
     """A small ResNet for 28x28 digits: 3x3 convolutions, batch norm, two residual blocks,
     global average pooling.
 
@@ -128,11 +137,11 @@ def resnet_small(rng=None, *, dtype=np.float32) -> Sequential:
     """
     rng, dtype = as_rng(rng), check_dtype(dtype)
 
-    def conv_bn(c_in, c_out, stride=1):
+    def conv_bn(c_in: int, c_out: int, stride: int = 1) -> list[Layer]:
         return [Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False, dtype=dtype,
                        rng=rng), BatchNorm2d(c_out, dtype=dtype)]
 
-    def block(c):
+    def block(c: int) -> Residual:
         return Residual(Sequential(*conv_bn(c, c), ReLU(), *conv_bn(c, c)))
 
     net = Sequential(
@@ -146,16 +155,17 @@ def resnet_small(rng=None, *, dtype=np.float32) -> Sequential:
     return _named(net, "resnet")
 
 
-def _named(net: Sequential, arch: str, **options) -> Sequential:
+def _named(net: Sequential, arch: str, **options: Any) -> Sequential:
     """Record how to rebuild ``net`` (``save_model`` stores it): ``MODELS[arch](**options)``."""
     net.arch, net.arch_options = arch, options
     return net
 
 
-MODELS = {"mlp": mlp, "seed": seed_net, "lenet": lenet, "resnet": resnet_small}
+MODELS: dict[str, Callable[..., Sequential]] = {"mlp": mlp, "seed": seed_net, "lenet": lenet,
+                                               "resnet": resnet_small}
 
 
-def build_model(name: str, rng=None, **kwargs) -> Sequential:
+def build_model(name: str, rng: Seed = None, **kwargs: Any) -> Sequential:
     """Build the registered model ``name`` (a key of ``MODELS``) with ``rng`` and options."""
     if not isinstance(name, str) or name not in MODELS:
         raise ValueError(f"name must be one of {sorted(MODELS)}, got {name!r}")

@@ -210,18 +210,22 @@ class Window(NamedTuple):
         return out[0], out[1]
 
 
-def check_labels(y, name: str, n: int, num_classes: int) -> np.ndarray:
-    """Check integer class labels: shape (n,), values in [0, num_classes)."""
+def check_labels(y, name: str, n: int | None = None,
+                 num_classes: int | None = None) -> np.ndarray:
+    """Check integer class labels: shape (n,) (None: any length), values in [0, num_classes)
+    (None: any class index >= 0)."""
     if not isinstance(y, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray of integer class indices, "
                         f"got {_describe(y)}")
     if y.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer class indices, got dtype {y.dtype}")
-    if y.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},) to match the batch, got {y.shape}")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        bad = y[(y < 0) | (y >= num_classes)][0]
-        raise ValueError(f"{name} must be in [0, {num_classes}), got {bad}")
+    if y.ndim != 1 or (n is not None and y.shape != (n,)):
+        expected = "(N,)" if n is None else f"({n},) to match the batch"
+        raise ValueError(f"{name} must have shape {expected}, got {y.shape}")
+    bad = y[y < 0] if num_classes is None else y[(y < 0) | (y >= num_classes)]
+    if bad.size:
+        expected = ">= 0" if num_classes is None else f"in [0, {num_classes})"
+        raise ValueError(f"{name} must be {expected}, got {bad[0]}")
     return y
 
 
@@ -263,13 +267,19 @@ def check_dout(dout, expected_shape, dtype) -> np.ndarray:
     return dout
 
 
-def as_rng(rng, name: str = "rng") -> np.random.Generator:
-    """Turn an int seed, a ``np.random.Generator`` or None (unseeded) into a Generator."""
-    if rng is None or isinstance(rng, np.random.Generator):
-        return rng if rng is not None else np.random.default_rng()
-    if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
-        raise TypeError(f"{name} must be an int seed, a numpy.random.Generator or None, "
-                        f"got {_describe(rng)}")
+def as_rng(rng, name: str = "rng", *, allow_none: bool = True) -> np.random.Generator:
+    """Turn an int seed, a ``np.random.Generator`` or None (unseeded) into a Generator.
+
+    allow_none : False when the result must be reproducible (None is then a TypeError).
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None and allow_none:
+        return np.random.default_rng()
+    if rng is None or isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
+        options = "an int seed, a numpy.random.Generator or None" if allow_none else \
+            "an int seed or a numpy.random.Generator"
+        raise TypeError(f"{name} must be {options}, got {_describe(rng)}")
     return np.random.default_rng(check_int(rng, name))
 
 

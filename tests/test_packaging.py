@@ -316,7 +316,7 @@ def test_student_release_has_everything_but_the_solutions(tmp_path):
             assert f"exercises/{lesson.stem}.ipynb" in files
             assert f"course_lib/checks/{lesson.slug}.py" in files
     assert {"LICENSE", "LICENSE-CONTENT", "CITATION.cff", "requirements.txt", "pyproject.toml",
-            "data/mnist/SHA256SUMS"} <= files
+            "data/mnist/SHA256SUMS", "course_lib/weights/lenet.npz"} <= files
     folder = release_student.build(tmp_path)
     with zipfile.ZipFile(f"{folder}.zip") as zf:
         names = zf.namelist()

@@ -20,6 +20,7 @@ from course_lib import (
 from course_lib.data import load_mnist, normalize
 from course_lib.models import MODELS, build_model, lenet, mlp, seed_net
 from course_lib.optim import SGD, Adam, StepLR, WarmupCosineLR
+from course_lib.paths import WEIGHTS_DIR
 from course_lib.train import (
     History,
     confusion_matrix,
@@ -154,6 +155,16 @@ def test_fit_validates_its_arguments(mnist_small):
             schedule=StepLR(SGD(model.params, 0.1), 1))
     with pytest.raises(TypeError, match="model"):
         fit(lambda v: v, loss, opt, (x, y), 1, progress=False)
+    with pytest.raises(TypeError, match="seed must be an int seed or a numpy.random.Generator"):
+        fit(model, loss, opt, (x, y), 1, progress=False, seed=None)  # runs are reproducible
+    with pytest.raises(TypeError, match="progress must be True or False, got str"):
+        fit(model, loss, opt, (x, y), 1, progress="no")
+    with pytest.raises(TypeError, match="loss_fn must be callable with a backward"):
+        fit(model, np.mean, opt, (x, y), 1, progress=False)
+    with pytest.raises(ValueError, match=r"val labels must have shape \(64,\)"):
+        fit(model, loss, opt, (x, y), 1, progress=False, val=(x, y[:10]))
+    with pytest.raises(ValueError, match=r"y must be in \[0, 10\), got 10"):
+        evaluate(model, x, np.full(64, 10))
 
 
 def test_fit_progress_bar_runs(mnist_small, capsys):
@@ -259,6 +270,10 @@ def test_misclassified_orders_by_confidence():
     np.testing.assert_array_equal(misclassified(y, p, probs, limit=1), [3])
     with pytest.raises(ValueError, match="probs"):
         misclassified(y, p, probs[:2])
+    with pytest.raises(ValueError, match="y_true must be >= 0, got -1"):
+        misclassified(y - 1, p)
+    with pytest.raises(ValueError, match=r"y_pred must have shape \(5,\) to match"):
+        misclassified(y, p[:4])
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -309,7 +324,7 @@ def test_cli_rejects_bad_numbers(capsys):
 
 @pytest.mark.parametrize("name, min_acc", [("lenet", 0.985), ("seed", 0.96)])
 def test_shipped_weights_load_and_classify(name, min_acc, mnist_small):
-    model = load_model(REPO / "weights" / f"{name}.npz")
+    model = load_model(WEIGHTS_DIR / f"{name}.npz")
     meta = model.metadata
     assert model.arch == name and meta["command"].startswith("python -m course_lib.train")
     assert f"--model {name}" in meta["command"] and meta["dtype"] == "float32"

@@ -7,7 +7,7 @@ Writes ``OUT/cnns-from-scratch-student-VERSION/`` and, next to it, the same fold
 here (:data:`INCLUDE`), never guessed from the working tree, and :data:`EXCLUDE` is checked on top:
 
 - in: the lessons (``notebooks/``), the exercises (``exercises/``), ``course_lib`` with its
-  checks (the exercises call them), MNIST and the shipped weights, the install files
+  checks (the exercises call them) and the shipped weights, MNIST, the install files
   (requirements, ``pyproject.toml``, ``environment.yml``, ``binder/``, the Makefile), the
   licences, citation and changelog;
 - out: ``solutions/`` (model answers and hidden tests), ``tests/`` (they read the solutions),
@@ -36,7 +36,7 @@ INCLUDE = (
     "README.md", "LICENSE", "LICENSE-CONTENT", "CITATION.cff", "CHANGELOG.md",
     "requirements.txt", "requirements-dev.txt", "requirements-lock.txt", "pyproject.toml",
     "environment.yml", "Makefile", ".gitignore", "binder", "course_lib", "notebooks",
-    "exercises", "data", "weights",
+    "exercises", "data",
 )
 #: Never in a release, wherever they are (path parts or file names).
 EXCLUDE_PARTS = {"solutions", "tests", "__pycache__", ".ipynb_checkpoints", ".pytest_cache",

@@ -169,8 +169,9 @@ ACCURACY = Spec(
                 "not the logits themselves.",
                 lambda a, ref: np.mean(a.logits == a.y[:, None])),
     ],
-    # the accuracy of a model's logits (it computes them first)
-    implementations=("train.evaluate",),
+    # the accuracy of a model's logits (it computes them first): defined in train/loop.py,
+    # imported by the CLI and the package
+    implementations=("train.loop.evaluate", "train.cli.evaluate", "train.evaluate"),
 )
 
 
