@@ -43,12 +43,12 @@ import json
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from .files import write_atomic
 from .paths import EXERCISES_DIR, SOLUTIONS_DIR
 
 STATE_FILE = ".generated.json"
@@ -303,25 +303,6 @@ def _read_state(dest: Path) -> dict[str, str]:
         return {}
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` in one step, keeping its mode (new files: 0o666 - umask)."""
-    if path.exists():
-        mode = path.stat().st_mode & 0o777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _existing(dest: Path) -> dict[str, bytes]:
     """The notebooks in dest, line endings normalised (a Windows checkout may add CRs)."""
     if not dest.is_dir():
@@ -376,7 +357,7 @@ def generate(source: str | os.PathLike = SOLUTIONS_DIR, dest: str | os.PathLike 
         if current == data:
             report.unchanged.append(name)
         elif current is None or force or _sha256(current) == state.get(name):
-            _write_atomic(dest / name, data)
+            write_atomic(dest / name, data)
             report.written.append(name)
         else:
             report.kept[name] = ("it differs from what assign last generated (edited, e.g. by "
@@ -395,7 +376,7 @@ def generate(source: str | os.PathLike = SOLUTIONS_DIR, dest: str | os.PathLike 
                             indent=1, sort_keys=True) + "\n"
     state_path = dest / STATE_FILE
     if not state_path.is_file() or state_path.read_text(encoding="utf-8") != state_text:
-        _write_atomic(dest / STATE_FILE, state_text.encode("utf-8"))
+        write_atomic(dest / STATE_FILE, state_text.encode("utf-8"))
     return report
 
 

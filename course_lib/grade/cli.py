@@ -21,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..files import write_atomic
 from ..paths import DATA_DIR, SOLUTIONS_DIR, WEIGHTS_DIR
 from . import reports, sandbox
 from .batch import grade_folder
@@ -72,7 +73,7 @@ def _write(args, grades, about, meta) -> None:
     if args.out:
         reports.write_csv(grades, args.out)
     if args.report:
-        reports.write_atomic(args.report, reports.format_report(grades, about=about))
+        write_atomic(args.report, reports.format_report(grades, about=about))
     if args.feedback:
         reports.write_feedback(grades, args.feedback, about)
     if args.gradescope:
@@ -80,10 +81,10 @@ def _write(args, grades, about, meta) -> None:
             raise ValueError(f"--gradescope writes one submission's results.json (as in "
                              f"Gradescope's autograder), but {len(grades)} were graded")
         import json
-        reports.write_atomic(args.gradescope,
+        write_atomic(args.gradescope,
                              json.dumps(reports.gradescope_results(grades[0]), indent=1))
     if getattr(args, "json", None):
-        reports.write_atomic(args.json, reports.run_document(grades, meta))
+        write_atomic(args.json, reports.run_document(grades, meta))
     if args.nbgrader_db:
         from .gradebook import write_gradebook
         write_gradebook(grades, args.nbgrader_db, args.nbgrader_assignment)
