@@ -50,6 +50,7 @@ import nbformat
 
 from .files import write_atomic
 from .paths import EXERCISES_DIR, SOLUTIONS_DIR
+from .validate import check_bool, check_path, check_real
 
 STATE_FILE = ".generated.json"
 
@@ -99,10 +100,11 @@ def is_written_answer(cell) -> bool:
 
 def _points(meta: dict, kind: str) -> float:
     value = meta.get("points", 0) or 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    try:
+        return check_real(value, "points", minimum=0.0)
+    except (TypeError, ValueError):   # the notebook is wrong, not a caller: name its cell
         raise ValueError(f"{kind} {meta.get('grade_id')!r} has points {value!r}; expected a "
-                         f"number >= 0")
-    return float(value)
+                         f"number >= 0") from None
 
 
 def graded_points(nb) -> dict[str, float]:
@@ -261,10 +263,8 @@ def _sha256(data: bytes) -> str:
 
 
 def _folders(source, dest) -> tuple[Path, Path]:
-    for value, arg in ((source, "source"), (dest, "dest")):
-        if not isinstance(value, (str, os.PathLike)):
-            raise TypeError(f"{arg} must be a path, got {type(value).__name__} {value!r}")
-    source, dest = Path(source).resolve(), Path(dest).resolve()
+    source = check_path(source, "source").resolve()
+    dest = check_path(dest, "dest").resolve()
     if dest == source or source in dest.parents:
         raise ValueError(f"dest {dest} is inside source {source}: the generator never writes "
                          f"into the solutions folder")
@@ -345,8 +345,7 @@ def generate(source: str | os.PathLike = SOLUTIONS_DIR, dest: str | os.PathLike 
     notebook whose solution is gone is removed only if it is unedited, else listed as extra.
     Every solution is processed before anything is written, so an error writes nothing.
     """
-    if not isinstance(force, bool):
-        raise TypeError(f"force must be a bool, got {type(force).__name__} {force!r}")
+    check_bool(force, "force")
     source, dest = _folders(source, dest)
     expected = expected_exercises(source)
     dest.mkdir(parents=True, exist_ok=True)

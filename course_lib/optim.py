@@ -21,30 +21,20 @@ Note: ``Layer.astype`` replaces parameter arrays, so build the optimiser after i
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from .validate import check_array, check_int
+from .validate import check_array, check_int, check_real
 
 __all__ = ["Optimizer", "SGD", "Adam", "LRSchedule", "ConstantLR", "StepLR", "CosineLR",
            "WarmupCosineLR", "CosineRestartsLR"]
 
 
-def _check_real(value, name: str, low: float = 0.0, *, low_open: bool = False,
-                high: float | None = None, high_open: bool = False) -> float:
-    """Return ``value`` as a float in the interval given by ``low``/``high``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite real number, got {type(value).__name__} "
-                        f"{value!r}")
-    value = float(value)
-    too_low = value <= low if low_open else value < low
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        left, right = "(" if low_open else "[", ")" if high_open else "]"
-        upper = "inf)" if high is None else f"{high}{right}"
-        raise ValueError(f"{name} must be in {left}{low}, {upper}, got {value}")
+def _check_fraction(value, name: str) -> float:
+    """Return ``value`` as a float in [0, 1) (a momentum or a beta: 1 would never forget)."""
+    value = check_real(value, name, minimum=0.0)
+    if value >= 1.0:
+        raise ValueError(f"{name} must be < 1, got {value}")
     return value
 
 
@@ -64,7 +54,7 @@ class Optimizer:
         for k, p in params.items():
             check_array(p, f"params[{k!r}]")
         self.params = dict(params)
-        self.lr = _check_real(lr, "lr", low_open=True)
+        self.lr = check_real(lr, "lr", positive=True)
         self.step_count = 0
 
     def _check_grads(self, grads) -> None:
@@ -89,7 +79,7 @@ class Optimizer:
     def step(self, grads) -> None:
         """Update every parameter in place from ``grads`` (same keys and shapes)."""
         self._check_grads(grads)
-        self.lr = _check_real(self.lr, "lr", low_open=False)
+        self.lr = check_real(self.lr, "lr", minimum=0.0)
         self.step_count += 1
         for k, p in self.params.items():
             self._update(k, p, grads[k])
@@ -111,8 +101,8 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
         super().__init__(params, lr)
-        self.momentum = _check_real(momentum, "momentum", high=1.0, high_open=True)
-        self.weight_decay = _check_real(weight_decay, "weight_decay")
+        self.momentum = _check_fraction(momentum, "momentum")
+        self.weight_decay = check_real(weight_decay, "weight_decay", minimum=0.0)
         self.velocity: dict[str, np.ndarray] = {}
 
     def _update(self, key, p, g):
@@ -146,10 +136,9 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = tuple(_check_real(b, f"betas[{i}]", high=1.0, high_open=True)
-                           for i, b in enumerate(betas))
-        self.eps = _check_real(eps, "eps")
-        self.weight_decay = _check_real(weight_decay, "weight_decay")
+        self.betas = tuple(_check_fraction(b, f"betas[{i}]") for i, b in enumerate(betas))
+        self.eps = check_real(eps, "eps", minimum=0.0)
+        self.weight_decay = check_real(weight_decay, "weight_decay", minimum=0.0)
         self.m: dict[str, np.ndarray] = {}
         self.v: dict[str, np.ndarray] = {}
 
@@ -230,7 +219,7 @@ class StepLR(LRSchedule):
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
         self.step_size = check_int(step_size, "step_size", 1)
-        self.gamma = _check_real(gamma, "gamma", low_open=True)
+        self.gamma = check_real(gamma, "gamma", positive=True)
         super().__init__(optimizer)
 
     def lr_at(self, t):
@@ -253,7 +242,7 @@ def _check_warmup(warmup_steps, limit: int, limit_name: str) -> int:
 
 
 def _check_min_lr(min_lr, optimizer) -> float:
-    min_lr = _check_real(min_lr, "min_lr")
+    min_lr = check_real(min_lr, "min_lr", minimum=0.0)
     if isinstance(optimizer, Optimizer) and min_lr > optimizer.lr:
         raise ValueError(f"min_lr must be <= the optimizer's lr {optimizer.lr}, got {min_lr}")
     return min_lr
@@ -314,7 +303,7 @@ class CosineRestartsLR(LRSchedule):
     def __init__(self, optimizer, period: int, decay: float = 1.0, warmup_steps: int = 0,
                  min_lr: float = 0.0):
         self.period = check_int(period, "period", 1)
-        self.decay = _check_real(decay, "decay", low_open=True, high=1.0)
+        self.decay = check_real(decay, "decay", positive=True, maximum=1.0)
         self.warmup_steps = _check_warmup(warmup_steps, self.period, "period")
         self.min_lr = _check_min_lr(min_lr, optimizer)
         super().__init__(optimizer)

@@ -38,6 +38,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..validate import check_real
 from . import _running
 from ._running import Opaque, Outcome, call
 
@@ -445,7 +446,8 @@ def judge(spec: Spec, cases: list[Case], outcomes: list[list[Outcome]],
 def run_spec(spec: Spec, fn, time_limit: float | None = None) -> CheckResult:
     """Check the student's ``fn`` against ``spec`` here, in this process (the notebook's
     feedback); see the module docstring."""
-    seconds = _running.TIME_LIMIT if time_limit is None else _running.check_seconds(time_limit)
+    seconds = (_running.TIME_LIMIT if time_limit is None
+               else check_real(time_limit, "time_limit", positive=True))
     if fn is None:
         return CheckResult(spec.name, False, [f"`{spec.name}` is not implemented yet: no "
                                               f"function was given."])

@@ -14,7 +14,6 @@ limit: the check returns, but the runaway code keeps a CPU busy until the proces
 
 from __future__ import annotations
 
-import numbers
 import os
 import signal
 import sysconfig
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..validate import check_real
+
 TIME_LIMIT = 5.0  # seconds per call of the student's function; checks take ``time_limit=``
 
 
@@ -34,21 +35,11 @@ class TimeLimitExceeded(BaseException):
 
 def call_with_time_limit(fn, args=(), kwargs=None, seconds: float = TIME_LIMIT):
     """Return ``fn(*args, **kwargs)``; raise ``TimeLimitExceeded`` after ``seconds``."""
-    seconds = check_seconds(seconds)
+    seconds = check_real(seconds, "seconds", positive=True)
     kwargs = kwargs or {}
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
         return _call_with_alarm(fn, args, kwargs, seconds)
     return _call_in_thread(fn, args, kwargs, seconds)
-
-
-def check_seconds(seconds, name: str = "time_limit") -> float:
-    """Return ``seconds`` as a positive float (TypeError / ValueError otherwise)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
-        raise TypeError(f"{name} must be a number of seconds, got {type(seconds).__name__} "
-                        f"{seconds!r}")
-    if not 0 < seconds < float("inf"):
-        raise ValueError(f"{name} must be a positive, finite number of seconds, got {seconds}")
-    return float(seconds)
 
 
 def _call_with_alarm(fn, args, kwargs, seconds):

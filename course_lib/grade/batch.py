@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..validate import check_int, check_path
 from . import sandbox
 from .judge import FunctionJob, fresh_seed, function_seed, load_checks
 from .options import Options
@@ -203,9 +204,8 @@ def grade_folder(submissions: str | os.PathLike, *, solutions: str | os.PathLike
     if not isinstance(options, Options):
         raise TypeError(f"options must be a grade.Options, got {type(options).__name__}")
     options.validate()
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
-    root = Path(submissions)
+    check_int(jobs, "jobs", 1)
+    root = check_path(submissions, "submissions")
     if not root.is_dir():
         raise FileNotFoundError(f"submissions folder {root} does not exist")
     paths = find_submissions(root)
@@ -219,7 +219,7 @@ def grade_folder(submissions: str | os.PathLike, *, solutions: str | os.PathLike
     own_work = work is None
     work = Path(tempfile.mkdtemp(prefix="course-grade-")) if own_work else Path(work)
     try:
-        grader = Grader(options, Path(solutions), work)
+        grader = Grader(options, check_path(solutions, "solutions"), work)
         probe = sandbox.Limits(options.memory_mb, options.processes, options.file_mb, 1)
         probe.kill_all()
         run = Run(grader.seed, options.sandbox, probe.held, shard)

@@ -34,6 +34,7 @@ from pathlib import Path
 import nbformat
 
 from ..paths import NOTEBOOKS_DIR
+from ..validate import check_int
 from .assets import URLS, build_assets
 from .browser import CHROMIUM_ARGS, export_pdf, find_chromium
 
@@ -191,8 +192,7 @@ def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
 
     path = Path(notebook)
     nb = _as_notebook(path, "notebook")
-    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
-        raise ValueError(f"timeout must be a positive int of seconds, got {timeout!r}")
+    check_int(timeout, "timeout", 1)
     out_dir = Path(out_dir)
     build_assets(out_dir)
     if execute:

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..validate import check_path
+
 #: Quiet, offline flags: no sandbox (root in CI), no GPU, no background traffic.
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
@@ -123,11 +125,11 @@ def export_pdf(deck: str | Path, pdf: str | Path | None = None, *,
     browser  : an already launched playwright Browser to reuse (then ``chromium`` is unused).
     Raises RuntimeError if the deck requests anything outside this machine.
     """
-    deck = Path(deck)
+    deck = check_path(deck, "deck")
     if not deck.is_file():
         raise ValueError(f"deck must be an existing .slides.html file, got {str(deck)!r}")
-    pdf = Path(pdf) if pdf is not None else deck.with_name(deck.name.replace(".slides.html", "")
-                                                          + ".pdf")
+    default = deck.with_name(deck.name.replace(".slides.html", "") + ".pdf")
+    pdf = default if pdf is None else check_path(pdf, "pdf")
     if browser is not None:
         _print(browser, deck, pdf)
         return pdf
