@@ -234,21 +234,32 @@ def _cosine(s: float, high: float, low: float) -> float:
     return low + (high - low) * 0.5 * (1.0 + math.cos(math.pi * s))
 
 
-def _check_warmup(warmup_steps, limit: int, limit_name: str) -> int:
-    warmup_steps = check_int(warmup_steps, "warmup_steps")
-    if warmup_steps >= limit:
-        raise ValueError(f"warmup_steps must be < {limit_name} = {limit}, got {warmup_steps}")
-    return warmup_steps
+class _WarmupThenCosine(LRSchedule):
+    """Linear warm-up, lr(t) = base_lr * (t + 1) / warmup_steps for t < warmup_steps, then the
+    subclass's cosine decay towards ``min_lr`` (``_decay_at(t)``); the warm-up must end within
+    ``span`` steps (the schedule's ``span_name``: total_steps, period)."""
+
+    def __init__(self, optimizer, span: int, span_name: str, warmup_steps: int, min_lr: float):
+        self.warmup_steps = check_int(warmup_steps, "warmup_steps")
+        if self.warmup_steps >= span:
+            raise ValueError(f"warmup_steps must be < {span_name} = {span}, "
+                             f"got {self.warmup_steps}")
+        self.min_lr = check_real(min_lr, "min_lr", minimum=0.0)
+        if isinstance(optimizer, Optimizer) and self.min_lr > optimizer.lr:
+            raise ValueError(f"min_lr must be <= the optimizer's lr {optimizer.lr}, "
+                             f"got {self.min_lr}")
+        super().__init__(optimizer)
+
+    def lr_at(self, t):
+        if t < self.warmup_steps:
+            return self.base_lr * (t + 1) / self.warmup_steps
+        return self._decay_at(t)
+
+    def _decay_at(self, t: int) -> float:
+        raise NotImplementedError
 
 
-def _check_min_lr(min_lr, optimizer) -> float:
-    min_lr = check_real(min_lr, "min_lr", minimum=0.0)
-    if isinstance(optimizer, Optimizer) and min_lr > optimizer.lr:
-        raise ValueError(f"min_lr must be <= the optimizer's lr {optimizer.lr}, got {min_lr}")
-    return min_lr
-
-
-class WarmupCosineLR(LRSchedule):
+class WarmupCosineLR(_WarmupThenCosine):
     """Linear warm-up, then cosine decay (a one-cycle-style schedule).
 
     t < warmup_steps:  lr(t) = base_lr * (t + 1) / warmup_steps
@@ -262,13 +273,9 @@ class WarmupCosineLR(LRSchedule):
     def __init__(self, optimizer, total_steps: int, warmup_steps: int = 0,
                  min_lr: float = 0.0):
         self.total_steps = check_int(total_steps, "total_steps", 1)
-        self.warmup_steps = _check_warmup(warmup_steps, self.total_steps, "total_steps")
-        self.min_lr = _check_min_lr(min_lr, optimizer)
-        super().__init__(optimizer)
+        super().__init__(optimizer, self.total_steps, "total_steps", warmup_steps, min_lr)
 
-    def lr_at(self, t):
-        if t < self.warmup_steps:
-            return self.base_lr * (t + 1) / self.warmup_steps
+    def _decay_at(self, t):
         s = min(1.0, (t - self.warmup_steps) / (self.total_steps - self.warmup_steps))
         return _cosine(s, self.base_lr, self.min_lr)
 
@@ -285,7 +292,7 @@ class CosineLR(WarmupCosineLR):
         super().__init__(optimizer, total_steps, warmup_steps=0, min_lr=min_lr)
 
 
-class CosineRestartsLR(LRSchedule):
+class CosineRestartsLR(_WarmupThenCosine):
     """Cosine decay restarted every ``period`` steps, each cycle from a lower peak, after a
     linear warm-up (SGDR: Loshchilov & Hutter, 2017).
 
@@ -304,13 +311,9 @@ class CosineRestartsLR(LRSchedule):
                  min_lr: float = 0.0):
         self.period = check_int(period, "period", 1)
         self.decay = check_real(decay, "decay", positive=True, maximum=1.0)
-        self.warmup_steps = _check_warmup(warmup_steps, self.period, "period")
-        self.min_lr = _check_min_lr(min_lr, optimizer)
-        super().__init__(optimizer)
+        super().__init__(optimizer, self.period, "period", warmup_steps, min_lr)
 
-    def lr_at(self, t):
-        if t < self.warmup_steps:
-            return self.base_lr * (t + 1) / self.warmup_steps
+    def _decay_at(self, t):
         cycle, t_in = divmod(t, self.period)
         start = self.warmup_steps if cycle == 0 else 0
         s = (t_in - start) / (self.period - start)

@@ -311,5 +311,4 @@ check_batchnorm_backward = make_check(BATCHNORM_BACKWARD)
 check_dropout_forward = make_check(DROPOUT_FORWARD)
 check_dropout_backward = make_check(DROPOUT_BACKWARD)
 
-__all__ = ["check_batchnorm_forward", "check_batchnorm_backward", "check_dropout_forward",
-           "check_dropout_backward"]
+__all__ = [f"check_{name}" for name in GRADED]

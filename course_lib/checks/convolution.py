@@ -207,4 +207,4 @@ CONV2D_FORWARD = Spec(
 check_correlate2d = make_check(CORRELATE2D)
 check_conv2d_forward = make_check(CONV2D_FORWARD)
 
-__all__ = ["check_correlate2d", "check_conv2d_forward"]
+__all__ = [f"check_{name}" for name in GRADED]

@@ -220,4 +220,4 @@ check_pad2d = make_check(PAD2D)
 check_conv_output_size = make_check(CONV_OUTPUT_SIZE)
 check_conv2d_forward_general = make_check(CONV2D_FORWARD_GENERAL)
 
-__all__ = ["check_pad2d", "check_conv_output_size", "check_conv2d_forward_general"]
+__all__ = [f"check_{name}" for name in GRADED]

@@ -133,4 +133,4 @@ AVG_POOL2D_FORWARD = Spec(
 check_max_pool2d_forward = make_check(MAX_POOL2D_FORWARD)
 check_avg_pool2d_forward = make_check(AVG_POOL2D_FORWARD)
 
-__all__ = ["check_max_pool2d_forward", "check_avg_pool2d_forward"]
+__all__ = [f"check_{name}" for name in GRADED]

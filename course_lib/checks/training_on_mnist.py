@@ -13,8 +13,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import functional as F
 from ._engine import Case, Mistake, Spec, make_check, randn
-from .backprop_by_layer import NUMERICAL_GRADIENT
-from .softmax_cross_entropy import unshifted_softmax
+from .backprop_by_layer import CONV2D_BACKWARD, MAX_POOL2D_BACKWARD
+from .padding_and_stride import CONV_OUTPUT_SIZE
+from .softmax_cross_entropy import SOFTMAX, unshifted_softmax
 
 # The exercise's graded functions, in order (the lesson registry reads them).
 GRADED = ("sgd_momentum_step", "accuracy", "blog_fc_in_features", "blog_softmax",
@@ -237,10 +238,8 @@ BLOG_FC_IN_FEATURES = Spec(
         Mistake("There are two blocks of convolution and pooling, and you counted one.",
                 lambda a, ref: _fc_in(a.height, a.width, a.kernel_size, a.channels, blocks=1)),
     ],
-    # the output size of one convolution or pool, course_lib's (see padding_and_stride.py)
-    implementations=("validate.conv_output_size", "functional.conv_output_size",
-                     "widgets.arithmetic.conv_output_size", "widgets.arithmetic.conv_arithmetic",
-                     "widgets.conv_arithmetic"),
+    # the output size of one convolution or pool, course_lib's (as in lesson 03)
+    implementations=CONV_OUTPUT_SIZE.implementations,
 )
 
 
@@ -295,9 +294,7 @@ BLOG_SOFTMAX = Spec(
                 test=lambda a, actual, ref: _looks_uniform(actual, ref)),
     ],
     shape_hint=lambda a: f"one probability per logit: shape {a.logits.shape}.",
-    # exp(log_softmax(z)) is softmax(z): the log-softmax functions compute it too
-    implementations=("functional.softmax", "functional.softmax_forward",
-                     "functional.log_softmax", "functional.log_softmax_forward"),
+    implementations=SOFTMAX.implementations,
 )
 
 
@@ -394,10 +391,7 @@ BLOG_MAXPOOL_BACKWARD = Spec(
                     (a.x.shape[0], 2 * a.dout.shape[1], 2 * a.dout.shape[2]), a.dout.shape)),
     ],
     shape_hint=lambda a: f"dx has the shape of x: {a.x.shape}.",
-    # the layer keeps the functional backward as a class attribute too (``_backward``)
-    implementations=("functional.max_pool2d_backward", "readable.max_pool2d_backward",
-                     "layers.MaxPool2d.backward", "layers.MaxPool2d._backward",
-                     NUMERICAL_GRADIENT),
+    implementations=MAX_POOL2D_BACKWARD.implementations,
 )
 
 
@@ -462,9 +456,7 @@ BLOG_CONV_BACKWARD_WEIGHTS = Spec(
     shape_hint=lambda a: ("dw has one (KH, KW) kernel per filter and input channel: "
                           f"({a.dout.shape[0]}, {a.x.shape[0]}, KH, KW) with "
                           "KH = H - OH + 1."),
-    implementations=("functional.conv2d_backward", "readable.conv2d_backward",
-                     "layers.Conv2d.backward", "layers.Conv2d.backward_params",
-                     NUMERICAL_GRADIENT),
+    implementations=CONV2D_BACKWARD.implementations,
 )
 
 
@@ -475,5 +467,4 @@ check_blog_softmax = make_check(BLOG_SOFTMAX)
 check_blog_maxpool_backward = make_check(BLOG_MAXPOOL_BACKWARD)
 check_blog_conv_backward_weights = make_check(BLOG_CONV_BACKWARD_WEIGHTS)
 
-__all__ = ["check_sgd_momentum_step", "check_accuracy", "check_blog_fc_in_features",
-           "check_blog_softmax", "check_blog_maxpool_backward", "check_blog_conv_backward_weights"]
+__all__ = [f"check_{name}" for name in GRADED]

@@ -131,7 +131,7 @@ class Limits:
         self.processes, self.file = processes, file_mb * 2**20
         self.cpu = int(cpu_seconds) + 1
         self.cgroups: list[Path] = []
-        name = f"{CGROUP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"   # see cli.WATCHDOG
+        name = f"{CGROUP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"   # see watchdog.py
         for controller, setting, value in (("pids", "pids.max", processes),
                                            ("memory", "memory.limit_in_bytes", self.memory)):
             folder = CGROUP_ROOT / controller / name
@@ -167,23 +167,29 @@ class Limits:
     def kill_all(self) -> None:
         """Kill every process left in the cgroups, then remove them."""
         for folder in self.cgroups:
-            for _ in range(50):
-                try:
-                    pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
-                except OSError:
-                    break
-                if not pids:
-                    break
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                time.sleep(0.05)
+            remove_cgroup(folder)
+
+
+def remove_cgroup(folder: Path) -> None:
+    """SIGKILL the processes in the cgroup ``folder`` until it is empty (2.5 s at most), then
+    remove it (a cgroup that cannot be removed is left)."""
+    for _ in range(50):
+        try:
+            pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
+        except OSError:
+            break
+        if not pids:
+            break
+        for pid in pids:
             try:
-                folder.rmdir()
+                os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        time.sleep(0.05)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 # ---------------------------------------------------------------------------- the command
