@@ -20,8 +20,9 @@ CheckResult  ``.name``, ``.passed``, ``.messages``, ``to_dict()``; truthy when p
 Both tables are built from the lesson registry (``course_lib.lessons``): every lesson with an
 exercise has a module here named by its slug (``convolution.py``, ``pooling.py``, ...) whose
 ``GRADED`` tuple lists its graded functions and which defines ``check_<name>`` for each. The
-engine (comparing, recognising mistakes) is in ``_engine.py``, the time limit and the search
-for the student's line in ``_running.py``.
+engine (judging, recognising mistakes) is in ``_engine.py``, how an output differs from the
+right one in ``_compare.py``, the time limit and the search for the student's line in
+``_running.py``.
 
 To teach a check a new mistake, add one ``Mistake(message, output)`` to its ``Spec``: ``output(a,
 ref)`` computes what code with that mistake returns (``a.x``, ``a.w``... are the case's

@@ -16,8 +16,9 @@ for root, whose members are all killed when the notebook is done. ``limits_held`
 
 The course_lib copy: every function a check names in ``Spec.implementations`` (the library's
 own answer to the exercise) has its body replaced by ``raise ForbiddenCall(...)``; the lesson
-check modules (which hold references) are left out and ``course_lib.checks`` answers only
-"not available while grading"; compiled once per lesson, shared read-only by its notebooks.
+check modules (which hold references) are left out, only the checks' engine is kept, and
+``course_lib.checks`` answers only "not available while grading"; compiled once per lesson,
+shared read-only by its notebooks.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ PACKAGE = Path(__file__).resolve().parents[1]          # course_lib/
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PREFIX = "course-grade-"
 
+# The only modules of course_lib/checks in the copy: the engine, which holds no right answer
+# (the lesson modules and their helpers hold the references; __init__ becomes CHECKS_STUB).
+CHECKS_ENGINE = ("_engine.py", "_compare.py", "_running.py")
 CHECKS_STUB = '''"""Checks are not available while grading (the grader judges outside)."""
 
 from ._engine import CheckResult
@@ -99,7 +103,7 @@ def course_copy(destination: Path, implementations: list[str]) -> Path:
         text = source.read_text(encoding="utf-8") if name != "__init__.py" else ""
         (target / "grade" / name).write_text(text, encoding="utf-8")
     for module in (target / "checks").glob("*.py"):
-        if not module.name.startswith("_"):
+        if module.name not in CHECKS_ENGINE:
             module.unlink()
     (target / "checks" / "__init__.py").write_text(CHECKS_STUB, encoding="utf-8")
     by_file: dict[Path, list[tuple[str, str]]] = {}
