@@ -35,12 +35,12 @@ from __future__ import annotations
 import importlib
 
 from ..lessons import with_exercises
-from ._engine import CheckResult
+from ._engine import Check, CheckResult, Spec
 from ._running import TimeLimitExceeded, call_with_time_limit
 
 LESSONS: dict[str, list[str]] = {}
-CHECKS: dict = {}
-SPECS: dict = {}   # graded function name -> its Spec (what course_lib.grade judges with)
+CHECKS: dict[str, Check] = {}
+SPECS: dict[str, Spec] = {}   # graded function name -> its Spec (what course_lib.grade judges with)
 for _lesson in with_exercises():
     _module = importlib.import_module(f"{__name__}.{_lesson.slug}")
     LESSONS[_lesson.stem] = list(_module.GRADED)

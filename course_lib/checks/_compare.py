@@ -5,6 +5,7 @@ equality and distance that recognise a ``Mistake`` (``same``, ``distance``, ``co
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ def _tolerance(float32: bool) -> tuple[float, float]:
     return (1e-4, 1e-5) if float32 else (1e-7, 1e-10)
 
 
-def same(actual, candidate, float32: bool) -> bool:
+def same(actual: object, candidate: object, float32: bool) -> bool:
     """Loose equality used to recognise a mistake (NaN matches NaN)."""
     actual, candidate = np.asarray(actual), np.asarray(candidate)
     if actual.shape != candidate.shape or actual.dtype.kind not in "fiub":
@@ -43,14 +44,14 @@ def same(actual, candidate, float32: bool) -> bool:
     return bool(np.allclose(actual, candidate, rtol=rtol, atol=rtol * scale, equal_nan=True))
 
 
-def constant(candidate) -> bool:
+def constant(candidate: object) -> bool:
     """True for an array of two or more entries that are all the same number."""
     candidate = np.asarray(candidate)
     return (candidate.size > 1 and candidate.dtype.kind in "fiub"
             and bool(np.all(candidate == candidate.flat[0])))
 
 
-def distance(x, y) -> float:
+def distance(x: object, y: object) -> float:
     """Largest difference between x and y (NaN equals NaN; other shapes are infinitely far)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape:
@@ -68,7 +69,8 @@ def _close(actual: np.ndarray, expected: np.ndarray, float32: bool) -> bool:
     return bool(np.allclose(actual, expected, rtol=rtol, atol=atol * scale))
 
 
-def returned(value) -> str:
+def returned(value: object) -> str:
+    """What the student's function returned, in words."""
     if value is None:
         return "None (is a `return` statement missing?)"
     if isinstance(value, np.ndarray):
@@ -87,7 +89,8 @@ def _as_number(value):
     return value
 
 
-def mismatch(kind: str, actual, expected, float32: bool, what: str):
+def mismatch(kind: str, actual: object, expected: Any, float32: bool,
+             what: str) -> tuple[str, str] | None:
     """(code, message) describing how ``actual`` differs from ``expected``, or None.
 
     code: "type", "shape", "nonfinite", "values" (the mistakes are tried for these) or "dtype".

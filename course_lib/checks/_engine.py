@@ -35,8 +35,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from types import SimpleNamespace
+from typing import Any, Protocol, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from ..validate import check_real
 from . import _running
@@ -94,10 +96,10 @@ class Case:
     which are passed by keyword. ``label`` says in words what the case tests.
     """
 
-    def __init__(self, label: str, keyword: tuple[str, ...] = (), **args):
+    def __init__(self, label: str, keyword: tuple[str, ...] = (), **args: Any):
         self.label, self.keyword, self.args = label, tuple(keyword), args
 
-    def copy_args(self) -> dict:
+    def copy_args(self) -> dict[str, Any]:
         return {k: _copy(v) for k, v in self.args.items()}
 
     @property
@@ -135,15 +137,21 @@ class Mistake:
     """
 
     message: str
-    output: Callable | None = None
-    test: Callable | None = None
+    output: Callable[..., Any] | None = None     # output(a, ref)
+    test: Callable[..., Any] | None = None       # test(a, actual, ref)
     part: str | None = None
 
-    def matches(self, a, actual, ref, float32: bool) -> bool:
+    def __post_init__(self) -> None:
+        if (self.output is None) == (self.test is None):
+            raise TypeError(f"a Mistake needs an output or a test (one of them): {self.message}")
+
+    def matches(self, a: SimpleNamespace, actual: object, ref: object, float32: bool) -> bool:
+        """True when the student's ``actual`` output is what this mistake gives."""
         try:
             with np.errstate(all="ignore"):
                 if self.test is not None:
                     return bool(self.test(a, actual, ref))
+                assert self.output is not None   # one of the two (__post_init__)
                 candidate = self.output(a, ref)
                 if constant(candidate):  # e.g. all zeros: would "diagnose" an empty stub
                     return False
@@ -174,19 +182,24 @@ class Spec:
     """
 
     name: str
-    reference: Callable | None
-    cases: Callable
+    reference: Callable[..., Any] | None
+    cases: Callable[[np.random.Generator], list[Case]]
     mistakes: list[Mistake] = field(default_factory=list)
     kind: str = "array"
     parts: tuple[str, ...] = ()
-    shape_hint: Callable | None = None
-    verify: Callable | None = None
-    reruns: tuple[dict, ...] = ()
+    shape_hint: Callable[[Any], str] | None = None
+    verify: Callable[[Any, Any, Callable[[int], Any]], list[str]] | None = None
+    reruns: tuple[dict[str, Any], ...] = ()
     implementations: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.reference is None) == (self.verify is None):
+            raise TypeError(f"Spec {self.name!r} needs a reference or a verify (one of them)")
 
 
 # ---------------------------------------------------------------------- calling the student's code
-def collect_case(spec: Spec, fn, case: Case, seconds: float) -> list[Outcome]:
+def collect_case(spec: Spec, fn: Callable[..., Any], case: Case,
+                 seconds: float) -> list[Outcome]:
     """What the student's ``fn`` gives on one case: the call, then one per ``spec.reruns``.
 
     Each call gets fresh copies of the arguments. Outcomes are plain data (``_running.call``),
@@ -302,6 +315,7 @@ def judge_case(spec: Spec, case: Case, outcomes: list[Outcome], seconds: float) 
         if spec.verify is not None:
             messages = spec.verify(a, actual, lambda i: outcomes[1 + i].value)
         else:
+            assert spec.reference is not None   # one of the two (Spec.__post_init__)
             expected = spec.reference(**case.copy_args())
             messages = _compare(spec, a, actual, expected, case.float32)
     messages = messages + _modified(outcomes[0].modified)
@@ -321,7 +335,7 @@ def judge(spec: Spec, cases: list[Case], outcomes: list[list[Outcome]],
     return CheckResult(spec.name, True, [f"All {len(cases)} cases passed: {labels}."])
 
 
-def run_spec(spec: Spec, fn, time_limit: float | None = None) -> CheckResult:
+def run_spec(spec: Spec, fn: object, time_limit: float | None = None) -> CheckResult:
     """Check the student's ``fn`` against ``spec`` here, in this process (the notebook's
     feedback); see the module docstring."""
     seconds = (_running.TIME_LIMIT if time_limit is None
@@ -333,7 +347,7 @@ def run_spec(spec: Spec, fn, time_limit: float | None = None) -> CheckResult:
         return CheckResult(spec.name, False, [f"`{spec.name}` should be a function, but it is "
                                               f"{returned(fn)}."])
     cases = spec.cases(np.random.default_rng(check_seed(spec.name)))
-    outcomes = []
+    outcomes: list[list[Outcome]] = []
     for case in cases:  # stop at the first wrong case: no need to run the others
         outcomes.append(collect_case(spec, fn, case, seconds))
         if judge_case(spec, case, outcomes[-1], seconds):
@@ -341,26 +355,36 @@ def run_spec(spec: Spec, fn, time_limit: float | None = None) -> CheckResult:
     return judge(spec, cases, outcomes, seconds)
 
 
-def make_check(spec: Spec) -> Callable:
+class Check(Protocol):
+    """A public ``check_<name>(fn, time_limit=None) -> CheckResult``; ``.spec`` is its Spec."""
+
+    spec: Spec
+
+    def __call__(self, fn: object, time_limit: float | None = None) -> CheckResult: ...
+
+
+def make_check(spec: Spec) -> Check:
     """The public ``check_<name>(fn, time_limit=None) -> CheckResult`` function for ``spec``."""
 
-    def check(fn, time_limit: float | None = None) -> CheckResult:
+    def check(fn: object, time_limit: float | None = None) -> CheckResult:
         return run_spec(spec, fn, time_limit)
 
     check.__name__ = check.__qualname__ = f"check_{spec.name}"
     check.__doc__ = (f"Check your ``{spec.name}`` on fixed and random cases; returns a "
                      f"CheckResult (truthy when right) whose messages name the likely mistake.\n\n"
                      f"time_limit : seconds per call (default 5).")
-    check.spec = spec
-    return check
+    public = cast(Check, check)
+    public.spec = spec
+    return public
 
 
 # ------------------------------------------------------------------------ small helpers for specs
-def randn(rng: np.random.Generator, *shape, dtype=np.float64, scale: float = 1.0) -> np.ndarray:
+def randn(rng: np.random.Generator, *shape: int, dtype: npt.DTypeLike = np.float64,
+          scale: float = 1.0) -> npt.NDArray[np.floating]:
     """Standard-normal array of ``shape`` and ``dtype``."""
     return (scale * rng.standard_normal(shape)).astype(dtype)
 
 
-def arange(*shape, dtype=np.float64) -> np.ndarray:
+def arange(*shape: int, dtype: npt.DTypeLike = np.float64) -> npt.NDArray[np.floating]:
     """0, 1, 2, ... in ``shape``: easy to follow by hand in a message."""
     return np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)

@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import functional as F
 from ._engine import Case, Mistake, Spec, arange, make_check, randn
@@ -33,7 +36,7 @@ CONV_IMPLEMENTATIONS = ("functional.conv2d", "functional.conv2d_forward", "reada
                         "readable.conv2d_forward", "layers.Conv2d.forward")
 
 
-def lower_precision(a, actual, ref) -> bool:
+def lower_precision(a: SimpleNamespace, actual: object, ref: object) -> bool:
     """The student's output is off in most entries, each by no more than the rounding error
     a lower precision (float16, or float32 for a float64 input) accumulates: a dtype problem,
     not a formula problem. (Tried after the named mistakes, on an output already wrong.)"""
@@ -47,7 +50,8 @@ def lower_precision(a, actual, ref) -> bool:
     return bool(0 < diff.max() <= 1e-2 * scale and np.mean(diff > 1e-12 * scale) > 0.5)
 
 
-def correlate2d_reference(image, kernel):
+def correlate2d_reference(image: npt.NDArray[np.floating],
+                          kernel: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
     """Valid 2-D cross-correlation of one (H, W) image with one (KH, KW) kernel."""
     return F.conv2d(image[None, None], kernel[None, None])[0, 0]
 
@@ -96,7 +100,9 @@ CORRELATE2D = Spec(
 _KEEP = object()
 
 
-def conv_like(a, x=None, w=None, b=_KEEP, stride=None, padding=None):
+def conv_like(a: SimpleNamespace, x: npt.NDArray[np.floating] | None = None,
+              w: npt.NDArray[np.floating] | None = None, b: object = _KEEP,
+              stride: int | None = None, padding: int | None = None) -> npt.NDArray[np.floating]:
     """The reference conv2d on case ``a`` with some arguments replaced: builds the mistakes.
 
     Works for conv2d_forward (no stride/padding arguments) and conv2d_forward_general.
@@ -137,7 +143,7 @@ OUTPUT_NHWC = ("Your output is laid out in NHWC order (N, OH, OW, F); the course
                "(N*OH*OW, F) product), then `.transpose(0, 3, 1, 2)`.")
 
 
-def flattened(w, how):
+def flattened(w: npt.NDArray[np.floating], how: str) -> npt.NDArray[np.floating]:
     """The filters a conv really uses when its windows and ``w`` are flattened in different
     orders (``how``): "windows KH, KW, C" (filters ``w.reshape(F, -1)``, i.e. C, KH, KW),
     "filters KH, KW, C" (windows C, KH, KW) or "taps transposed" (windows C, KW, KH)."""

@@ -7,6 +7,7 @@ window of output (i, j), row ``c*KH*KW + u*KW + v`` kernel tap (u, v) of channel
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import functional as F
@@ -23,7 +24,9 @@ CONV_IMPLEMENTATIONS = ("functional.conv2d", "functional.conv2d_forward", "reada
                         "readable.conv2d_forward", "layers.Conv2d.forward")
 
 
-def im2col_reference(x, kernel_size, stride=1, padding=0):
+def im2col_reference(x: npt.NDArray[np.floating], kernel_size: int | tuple[int, int],
+                     stride: int | tuple[int, int] = 1,
+                     padding: int | tuple[int, int] = 0) -> npt.NDArray[np.floating]:
     """(N, C, H, W) -> (N, C*KH*KW, OH*OW): rows (c, u, v), columns (i, j)."""
     kh, kw = pair(kernel_size, "kernel_size", 1)
     (sh, sw), (ph, pw) = pair(stride, "stride", 1), pair(padding, "padding")

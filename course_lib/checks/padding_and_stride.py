@@ -83,7 +83,7 @@ _SIZE_ARGS = [  # n, kernel_size, stride, padding, dilation
 ]
 
 
-def size_label(n, k, s, p, d) -> str:
+def size_label(n: int, k: int, s: int, p: int, d: int) -> str:
     """Describe one conv_output_size case in words, from its arguments."""
     leftover = (n + 2 * p - d * (k - 1) - 1) % s
     words = [f"stride {s}" + ("" if s == 1 else " that does not divide" if leftover
