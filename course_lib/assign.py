@@ -41,10 +41,11 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -85,14 +86,14 @@ def render_notebook(nb: nbformat.NotebookNode) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def nbgrader_meta(cell) -> dict:
+def nbgrader_meta(cell: Mapping[str, Any]) -> dict[str, Any]:
     """The cell's ``nbgrader`` metadata (an empty dict when it has none)."""
     metadata = cell.get("metadata", {})
     meta = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else {}
     return meta if isinstance(meta, dict) else {}
 
 
-def is_written_answer(cell) -> bool:
+def is_written_answer(cell: Mapping[str, Any]) -> bool:
     """True for an nbgrader manually graded answer cell (``grade`` and ``solution`` both set)."""
     meta = nbgrader_meta(cell)
     return bool(meta.get("grade")) and bool(meta.get("solution"))
@@ -107,7 +108,7 @@ def _points(meta: dict, kind: str) -> float:
                          f"number >= 0") from None
 
 
-def graded_points(nb) -> dict[str, float]:
+def graded_points(nb: Mapping[str, Any]) -> dict[str, float]:
     """Graded function name -> points, from the test cells (grade_id ``test_NAME``) in order.
 
     Only autograded test cells count (``grade`` without ``solution``): written answers are
@@ -124,7 +125,7 @@ def graded_points(nb) -> dict[str, float]:
     return points
 
 
-def answer_points(nb) -> dict[str, float]:
+def answer_points(nb: Mapping[str, Any]) -> dict[str, float]:
     """grade_id -> points of the manually graded answer cells (the written questions), in order.
 
     ``nb`` is a notebook node or the plain dict ``json.load`` gives.
@@ -152,7 +153,8 @@ def _marker(line: str, where: str, lineno: int):
     return _MARKERS[found[0]] if found else None
 
 
-def strip_regions(source: str, cell_type: str = "code", *, where: str = "cell"):
+def strip_regions(source: str, cell_type: str = "code", *,
+                  where: str = "cell") -> tuple[str, bool, bool]:
     """Replace solution regions by the stub and drop hidden-test regions in one cell's source.
 
     Returns ``(new_source, had_solution, had_hidden_tests)``. ``where`` names the cell in errors.
@@ -176,7 +178,7 @@ def strip_regions(source: str, cell_type: str = "code", *, where: str = "cell"):
                                   f"be nested")
             region, opened_at, had[name] = name, lineno, True
             if name == "solution":
-                indent = re.match(r"\s*", line).group(0)
+                indent = line[:len(line) - len(line.lstrip())]
                 stub = CODE_STUB if cell_type == "code" else (TEXT_STUB,)
                 out.extend(indent + s for s in stub)
         elif region != name:

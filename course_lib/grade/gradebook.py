@@ -24,7 +24,7 @@ def write_gradebook(grades: Sequence[SubmissionGrade], db_url: str,
     bin_dir = os.path.dirname(sys.executable)   # nbgrader runs `alembic` from PATH
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook, MissingEntry  # type: ignore[import-untyped]  # no stubs
 
     written = 0
     with Gradebook(db_url) as book:

@@ -108,12 +108,12 @@ def course_copy(destination: Path, implementations: list[str]) -> Path:
     (target / "checks" / "__init__.py").write_text(CHECKS_STUB, encoding="utf-8")
     by_file: dict[Path, list[tuple[str, str]]] = {}
     for dotted in implementations:
-        module, _, qualname = dotted.partition(".")
-        path = target / f"{module.replace('.', '/')}.py"
+        dotted_module, _, qualname = dotted.partition(".")
+        path = target / f"{dotted_module.replace('.', '/')}.py"
         while not path.exists() and "." in qualname:   # a subpackage: widgets.arithmetic.f
             head, _, qualname = qualname.partition(".")
-            module = f"{module}.{head}"
-            path = target / f"{module.replace('.', '/')}.py"
+            dotted_module = f"{dotted_module}.{head}"
+            path = target / f"{dotted_module.replace('.', '/')}.py"
         by_file.setdefault(path, []).append((qualname, dotted))
     for path, names in by_file.items():
         if not path.exists():
@@ -206,10 +206,14 @@ INSIDE = ("-m", "course_lib.grade.inside", "/grading/in/job.json")
 
 
 def command(course: Path, job_in: Path, job_out: Path, data: Path | None,
-            weights: Path | None, scratch_mb: int, python_args: tuple = INSIDE) -> list[str]:
+            weights: Path | None, scratch_mb: int,
+            python_args: tuple[str, ...] = INSIDE) -> list[str]:
     """The bwrap command line that runs Python with ``python_args`` (by default the inside
     runner on ``job_in/job.json``)."""
-    argv = [bwrap(), "--unshare-all", "--die-with-parent", "--new-session",
+    executable = bwrap()
+    if executable is None:
+        raise RuntimeError(unavailable_reason())
+    argv = [executable, "--unshare-all", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--clearenv", "--hostname", "grading",
             "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
     for link in ("bin", "lib", "lib64", "sbin"):

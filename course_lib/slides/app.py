@@ -67,7 +67,7 @@ def _raise_stop(signum, frame):
 def stop_process_tree(pid: int, timeout: float = 10.0) -> None:
     """SIGTERM ``pid`` and all its descendants (found first: orphans are not findable later),
     wait up to ``timeout`` seconds, then SIGKILL whatever is left."""
-    import psutil
+    import psutil  # type: ignore[import-untyped]  # until types-psutil is in the dev lock
 
     try:
         root = psutil.Process(pid)
