@@ -10,17 +10,26 @@ backward in float64, about 1e-2 or worse for a wrong one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .validate import check_array, check_int
+
+if TYPE_CHECKING:
+    from .layers import Layer
+
+Float64 = npt.NDArray[np.float64]                # gradient checks run in float64 only
+Function = Callable[[Float64], npt.ArrayLike]    # f(x): an array (or a scalar) of x
 
 __all__ = ["numerical_gradient", "rel_error", "GradcheckReport", "check_gradient",
            "check_function", "check_layer"]
 
 
-def rel_error(a, b) -> float:
+def rel_error(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     """Norm-wise relative error ||a - b|| / (||a|| + ||b||) (0 when both are 0)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
@@ -36,7 +45,7 @@ def _require_float64(x, name):
                         f"central differences), got {x.dtype}; use {name}.astype(np.float64)")
 
 
-def _upstream(shape, seed) -> np.ndarray:
+def _upstream(shape: tuple[int, ...], seed: int | np.random.Generator) -> Float64:
     """A random upstream gradient. Its stream differs from ``default_rng(seed)``'s, so a
     dout drawn here is never a copy of an x the caller drew with the same seed."""
     if not isinstance(seed, np.random.Generator):
@@ -44,7 +53,8 @@ def _upstream(shape, seed) -> np.ndarray:
     return seed.standard_normal(shape)
 
 
-def numerical_gradient(f, x, dout=None, eps: float = 1e-6) -> np.ndarray:
+def numerical_gradient(f: Function, x: Float64, dout: npt.ArrayLike | None = None,
+                       eps: float = 1e-6) -> Float64:
     """Gradient of sum(f(x) * dout) with respect to x, by central differences.
 
     f : function of x returning an array or a scalar (then dout defaults to 1).
@@ -78,12 +88,13 @@ class GradcheckReport:
 
     tol: float
     atol: float = 1e-8
-    rows: list = field(default_factory=list)
+    rows: list[tuple[str, float, float]] = field(default_factory=list)
 
-    def _ok(self, err, abs_err) -> bool:
+    def _ok(self, err: float, abs_err: float) -> bool:
         return err <= self.tol or abs_err <= self.atol
 
-    def add(self, name, analytic, numeric):
+    def add(self, name: str, analytic: npt.ArrayLike, numeric: Float64) -> None:
+        """Add the row comparing gradient ``name``'s ``analytic`` and ``numeric`` values."""
         analytic = np.asarray(analytic, dtype=np.float64)
         if analytic.shape != numeric.shape:
             raise ValueError(f"analytic gradient {name} has shape {analytic.shape}, "
@@ -95,10 +106,10 @@ class GradcheckReport:
     def passed(self) -> bool:
         return all(self._ok(err, abs_err) for _, err, abs_err in self.rows)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return self.passed
 
-    def __str__(self):
+    def __str__(self) -> str:
         lines = [f"{'gradient':<14}{'rel. error':>12}{'max abs err':>13}  (tol {self.tol:g})"]
         for name, err, abs_err in self.rows:
             mark = "ok" if self._ok(err, abs_err) else "FAIL"
@@ -108,14 +119,18 @@ class GradcheckReport:
     __repr__ = __str__
 
 
-def check_gradient(f, x, analytic, dout=None, *, eps=1e-6, tol=1e-7, name="dx"):
+def check_gradient(f: Function, x: Float64, analytic: npt.ArrayLike,
+                   dout: npt.ArrayLike | None = None, *, eps: float = 1e-6, tol: float = 1e-7,
+                   name: str = "dx") -> GradcheckReport:
     """Compare an analytic gradient of sum(f(x) * dout) with the numerical one."""
     report = GradcheckReport(tol)
     report.add(name, analytic, numerical_gradient(f, x, dout, eps))
     return report
 
 
-def check_function(forward, backward, inputs: dict, *, seed=0, eps=1e-6, tol=1e-7):
+def check_function(forward: Callable[..., tuple[Any, Any]], backward: Callable[[Any, Any], Any],
+                   inputs: dict[str, Any], *, seed: int | np.random.Generator = 0,
+                   eps: float = 1e-6, tol: float = 1e-7) -> GradcheckReport:
     """Check a pair ``out, cache = forward(**inputs)``, ``grads = backward(dout, cache)``.
 
     ``grads`` must be the gradients of the array inputs, in the order of ``inputs``
@@ -139,7 +154,8 @@ def check_function(forward, backward, inputs: dict, *, seed=0, eps=1e-6, tol=1e-
     return report
 
 
-def check_layer(layer, x, *, seed=0, eps=1e-6, tol=1e-7):
+def check_layer(layer: Layer, x: Float64, *, seed: int | np.random.Generator = 0,
+                eps: float = 1e-6, tol: float = 1e-7) -> GradcheckReport:
     """Check a layer's dx and every parameter gradient against central differences.
 
     The loss is sum(layer(x) * dout) for a random dout. The layer and x must be float64

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..validate import check_int, check_path
@@ -105,7 +106,7 @@ def run_voila(command: list, env: dict) -> int:
             stop_process_tree(proc.pid)
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.slides.app",
                                      description="Open a lesson as a widgets-only Voila app.")
     parser.add_argument("lesson", nargs="?",
