@@ -41,15 +41,17 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import sys
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
+from .files import write_atomic
 from .paths import EXERCISES_DIR, SOLUTIONS_DIR
+from .validate import check_bool, check_path, check_real
 
 STATE_FILE = ".generated.json"
 
@@ -84,14 +86,14 @@ def render_notebook(nb: nbformat.NotebookNode) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def nbgrader_meta(cell) -> dict:
+def nbgrader_meta(cell: Mapping[str, Any]) -> dict[str, Any]:
     """The cell's ``nbgrader`` metadata (an empty dict when it has none)."""
     metadata = cell.get("metadata", {})
     meta = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else {}
     return meta if isinstance(meta, dict) else {}
 
 
-def is_written_answer(cell) -> bool:
+def is_written_answer(cell: Mapping[str, Any]) -> bool:
     """True for an nbgrader manually graded answer cell (``grade`` and ``solution`` both set)."""
     meta = nbgrader_meta(cell)
     return bool(meta.get("grade")) and bool(meta.get("solution"))
@@ -99,13 +101,14 @@ def is_written_answer(cell) -> bool:
 
 def _points(meta: dict, kind: str) -> float:
     value = meta.get("points", 0) or 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    try:
+        return check_real(value, "points", minimum=0.0)
+    except (TypeError, ValueError):   # the notebook is wrong, not a caller: name its cell
         raise ValueError(f"{kind} {meta.get('grade_id')!r} has points {value!r}; expected a "
-                         f"number >= 0")
-    return float(value)
+                         f"number >= 0") from None
 
 
-def graded_points(nb) -> dict[str, float]:
+def graded_points(nb: Mapping[str, Any]) -> dict[str, float]:
     """Graded function name -> points, from the test cells (grade_id ``test_NAME``) in order.
 
     Only autograded test cells count (``grade`` without ``solution``): written answers are
@@ -122,7 +125,7 @@ def graded_points(nb) -> dict[str, float]:
     return points
 
 
-def answer_points(nb) -> dict[str, float]:
+def answer_points(nb: Mapping[str, Any]) -> dict[str, float]:
     """grade_id -> points of the manually graded answer cells (the written questions), in order.
 
     ``nb`` is a notebook node or the plain dict ``json.load`` gives.
@@ -150,7 +153,8 @@ def _marker(line: str, where: str, lineno: int):
     return _MARKERS[found[0]] if found else None
 
 
-def strip_regions(source: str, cell_type: str = "code", *, where: str = "cell"):
+def strip_regions(source: str, cell_type: str = "code", *,
+                  where: str = "cell") -> tuple[str, bool, bool]:
     """Replace solution regions by the stub and drop hidden-test regions in one cell's source.
 
     Returns ``(new_source, had_solution, had_hidden_tests)``. ``where`` names the cell in errors.
@@ -174,7 +178,7 @@ def strip_regions(source: str, cell_type: str = "code", *, where: str = "cell"):
                                   f"be nested")
             region, opened_at, had[name] = name, lineno, True
             if name == "solution":
-                indent = re.match(r"\s*", line).group(0)
+                indent = line[:len(line) - len(line.lstrip())]
                 stub = CODE_STUB if cell_type == "code" else (TEXT_STUB,)
                 out.extend(indent + s for s in stub)
         elif region != name:
@@ -261,10 +265,8 @@ def _sha256(data: bytes) -> str:
 
 
 def _folders(source, dest) -> tuple[Path, Path]:
-    for value, arg in ((source, "source"), (dest, "dest")):
-        if not isinstance(value, (str, os.PathLike)):
-            raise TypeError(f"{arg} must be a path, got {type(value).__name__} {value!r}")
-    source, dest = Path(source).resolve(), Path(dest).resolve()
+    source = check_path(source, "source").resolve()
+    dest = check_path(dest, "dest").resolve()
     if dest == source or source in dest.parents:
         raise ValueError(f"dest {dest} is inside source {source}: the generator never writes "
                          f"into the solutions folder")
@@ -301,25 +303,6 @@ def _read_state(dest: Path) -> dict[str, str]:
         return {k: v for k, v in notebooks.items() if isinstance(v, str)}
     except (OSError, ValueError, AttributeError):
         return {}
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` in one step, keeping its mode (new files: 0o666 - umask)."""
-    if path.exists():
-        mode = path.stat().st_mode & 0o777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _existing(dest: Path) -> dict[str, bytes]:
@@ -364,8 +347,7 @@ def generate(source: str | os.PathLike = SOLUTIONS_DIR, dest: str | os.PathLike 
     notebook whose solution is gone is removed only if it is unedited, else listed as extra.
     Every solution is processed before anything is written, so an error writes nothing.
     """
-    if not isinstance(force, bool):
-        raise TypeError(f"force must be a bool, got {type(force).__name__} {force!r}")
+    check_bool(force, "force")
     source, dest = _folders(source, dest)
     expected = expected_exercises(source)
     dest.mkdir(parents=True, exist_ok=True)
@@ -376,7 +358,7 @@ def generate(source: str | os.PathLike = SOLUTIONS_DIR, dest: str | os.PathLike 
         if current == data:
             report.unchanged.append(name)
         elif current is None or force or _sha256(current) == state.get(name):
-            _write_atomic(dest / name, data)
+            write_atomic(dest / name, data)
             report.written.append(name)
         else:
             report.kept[name] = ("it differs from what assign last generated (edited, e.g. by "
@@ -395,7 +377,7 @@ def generate(source: str | os.PathLike = SOLUTIONS_DIR, dest: str | os.PathLike 
                             indent=1, sort_keys=True) + "\n"
     state_path = dest / STATE_FILE
     if not state_path.is_file() or state_path.read_text(encoding="utf-8") != state_text:
-        _write_atomic(dest / STATE_FILE, state_text.encode("utf-8"))
+        write_atomic(dest / STATE_FILE, state_text.encode("utf-8"))
     return report
 
 

@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .validate import Array, check_array, check_int
+from .validate import check_array, check_int
 
 if TYPE_CHECKING:
     from .layers import Layer
+
+Float64 = npt.NDArray[np.float64]                # gradient checks run in float64 only
+Function = Callable[[Float64], npt.ArrayLike]    # f(x): an array (or a scalar) of x
 
 __all__ = ["numerical_gradient", "rel_error", "GradcheckReport", "check_gradient",
            "check_function", "check_layer"]
@@ -42,7 +45,7 @@ def _require_float64(x, name):
                         f"central differences), got {x.dtype}; use {name}.astype(np.float64)")
 
 
-def _upstream(shape, seed) -> np.ndarray:
+def _upstream(shape: tuple[int, ...], seed: int | np.random.Generator) -> Float64:
     """A random upstream gradient. Its stream differs from ``default_rng(seed)``'s, so a
     dout drawn here is never a copy of an x the caller drew with the same seed."""
     if not isinstance(seed, np.random.Generator):
@@ -50,8 +53,8 @@ def _upstream(shape, seed) -> np.ndarray:
     return seed.standard_normal(shape)
 
 
-def numerical_gradient(f: Callable[[Array], Array | float], x: Array, dout: Array | None = None,
-                       eps: float = 1e-6) -> Array:
+def numerical_gradient(f: Function, x: Float64, dout: npt.ArrayLike | None = None,
+                       eps: float = 1e-6) -> Float64:
     """Gradient of sum(f(x) * dout) with respect to x, by central differences.
 
     f : function of x returning an array or a scalar (then dout defaults to 1).
@@ -87,10 +90,11 @@ class GradcheckReport:
     atol: float = 1e-8
     rows: list[tuple[str, float, float]] = field(default_factory=list)
 
-    def _ok(self, err, abs_err) -> bool:
+    def _ok(self, err: float, abs_err: float) -> bool:
         return err <= self.tol or abs_err <= self.atol
 
-    def add(self, name: str, analytic: npt.ArrayLike, numeric: Array) -> None:
+    def add(self, name: str, analytic: npt.ArrayLike, numeric: Float64) -> None:
+        """Add the row comparing gradient ``name``'s ``analytic`` and ``numeric`` values."""
         analytic = np.asarray(analytic, dtype=np.float64)
         if analytic.shape != numeric.shape:
             raise ValueError(f"analytic gradient {name} has shape {analytic.shape}, "
@@ -115,8 +119,8 @@ class GradcheckReport:
     __repr__ = __str__
 
 
-def check_gradient(f: Callable[[Array], Array | float], x: Array, analytic: npt.ArrayLike,
-                   dout: Array | None = None, *, eps: float = 1e-6, tol: float = 1e-7,
+def check_gradient(f: Function, x: Float64, analytic: npt.ArrayLike,
+                   dout: npt.ArrayLike | None = None, *, eps: float = 1e-6, tol: float = 1e-7,
                    name: str = "dx") -> GradcheckReport:
     """Compare an analytic gradient of sum(f(x) * dout) with the numerical one."""
     report = GradcheckReport(tol)
@@ -124,9 +128,9 @@ def check_gradient(f: Callable[[Array], Array | float], x: Array, analytic: npt.
     return report
 
 
-def check_function(forward: Callable[..., tuple[Any, Any]], backward: Callable[..., Any],
-                   inputs: dict[str, Any], *, seed: int = 0, eps: float = 1e-6,
-                   tol: float = 1e-7) -> GradcheckReport:
+def check_function(forward: Callable[..., tuple[Any, Any]], backward: Callable[[Any, Any], Any],
+                   inputs: dict[str, Any], *, seed: int | np.random.Generator = 0,
+                   eps: float = 1e-6, tol: float = 1e-7) -> GradcheckReport:
     """Check a pair ``out, cache = forward(**inputs)``, ``grads = backward(dout, cache)``.
 
     ``grads`` must be the gradients of the array inputs, in the order of ``inputs``
@@ -150,8 +154,8 @@ def check_function(forward: Callable[..., tuple[Any, Any]], backward: Callable[.
     return report
 
 
-def check_layer(layer: Layer, x: Array, *, seed: int = 0, eps: float = 1e-6,
-                tol: float = 1e-7) -> GradcheckReport:
+def check_layer(layer: Layer, x: Float64, *, seed: int | np.random.Generator = 0,
+                eps: float = 1e-6, tol: float = 1e-7) -> GradcheckReport:
     """Check a layer's dx and every parameter gradient against central differences.
 
     The loss is sum(layer(x) * dout) for a random dout. The layer and x must be float64

@@ -21,30 +21,21 @@ Note: ``Layer.astype`` replaces parameter arrays, so build the optimiser after i
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
+import numpy.typing as npt
 
-from .validate import check_array, check_int
+from .validate import check_array, check_int, check_real
 
 __all__ = ["Optimizer", "SGD", "Adam", "LRSchedule", "ConstantLR", "StepLR", "CosineLR",
            "WarmupCosineLR", "CosineRestartsLR"]
 
 
-def _check_real(value, name: str, low: float = 0.0, *, low_open: bool = False,
-                high: float | None = None, high_open: bool = False) -> float:
-    """Return ``value`` as a float in the interval given by ``low``/``high``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite real number, got {type(value).__name__} "
-                        f"{value!r}")
-    value = float(value)
-    too_low = value <= low if low_open else value < low
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        left, right = "(" if low_open else "[", ")" if high_open else "]"
-        upper = "inf)" if high is None else f"{high}{right}"
-        raise ValueError(f"{name} must be in {left}{low}, {upper}, got {value}")
+def _check_fraction(value, name: str) -> float:
+    """Return ``value`` as a float in [0, 1) (a momentum or a beta: 1 would never forget)."""
+    value = check_real(value, name, minimum=0.0)
+    if value >= 1.0:
+        raise ValueError(f"{name} must be < 1, got {value}")
     return value
 
 
@@ -55,7 +46,7 @@ class Optimizer:
     lr : learning rate > 0; a schedule may change ``self.lr`` between steps.
     """
 
-    def __init__(self, params, lr: float):
+    def __init__(self, params: dict[str, npt.NDArray[np.floating]], lr: float):
         if not isinstance(params, dict):
             raise TypeError(f"params must be a dict of arrays (e.g. model.params), got "
                             f"{type(params).__name__}")
@@ -64,10 +55,10 @@ class Optimizer:
         for k, p in params.items():
             check_array(p, f"params[{k!r}]")
         self.params = dict(params)
-        self.lr = _check_real(lr, "lr", low_open=True)
+        self.lr = check_real(lr, "lr", positive=True)
         self.step_count = 0
 
-    def _check_grads(self, grads) -> None:
+    def _check_grads(self, grads: object) -> None:
         if not isinstance(grads, dict):
             raise TypeError(f"grads must be a dict of arrays (e.g. model.grads), got "
                             f"{type(grads).__name__}")
@@ -86,10 +77,10 @@ class Optimizer:
                 raise TypeError(f"grads[{k!r}] must have the dtype of params[{k!r}] "
                                 f"({p.dtype}), got {g.dtype}")
 
-    def step(self, grads) -> None:
+    def step(self, grads: dict[str, npt.NDArray[np.floating]]) -> None:
         """Update every parameter in place from ``grads`` (same keys and shapes)."""
         self._check_grads(grads)
-        self.lr = _check_real(self.lr, "lr", low_open=False)
+        self.lr = check_real(self.lr, "lr", minimum=0.0)
         self.step_count += 1
         for k, p in self.params.items():
             self._update(k, p, grads[k])
@@ -97,7 +88,10 @@ class Optimizer:
     def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
 
-    def __repr__(self):
+    def extra_repr(self) -> str:
+        return f"lr={self.lr}"
+
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
@@ -109,10 +103,11 @@ class SGD(Optimizer):
     p = p - lr * v               (p = p - lr * g when momentum is 0)
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+    def __init__(self, params: dict[str, npt.NDArray[np.floating]], lr: float,
+                 momentum: float = 0.0, weight_decay: float = 0.0):
         super().__init__(params, lr)
-        self.momentum = _check_real(momentum, "momentum", high=1.0, high_open=True)
-        self.weight_decay = _check_real(weight_decay, "weight_decay")
+        self.momentum = _check_fraction(momentum, "momentum")
+        self.weight_decay = check_real(weight_decay, "weight_decay", minimum=0.0)
         self.velocity: dict[str, np.ndarray] = {}
 
     def _update(self, key, p, g):
@@ -128,7 +123,7 @@ class SGD(Optimizer):
             g = v
         p -= self.lr * g
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"lr={self.lr}, momentum={self.momentum}, weight_decay={self.weight_decay}"
 
 
@@ -141,15 +136,15 @@ class Adam(Optimizer):
     The 1 - b**t factors (bias correction) undo the zero start of m and v; t counts steps.
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+    def __init__(self, params: dict[str, npt.NDArray[np.floating]], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
         super().__init__(params, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = tuple(_check_real(b, f"betas[{i}]", high=1.0, high_open=True)
-                           for i, b in enumerate(betas))
-        self.eps = _check_real(eps, "eps")
-        self.weight_decay = _check_real(weight_decay, "weight_decay")
+        self.betas = tuple(_check_fraction(b, f"betas[{i}]") for i, b in enumerate(betas))
+        self.eps = check_real(eps, "eps", minimum=0.0)
+        self.weight_decay = check_real(weight_decay, "weight_decay", minimum=0.0)
         self.m: dict[str, np.ndarray] = {}
         self.v: dict[str, np.ndarray] = {}
 
@@ -171,7 +166,7 @@ class Adam(Optimizer):
         denom += self.eps
         p -= step_size * (m / denom)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"lr={self.lr}, betas={self.betas}, eps={self.eps}, "
                 f"weight_decay={self.weight_decay}")
 
@@ -197,28 +192,31 @@ class LRSchedule:
     def lr_at(self, t: int) -> float:
         raise NotImplementedError
 
+    def extra_repr(self) -> str:
+        return f"base_lr={self.base_lr}"
+
     def step(self) -> float:
         """Advance one optimiser step; set and return the new learning rate."""
         self.t += 1
         self.optimizer.lr = self.lr_at(self.t)
         return self.optimizer.lr
 
-    def lrs(self, n: int) -> np.ndarray:
+    def lrs(self, n: int) -> npt.NDArray[np.float64]:
         """Learning rates for steps 0 .. n-1: (n,) float64."""
         n = check_int(n, "n")
         return np.array([self.lr_at(t) for t in range(n)], dtype=np.float64)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
 class ConstantLR(LRSchedule):
     """The same learning rate at every step (for comparisons)."""
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> float:
         return self.base_lr
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"lr={self.base_lr}"
 
 
@@ -228,15 +226,15 @@ class StepLR(LRSchedule):
     lr(t) = base_lr * gamma ** (t // step_size)
     """
 
-    def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
         self.step_size = check_int(step_size, "step_size", 1)
-        self.gamma = _check_real(gamma, "gamma", low_open=True)
+        self.gamma = check_real(gamma, "gamma", positive=True)
         super().__init__(optimizer)
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> float:
         return self.base_lr * self.gamma ** (t // self.step_size)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"base_lr={self.base_lr}, step_size={self.step_size}, gamma={self.gamma}"
 
 
@@ -245,21 +243,33 @@ def _cosine(s: float, high: float, low: float) -> float:
     return low + (high - low) * 0.5 * (1.0 + math.cos(math.pi * s))
 
 
-def _check_warmup(warmup_steps, limit: int, limit_name: str) -> int:
-    warmup_steps = check_int(warmup_steps, "warmup_steps")
-    if warmup_steps >= limit:
-        raise ValueError(f"warmup_steps must be < {limit_name} = {limit}, got {warmup_steps}")
-    return warmup_steps
+class _WarmupThenCosine(LRSchedule):
+    """Linear warm-up, lr(t) = base_lr * (t + 1) / warmup_steps for t < warmup_steps, then the
+    subclass's cosine decay towards ``min_lr`` (``_decay_at(t)``); the warm-up must end within
+    ``span`` steps (the schedule's ``span_name``: total_steps, period)."""
+
+    def __init__(self, optimizer: Optimizer, span: int, span_name: str, warmup_steps: int,
+                 min_lr: float):
+        self.warmup_steps = check_int(warmup_steps, "warmup_steps")
+        if self.warmup_steps >= span:
+            raise ValueError(f"warmup_steps must be < {span_name} = {span}, "
+                             f"got {self.warmup_steps}")
+        self.min_lr = check_real(min_lr, "min_lr", minimum=0.0)
+        if isinstance(optimizer, Optimizer) and self.min_lr > optimizer.lr:
+            raise ValueError(f"min_lr must be <= the optimizer's lr {optimizer.lr}, "
+                             f"got {self.min_lr}")
+        super().__init__(optimizer)
+
+    def lr_at(self, t: int) -> float:
+        if t < self.warmup_steps:
+            return self.base_lr * (t + 1) / self.warmup_steps
+        return self._decay_at(t)
+
+    def _decay_at(self, t: int) -> float:
+        raise NotImplementedError
 
 
-def _check_min_lr(min_lr, optimizer) -> float:
-    min_lr = _check_real(min_lr, "min_lr")
-    if isinstance(optimizer, Optimizer) and min_lr > optimizer.lr:
-        raise ValueError(f"min_lr must be <= the optimizer's lr {optimizer.lr}, got {min_lr}")
-    return min_lr
-
-
-class WarmupCosineLR(LRSchedule):
+class WarmupCosineLR(_WarmupThenCosine):
     """Linear warm-up, then cosine decay (a one-cycle-style schedule).
 
     t < warmup_steps:  lr(t) = base_lr * (t + 1) / warmup_steps
@@ -270,20 +280,16 @@ class WarmupCosineLR(LRSchedule):
     weights settle into a minimum. Past ``total_steps`` the rate stays at ``min_lr``.
     """
 
-    def __init__(self, optimizer, total_steps: int, warmup_steps: int = 0,
+    def __init__(self, optimizer: Optimizer, total_steps: int, warmup_steps: int = 0,
                  min_lr: float = 0.0):
         self.total_steps = check_int(total_steps, "total_steps", 1)
-        self.warmup_steps = _check_warmup(warmup_steps, self.total_steps, "total_steps")
-        self.min_lr = _check_min_lr(min_lr, optimizer)
-        super().__init__(optimizer)
+        super().__init__(optimizer, self.total_steps, "total_steps", warmup_steps, min_lr)
 
-    def lr_at(self, t):
-        if t < self.warmup_steps:
-            return self.base_lr * (t + 1) / self.warmup_steps
+    def _decay_at(self, t: int) -> float:
         s = min(1.0, (t - self.warmup_steps) / (self.total_steps - self.warmup_steps))
         return _cosine(s, self.base_lr, self.min_lr)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"base_lr={self.base_lr}, total_steps={self.total_steps}, "
                 f"warmup_steps={self.warmup_steps}, min_lr={self.min_lr}")
 
@@ -292,11 +298,11 @@ class CosineLR(WarmupCosineLR):
     """Cosine decay from the optimiser's lr to ``min_lr`` over ``total_steps`` (no warm-up),
     like ``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=total_steps, eta_min=min_lr)``."""
 
-    def __init__(self, optimizer, total_steps: int, min_lr: float = 0.0):
+    def __init__(self, optimizer: Optimizer, total_steps: int, min_lr: float = 0.0):
         super().__init__(optimizer, total_steps, warmup_steps=0, min_lr=min_lr)
 
 
-class CosineRestartsLR(LRSchedule):
+class CosineRestartsLR(_WarmupThenCosine):
     """Cosine decay restarted every ``period`` steps, each cycle from a lower peak, after a
     linear warm-up (SGDR: Loshchilov & Hutter, 2017).
 
@@ -311,23 +317,19 @@ class CosineRestartsLR(LRSchedule):
     and keeps learning.
     """
 
-    def __init__(self, optimizer, period: int, decay: float = 1.0, warmup_steps: int = 0,
+    def __init__(self, optimizer: Optimizer, period: int, decay: float = 1.0, warmup_steps: int = 0,
                  min_lr: float = 0.0):
         self.period = check_int(period, "period", 1)
-        self.decay = _check_real(decay, "decay", low_open=True, high=1.0)
-        self.warmup_steps = _check_warmup(warmup_steps, self.period, "period")
-        self.min_lr = _check_min_lr(min_lr, optimizer)
-        super().__init__(optimizer)
+        self.decay = check_real(decay, "decay", positive=True, maximum=1.0)
+        super().__init__(optimizer, self.period, "period", warmup_steps, min_lr)
 
-    def lr_at(self, t):
-        if t < self.warmup_steps:
-            return self.base_lr * (t + 1) / self.warmup_steps
+    def _decay_at(self, t: int) -> float:
         cycle, t_in = divmod(t, self.period)
         start = self.warmup_steps if cycle == 0 else 0
         s = (t_in - start) / (self.period - start)
         peak = self.min_lr + (self.base_lr - self.min_lr) * self.decay ** cycle
         return _cosine(s, peak, self.min_lr)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"base_lr={self.base_lr}, period={self.period}, decay={self.decay}, "
                 f"warmup_steps={self.warmup_steps}, min_lr={self.min_lr}")

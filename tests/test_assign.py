@@ -328,7 +328,7 @@ def test_lesson_metadata_must_match_the_file_name(folders):
 
 def test_arguments_are_validated(folders):
     source, dest = folders
-    with pytest.raises(TypeError, match="force must be a bool"):
+    with pytest.raises(TypeError, match="force must be True or False"):
         assign.generate(source, dest, force="yes")
     with pytest.raises(TypeError, match="source must be a path"):
         assign.check(3, dest)

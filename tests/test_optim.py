@@ -209,7 +209,7 @@ def test_step_and_constant_lr():
     (lambda p: SGD(p, lr=0.1, weight_decay=-1), ValueError, "weight_decay"),
     (lambda p: Adam(p, betas=(0.9,)), ValueError, "betas"),
     (lambda p: Adam(p, betas=(0.9, 1.5)), ValueError, r"betas\[1\]"),
-    (lambda p: Adam(p, eps=float("nan")), TypeError, "eps"),
+    (lambda p: Adam(p, eps=float("nan")), ValueError, "eps"),
     (lambda p: SGD([p["w"]], lr=0.1), TypeError, "params"),
     (lambda p: SGD({}, lr=0.1), ValueError, "params"),
     (lambda p: SGD({"w": [1.0, 2.0]}, lr=0.1), TypeError, r"params\['w'\]"),
@@ -245,7 +245,7 @@ def test_schedule_validation():
         CosineLR(opt, 10, min_lr=1.0)
     with pytest.raises(ValueError, match="period"):
         CosineRestartsLR(opt, 0)
-    with pytest.raises(ValueError, match=r"decay must be in \(0.0, 1.0\], got 1.5"):
+    with pytest.raises(ValueError, match="decay must be <= 1.0, got 1.5"):
         CosineRestartsLR(opt, 10, decay=1.5)
     with pytest.raises(ValueError, match="warmup_steps must be < period = 10, got 10"):
         CosineRestartsLR(opt, 10, warmup_steps=10)

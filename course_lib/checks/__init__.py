@@ -20,8 +20,9 @@ CheckResult  ``.name``, ``.passed``, ``.messages``, ``to_dict()``; truthy when p
 Both tables are built from the lesson registry (``course_lib.lessons``): every lesson with an
 exercise has a module here named by its slug (``convolution.py``, ``pooling.py``, ...) whose
 ``GRADED`` tuple lists its graded functions and which defines ``check_<name>`` for each. The
-engine (comparing, recognising mistakes) is in ``_engine.py``, the time limit and the search
-for the student's line in ``_running.py``.
+engine (judging, recognising mistakes) is in ``_engine.py``, how an output differs from the
+right one in ``_compare.py``, the time limit and the search for the student's line in
+``_running.py``.
 
 To teach a check a new mistake, add one ``Mistake(message, output)`` to its ``Spec``: ``output(a,
 ref)`` computes what code with that mistake returns (``a.x``, ``a.w``... are the case's
@@ -34,12 +35,12 @@ from __future__ import annotations
 import importlib
 
 from ..lessons import with_exercises
-from ._engine import CheckResult
+from ._engine import Check, CheckResult, Spec
 from ._running import TimeLimitExceeded, call_with_time_limit
 
 LESSONS: dict[str, list[str]] = {}
-CHECKS: dict = {}
-SPECS: dict = {}   # graded function name -> its Spec (what course_lib.grade judges with)
+CHECKS: dict[str, Check] = {}
+SPECS: dict[str, Spec] = {}   # graded function name -> its Spec (what course_lib.grade judges with)
 for _lesson in with_exercises():
     _module = importlib.import_module(f"{__name__}.{_lesson.slug}")
     LESSONS[_lesson.stem] = list(_module.GRADED)

@@ -23,23 +23,27 @@ wrong. Judging one case:
    Otherwise a generic message says what differs (shape, largest difference, NaN);
 3. inputs modified in place are reported.
 
-The time limit, the search for the student's line and ``Outcome`` are in ``_running.py``.
+The time limit, the search for the student's line and ``Outcome`` are in ``_running.py``;
+how an output differs from the right one (tolerances, messages) in ``_compare.py``.
 """
 
 from __future__ import annotations
 
 import copy
-import numbers
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from types import SimpleNamespace
+from typing import Any, Protocol, cast
 
 import numpy as np
+import numpy.typing as npt
 
+from ..validate import check_real
 from . import _running
-from ._running import Opaque, Outcome, call
+from ._compare import constant, distance, mismatch, returned, same, short
+from ._running import Outcome, call
 
 
 # ----------------------------------------------------------------------------- the result
@@ -92,10 +96,10 @@ class Case:
     which are passed by keyword. ``label`` says in words what the case tests.
     """
 
-    def __init__(self, label: str, keyword: tuple[str, ...] = (), **args):
+    def __init__(self, label: str, keyword: tuple[str, ...] = (), **args: Any):
         self.label, self.keyword, self.args = label, tuple(keyword), args
 
-    def copy_args(self) -> dict:
+    def copy_args(self) -> dict[str, Any]:
         return {k: _copy(v) for k, v in self.args.items()}
 
     @property
@@ -133,21 +137,27 @@ class Mistake:
     """
 
     message: str
-    output: Callable | None = None
-    test: Callable | None = None
+    output: Callable[..., Any] | None = None     # output(a, ref)
+    test: Callable[..., Any] | None = None       # test(a, actual, ref)
     part: str | None = None
 
-    def matches(self, a, actual, ref, float32: bool) -> bool:
+    def __post_init__(self) -> None:
+        if (self.output is None) == (self.test is None):
+            raise TypeError(f"a Mistake needs an output or a test (one of them): {self.message}")
+
+    def matches(self, a: SimpleNamespace, actual: object, ref: object, float32: bool) -> bool:
+        """True when the student's ``actual`` output is what this mistake gives."""
         try:
             with np.errstate(all="ignore"):
                 if self.test is not None:
                     return bool(self.test(a, actual, ref))
+                assert self.output is not None   # one of the two (__post_init__)
                 candidate = self.output(a, ref)
-                if _constant(candidate):  # e.g. all zeros: would "diagnose" an empty stub
+                if constant(candidate):  # e.g. all zeros: would "diagnose" an empty stub
                     return False
                 # it must fit the student's output, and better than the right answer does
-                return (_same(actual, candidate, float32)
-                        and _distance(actual, candidate) < _distance(actual, ref))
+                return (same(actual, candidate, float32)
+                        and distance(actual, candidate) < distance(actual, ref))
         except Exception:  # a candidate that cannot be computed for this case does not match
             return False
 
@@ -172,19 +182,24 @@ class Spec:
     """
 
     name: str
-    reference: Callable | None
-    cases: Callable
+    reference: Callable[..., Any] | None
+    cases: Callable[[np.random.Generator], list[Case]]
     mistakes: list[Mistake] = field(default_factory=list)
     kind: str = "array"
     parts: tuple[str, ...] = ()
-    shape_hint: Callable | None = None
-    verify: Callable | None = None
-    reruns: tuple[dict, ...] = ()
+    shape_hint: Callable[[Any], str] | None = None
+    verify: Callable[[Any, Any, Callable[[int], Any]], list[str]] | None = None
+    reruns: tuple[dict[str, Any], ...] = ()
     implementations: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.reference is None) == (self.verify is None):
+            raise TypeError(f"Spec {self.name!r} needs a reference or a verify (one of them)")
 
 
 # ---------------------------------------------------------------------- calling the student's code
-def collect_case(spec: Spec, fn, case: Case, seconds: float) -> list[Outcome]:
+def collect_case(spec: Spec, fn: Callable[..., Any], case: Case,
+                 seconds: float) -> list[Outcome]:
     """What the student's ``fn`` gives on one case: the call, then one per ``spec.reruns``.
 
     Each call gets fresh copies of the arguments. Outcomes are plain data (``_running.call``),
@@ -219,7 +234,7 @@ def _failed_call(spec: Spec, case: Case, outcome: Outcome, seconds: float) -> li
                     f"`{frame}` first."]
         return [f"`{spec.name}` is not implemented yet: replace `raise NotImplementedError()` "
                 f"with your code."]
-    messages = [f"`{spec.name}` raised {error.get('type')}: {_short(error.get('message', ''))}"]
+    messages = [f"`{spec.name}` raised {error.get('type')}: {short(error.get('message', ''))}"]
     if error.get("where"):
         messages.append(f"It happened {error['where']}.")
     elif error.get("in_call"):  # the call itself failed: a parameter list differs
@@ -232,134 +247,11 @@ def _failed_call(spec: Spec, case: Case, outcome: Outcome, seconds: float) -> li
     return messages
 
 
-def _pair_text(actual, expected) -> tuple[str, str]:
-    """The two numbers with enough digits to tell them apart."""
-    for digits in (6, 10, 17):
-        a, b = f"{actual:.{digits}g}", f"{expected:.{digits}g}"
-        if a != b:
-            break
-    return a, b
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-# ----------------------------------------------------------------------------- comparing
-def _tolerance(float32: bool) -> tuple[float, float]:
-    return (1e-4, 1e-5) if float32 else (1e-7, 1e-10)
-
-
-def _same(actual, candidate, float32: bool) -> bool:
-    """Loose equality used to recognise a mistake (NaN matches NaN)."""
-    actual, candidate = np.asarray(actual), np.asarray(candidate)
-    if actual.shape != candidate.shape or actual.dtype.kind not in "fiub":
-        return False
-    if candidate.dtype.kind not in "fiub":
-        return False
-    actual, candidate = actual.astype(np.float64), candidate.astype(np.float64)
-    scale = float(np.max(np.abs(candidate[np.isfinite(candidate)]), initial=1.0))
-    rtol = 1e-3 if float32 else 1e-6
-    return bool(np.allclose(actual, candidate, rtol=rtol, atol=rtol * scale, equal_nan=True))
-
-
-def _constant(candidate) -> bool:
-    """True for an array of two or more entries that are all the same number."""
-    candidate = np.asarray(candidate)
-    return (candidate.size > 1 and candidate.dtype.kind in "fiub"
-            and bool(np.all(candidate == candidate.flat[0])))
-
-
-def _distance(x, y) -> float:
-    """Largest difference between x and y (NaN equals NaN; other shapes are infinitely far)."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.shape != y.shape:
-        return np.inf
-    both_nan = np.isnan(x) & np.isnan(y)
-    diff = np.where(both_nan, 0.0, np.abs(x - y))
-    same_inf = np.isinf(x) & (x == y)
-    diff = np.where(same_inf, 0.0, np.nan_to_num(diff, nan=np.inf))
-    return float(np.max(diff, initial=0.0))
-
-
-def _close(actual: np.ndarray, expected: np.ndarray, float32: bool) -> bool:
-    rtol, atol = _tolerance(float32)
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    return bool(np.allclose(actual, expected, rtol=rtol, atol=atol * scale))
-
-
-def _returned(value) -> str:
-    if value is None:
-        return "None (is a `return` statement missing?)"
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    if isinstance(value, Opaque):
-        return f"a value of type {value.type_name} ({value.text})"
-    return f"a value of type {type(value).__name__} ({_short(repr(value), 60)})"
-
-
-def _as_number(value):
-    """The student's value as a Python number, or None if it is not one number."""
-    if isinstance(value, np.ndarray) and value.shape == ():
-        value = value[()]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
-        return None
-    return value
-
-
-def _mismatch(kind: str, actual, expected, float32: bool, what: str):
-    """(code, message) describing how ``actual`` differs from ``expected``, or None.
-
-    code: "type", "shape", "nonfinite", "values" (the mistakes are tried for these) or "dtype".
-    """
-    if kind in ("float", "int"):
-        number = _as_number(actual)
-        if number is None:
-            return "type", f"{what} should be one number, but it is {_returned(actual)}."
-        try:
-            finite = bool(np.isfinite(float(number)))
-        except OverflowError:   # a Python int past float's range
-            return "values", (f"{what} is an integer of {int(number).bit_length()} bits, "
-                              f"expected {expected:.6g}.")
-        if not finite:
-            return "nonfinite", f"{what} is {number}, expected {expected:.6g}."
-        rtol, atol = _tolerance(float32)
-        if not np.isclose(float(number), float(expected), rtol=rtol, atol=atol):
-            got, want = _pair_text(number, expected)
-            return "values", f"{what} is {got}, expected {want}."
-        if kind == "int" and not isinstance(number, (numbers.Integral, np.integer)):
-            return "dtype", (f"{what} is {number!r}, a {type(number).__name__}: return an int "
-                             f"(use integer division `//`, or `int(...)`).")
-        return None
-    if not isinstance(actual, np.ndarray):
-        hint = " Convert it with `np.array(...)`." if isinstance(actual, (list, tuple)) else ""
-        return "type", f"{what} should be a NumPy array, but it is {_returned(actual)}.{hint}"
-    if actual.shape != expected.shape:
-        return "shape", f"{what} has shape {actual.shape}, expected {expected.shape}."
-    if actual.dtype.kind not in "fiub":
-        return "type", f"{what} has dtype {actual.dtype}, expected {expected.dtype}."
-    bad = ~np.isfinite(actual) & np.isfinite(expected)
-    if bad.any():
-        index = tuple(int(i) for i in np.argwhere(bad)[0])
-        return "nonfinite", (f"{what} contains {actual[index]} (e.g. at index {index}) where "
-                             f"the right value is {expected[index]:.6g}.")
-    if not _close(actual.astype(np.float64), expected.astype(np.float64), float32):
-        diff = np.abs(actual.astype(np.float64) - expected)
-        index = tuple(int(i) for i in np.unravel_index(np.argmax(diff), diff.shape))
-        got, want = _pair_text(actual[index], expected[index])
-        return "values", f"{what} has wrong values: at index {index} it is {got}, expected {want}."
-    if actual.dtype != expected.dtype:
-        return "dtype", (f"{what} has the right values but dtype {actual.dtype}; it should keep "
-                         f"the input's dtype {expected.dtype}. Create new arrays with "
-                         f"`dtype=x.dtype` (e.g. `np.zeros(shape, dtype=x.dtype)`).")
-    return None
-
-
+# ----------------------------------------------------------------------------- judging
 def _judge(spec: Spec, a, actual, expected, float32: bool, part: str | None) -> list[str]:
     """Messages about one output (empty when it is right)."""
     what = f"`{part}`" if part else "Your output"
-    problem = _mismatch(spec.kind, actual, expected, float32, what)
+    problem = mismatch(spec.kind, actual, expected, float32, what)
     if problem is None:
         return []
     code, text = problem
@@ -378,7 +270,7 @@ def _compare(spec: Spec, a, actual, expected, float32: bool) -> list[str]:
     names = ", ".join(spec.parts)
     if not isinstance(actual, (tuple, list)):
         return [f"`{spec.name}` should return a tuple ({names}), but it returned "
-                f"{_returned(actual)}."]
+                f"{returned(actual)}."]
     if len(actual) != len(spec.parts):
         return [f"`{spec.name}` should return {len(spec.parts)} values ({names}), but it "
                 f"returned {len(actual)}."]
@@ -423,6 +315,7 @@ def judge_case(spec: Spec, case: Case, outcomes: list[Outcome], seconds: float) 
         if spec.verify is not None:
             messages = spec.verify(a, actual, lambda i: outcomes[1 + i].value)
         else:
+            assert spec.reference is not None   # one of the two (Spec.__post_init__)
             expected = spec.reference(**case.copy_args())
             messages = _compare(spec, a, actual, expected, case.float32)
     messages = messages + _modified(outcomes[0].modified)
@@ -442,18 +335,19 @@ def judge(spec: Spec, cases: list[Case], outcomes: list[list[Outcome]],
     return CheckResult(spec.name, True, [f"All {len(cases)} cases passed: {labels}."])
 
 
-def run_spec(spec: Spec, fn, time_limit: float | None = None) -> CheckResult:
+def run_spec(spec: Spec, fn: object, time_limit: float | None = None) -> CheckResult:
     """Check the student's ``fn`` against ``spec`` here, in this process (the notebook's
     feedback); see the module docstring."""
-    seconds = _running.TIME_LIMIT if time_limit is None else _running.check_seconds(time_limit)
+    seconds = (_running.TIME_LIMIT if time_limit is None
+               else check_real(time_limit, "time_limit", positive=True))
     if fn is None:
         return CheckResult(spec.name, False, [f"`{spec.name}` is not implemented yet: no "
                                               f"function was given."])
     if not callable(fn):
         return CheckResult(spec.name, False, [f"`{spec.name}` should be a function, but it is "
-                                              f"{_returned(fn)}."])
+                                              f"{returned(fn)}."])
     cases = spec.cases(np.random.default_rng(check_seed(spec.name)))
-    outcomes = []
+    outcomes: list[list[Outcome]] = []
     for case in cases:  # stop at the first wrong case: no need to run the others
         outcomes.append(collect_case(spec, fn, case, seconds))
         if judge_case(spec, case, outcomes[-1], seconds):
@@ -461,26 +355,36 @@ def run_spec(spec: Spec, fn, time_limit: float | None = None) -> CheckResult:
     return judge(spec, cases, outcomes, seconds)
 
 
-def make_check(spec: Spec) -> Callable:
+class Check(Protocol):
+    """A public ``check_<name>(fn, time_limit=None) -> CheckResult``; ``.spec`` is its Spec."""
+
+    spec: Spec
+
+    def __call__(self, fn: object, time_limit: float | None = None) -> CheckResult: ...
+
+
+def make_check(spec: Spec) -> Check:
     """The public ``check_<name>(fn, time_limit=None) -> CheckResult`` function for ``spec``."""
 
-    def check(fn, time_limit: float | None = None) -> CheckResult:
+    def check(fn: object, time_limit: float | None = None) -> CheckResult:
         return run_spec(spec, fn, time_limit)
 
     check.__name__ = check.__qualname__ = f"check_{spec.name}"
     check.__doc__ = (f"Check your ``{spec.name}`` on fixed and random cases; returns a "
                      f"CheckResult (truthy when right) whose messages name the likely mistake.\n\n"
                      f"time_limit : seconds per call (default 5).")
-    check.spec = spec
-    return check
+    public = cast(Check, check)
+    public.spec = spec
+    return public
 
 
 # ------------------------------------------------------------------------ small helpers for specs
-def randn(rng: np.random.Generator, *shape, dtype=np.float64, scale: float = 1.0) -> np.ndarray:
+def randn(rng: np.random.Generator, *shape: int, dtype: npt.DTypeLike = np.float64,
+          scale: float = 1.0) -> npt.NDArray[np.floating]:
     """Standard-normal array of ``shape`` and ``dtype``."""
     return (scale * rng.standard_normal(shape)).astype(dtype)
 
 
-def arange(*shape, dtype=np.float64) -> np.ndarray:
+def arange(*shape: int, dtype: npt.DTypeLike = np.float64) -> npt.NDArray[np.floating]:
     """0, 1, 2, ... in ``shape``: easy to follow by hand in a message."""
     return np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)

@@ -14,16 +14,19 @@ limit: the check returns, but the runaway code keeps a CPU busy until the proces
 
 from __future__ import annotations
 
-import numbers
 import os
 import signal
 import sysconfig
 import threading
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from ..validate import check_real
 
 TIME_LIMIT = 5.0  # seconds per call of the student's function; checks take ``time_limit=``
 
@@ -32,23 +35,15 @@ class TimeLimitExceeded(BaseException):
     """Raised in the student's code by the alarm; `except Exception` does not catch it."""
 
 
-def call_with_time_limit(fn, args=(), kwargs=None, seconds: float = TIME_LIMIT):
+def call_with_time_limit(fn: Callable[..., Any], args: Sequence[Any] = (),
+                         kwargs: dict[str, Any] | None = None,
+                         seconds: float = TIME_LIMIT) -> Any:
     """Return ``fn(*args, **kwargs)``; raise ``TimeLimitExceeded`` after ``seconds``."""
-    seconds = check_seconds(seconds)
+    seconds = check_real(seconds, "seconds", positive=True)
     kwargs = kwargs or {}
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
         return _call_with_alarm(fn, args, kwargs, seconds)
     return _call_in_thread(fn, args, kwargs, seconds)
-
-
-def check_seconds(seconds, name: str = "time_limit") -> float:
-    """Return ``seconds`` as a positive float (TypeError / ValueError otherwise)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
-        raise TypeError(f"{name} must be a number of seconds, got {type(seconds).__name__} "
-                        f"{seconds!r}")
-    if not 0 < seconds < float("inf"):
-        raise ValueError(f"{name} must be a positive, finite number of seconds, got {seconds}")
-    return float(seconds)
 
 
 def _call_with_alarm(fn, args, kwargs, seconds):
@@ -102,7 +97,7 @@ def _library_dirs() -> tuple[str, ...]:
 _LIBRARY_DIRS = _library_dirs()
 
 
-def student_frame(exc: BaseException):
+def student_frame(exc: BaseException) -> traceback.FrameSummary | None:
     """The innermost traceback frame in the student's code (not NumPy, Python or course_lib)."""
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames
@@ -110,7 +105,7 @@ def student_frame(exc: BaseException):
     return mine[-1] if mine else None
 
 
-def where(frame) -> str:
+def where(frame: traceback.FrameSummary) -> str:
     """'in conv2d_forward, line 7 of its cell: `out += b`' for a traceback frame."""
     name = os.path.basename(frame.filename)
     in_cell = "ipykernel_" in frame.filename or name.startswith("<")
@@ -167,7 +162,7 @@ _PLAIN_KINDS = "fiub"
 _MAX_ITEMS = 16
 
 
-def plain(value, depth: int = 0):
+def plain(value: object, depth: int = 0) -> object:
     """``value`` as plain data the judge can trust to be what it looks like.
 
     ndarrays (subclasses included) become base-class copies of their data, numpy scalars become
@@ -190,7 +185,7 @@ def plain(value, depth: int = 0):
         return int.__index__(value)
     if isinstance(value, float):
         return float.__float__(value)
-    if type(value) in (tuple, list) and depth < 3 and len(value) <= _MAX_ITEMS:
+    if (type(value) is tuple or type(value) is list) and depth < 3 and len(value) <= _MAX_ITEMS:
         items = [plain(v, depth + 1) for v in value]
         return tuple(items) if type(value) is tuple else items
     return Opaque(type(value).__name__, _safe_repr(value))
@@ -210,7 +205,8 @@ def _unchanged(before, after) -> bool:
             and bool(np.array_equal(np.ndarray.view(after, np.ndarray), before, equal_nan=True)))
 
 
-def call(fn, args: dict, keyword=(), seconds: float = TIME_LIMIT) -> Outcome:
+def call(fn: Callable[..., Any], args: dict[str, Any], keyword: Sequence[str] = (),
+         seconds: float = TIME_LIMIT) -> Outcome:
     """Call ``fn`` on ``args`` (in order; the names in ``keyword`` by keyword) under the time
     limit, on the arrays of ``args`` themselves, and describe what happened as an Outcome."""
     pristine = {k: v.copy() for k, v in args.items() if isinstance(v, np.ndarray)}

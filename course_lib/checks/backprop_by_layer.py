@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from .. import readable as R
 from ._engine import Case, Mistake, Spec, make_check, randn
 from .convolution import FLATTEN_WAYS, LOWER_PRECISION, flattened, lower_precision
 from .softmax_cross_entropy import large_logits, unshifted_softmax
@@ -175,24 +176,37 @@ SOFTMAX_CROSS_ENTROPY_BACKWARD = Spec(
 
 
 # ----------------------------------------------------------------------------- max_pool2d_backward
-def pool_backward_loop(dout, x, k, s, ties="first", accumulate=True):
-    """Max-pool backward as loops: ties go to the "first", "last" or "all" maxima."""
+# Most mistakes' outputs are readable.max_pool2d_backward (the loops the lesson shows), changed
+# the way each mistake changes it.
+def _first_maximum(dout, x, k, s, *, last=False):
+    """readable's max-pool backward (each window's gradient to its first maximum, row-major)
+    on the rows and columns the windows reach; ``last``: on them turned by 180 degrees, where
+    readable's first maximum is the last one."""
+    h, w = ((n - 1) * s + k for n in dout.shape[2:])
+    turn = (..., slice(None, None, -1), slice(None, None, -1)) if last else (...,)
+    cache = R.max_pool2d_forward(x[:, :, :h, :w][turn], k, s)[1]
     dx = np.zeros_like(x)
-    for n in range(dout.shape[0]):
-        for c in range(dout.shape[1]):
-            for i in range(dout.shape[2]):
-                for j in range(dout.shape[3]):
-                    window = x[n, c, i * s:i * s + k, j * s:j * s + k]
-                    target = dx[n, c, i * s:i * s + k, j * s:j * s + k]
-                    hits = window == window.max()
-                    if ties != "all":
-                        flat = np.flatnonzero(hits)
-                        hits = np.zeros_like(hits)
-                        hits.flat[flat[0] if ties == "first" else flat[-1]] = True
-                    if accumulate:
-                        target[hits] += dout[n, c, i, j]
-                    else:
-                        target[hits] = dout[n, c, i, j]
+    dx[:, :, :h, :w] = R.max_pool2d_backward(dout[turn], cache)[turn]
+    return dx
+
+
+def _every_maximum(dout, x, k, s):
+    """Ties: each window's gradient to every maximum, not only the first."""
+    dx = np.zeros_like(x)
+    for i, j in np.ndindex(*dout.shape[2:]):
+        window = np.full(x.shape, -np.inf)     # x inside window (i, j), -inf elsewhere
+        window[:, :, i * s:i * s + k, j * s:j * s + k] = x[:, :, i * s:i * s + k, j * s:j * s + k]
+        dx += dout[:, :, i:i + 1, j:j + 1] * (window == window.max(axis=(2, 3), keepdims=True))
+    return dx
+
+
+def _overwritten(dout, x, k, s):
+    """`=` instead of `+=`: where windows share a maximum, only the last window's gradient."""
+    dx = np.zeros_like(x)
+    for i, j in np.ndindex(*dout.shape[2:]):
+        alone = np.zeros_like(dout)
+        alone[:, :, i, j] = 1
+        dx = np.where(_first_maximum(alone, x, k, s) > 0, dout[:, :, i:i + 1, j:j + 1], dx)
     return dx
 
 
@@ -221,14 +235,13 @@ MAX_POOL2D_BACKWARD = Spec(
     mistakes=[
         Mistake("On ties you sent the gradient to every maximum: send it to the first one only "
                 "(`np.argmax` returns the first), as PyTorch does.",
-                lambda a, ref: pool_backward_loop(a.dout, a.x, a.kernel_size, a.stride, "all")),
+                lambda a, ref: _every_maximum(a.dout, a.x, a.kernel_size, a.stride)),
         Mistake("On ties you sent the gradient to the last maximum: send it to the first one "
                 "(`np.argmax` returns the first), as PyTorch does.",
-                lambda a, ref: pool_backward_loop(a.dout, a.x, a.kernel_size, a.stride, "last")),
+                lambda a, ref: _first_maximum(a.dout, a.x, a.kernel_size, a.stride, last=True)),
         Mistake("Windows overlap, so one input can be the maximum of several windows: add the "
                 "gradients (`+=`), don't overwrite them (`=`).",
-                lambda a, ref: pool_backward_loop(a.dout, a.x, a.kernel_size, a.stride,
-                                                  accumulate=False)),
+                lambda a, ref: _overwritten(a.dout, a.x, a.kernel_size, a.stride)),
         Mistake("You spread the gradient over the whole window (that is average pooling's "
                 "backward): send it only to the maximum.",
                 lambda a, ref: F.avg_pool2d_backward(
@@ -240,11 +253,10 @@ MAX_POOL2D_BACKWARD = Spec(
                     a.dout, F.avg_pool2d_forward(a.x, a.kernel_size, a.stride)[1])),
         Mistake("You marked the maxima but did not multiply by dout: dx at the maximum is "
                 "dout[n, c, i, j].",
-                lambda a, ref: pool_backward_loop(np.ones_like(a.dout), a.x, a.kernel_size,
-                                                  a.stride)),
+                lambda a, ref: _first_maximum(np.ones_like(a.dout), a.x, a.kernel_size, a.stride)),
         Mistake("The stride is ignored: window (i, j) starts at row `i * stride`, column "
                 "`j * stride`.",
-                lambda a, ref: pool_backward_loop(a.dout, a.x, a.kernel_size, 1)),
+                lambda a, ref: _first_maximum(a.dout, a.x, a.kernel_size, 1)),
         Mistake("dx must have the shape of x, (N, C, H, W): one gradient per input value.",
                 test=lambda a, actual, ref: actual.shape == a.dout.shape),
     ],
@@ -349,5 +361,4 @@ check_softmax_cross_entropy_backward = make_check(SOFTMAX_CROSS_ENTROPY_BACKWARD
 check_max_pool2d_backward = make_check(MAX_POOL2D_BACKWARD)
 check_conv2d_backward = make_check(CONV2D_BACKWARD)
 
-__all__ = ["check_relu_backward", "check_linear_backward", "check_softmax_cross_entropy_backward",
-           "check_max_pool2d_backward", "check_conv2d_backward"]
+__all__ = [f"check_{name}" for name in GRADED]

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import functional as F
-from ._engine import Case, Mistake, Spec, _same, make_check, randn
+from ._compare import same
+from ._engine import Case, Mistake, Spec, make_check, randn
 from .backprop_by_layer import NUMERICAL_GRADIENT
 
 # The exercise's graded functions, in order (the lesson registry reads them).
@@ -99,7 +100,7 @@ BATCHNORM_FORWARD = Spec(
         Mistake("Divide by the standard deviation `np.sqrt(var + eps)`, not the variance.",
                 lambda a, ref: _bn(a, power=1.0)),
         Mistake("You ignored the `eps` argument: use the eps that was passed in.",
-                test=lambda a, actual, ref: hasattr(a, "eps") and _same(actual, _bn(a, eps=1e-5),
+                test=lambda a, actual, ref: hasattr(a, "eps") and same(actual, _bn(a, eps=1e-5),
                                                                         False)),
         Mistake("eps is missing: divide by `np.sqrt(var + eps)` so a constant channel does not "
                 "divide by zero.", lambda a, ref: _bn(a, eps=0.0)),
@@ -251,7 +252,7 @@ def _dropout_problems(a, actual) -> list[str]:
                    "up the kept values)."),
         ]
         matched = [message for scale, message in candidates
-                   if _same(out, a.x * mask * scale, a.x.dtype == np.float32)]
+                   if same(out, a.x * mask * scale, a.x.dtype == np.float32)]
     if not matched:
         return ["`out` should be `x * mask / (1 - p)` for the mask you return."]
     if matched[0]:
@@ -315,5 +316,4 @@ check_batchnorm_backward = make_check(BATCHNORM_BACKWARD)
 check_dropout_forward = make_check(DROPOUT_FORWARD)
 check_dropout_backward = make_check(DROPOUT_BACKWARD)
 
-__all__ = ["check_batchnorm_forward", "check_batchnorm_backward", "check_dropout_forward",
-           "check_dropout_backward"]
+__all__ = [f"check_{name}" for name in GRADED]

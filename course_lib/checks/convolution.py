@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import functional as F
 from ._engine import Case, Mistake, Spec, arange, make_check, randn
@@ -35,7 +38,7 @@ CONV_IMPLEMENTATIONS = ("functional.conv2d", "functional.conv.conv2d", "function
                         "layers.Conv2d.forward")
 
 
-def lower_precision(a, actual, ref) -> bool:
+def lower_precision(a: SimpleNamespace, actual: object, ref: object) -> bool:
     """The student's output is off in most entries, each by no more than the rounding error
     a lower precision (float16, or float32 for a float64 input) accumulates: a dtype problem,
     not a formula problem. (Tried after the named mistakes, on an output already wrong.)"""
@@ -49,7 +52,8 @@ def lower_precision(a, actual, ref) -> bool:
     return bool(0 < diff.max() <= 1e-2 * scale and np.mean(diff > 1e-12 * scale) > 0.5)
 
 
-def correlate2d_reference(image, kernel):
+def correlate2d_reference(image: npt.NDArray[np.floating],
+                          kernel: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
     """Valid 2-D cross-correlation of one (H, W) image with one (KH, KW) kernel."""
     return F.conv2d(image[None, None], kernel[None, None])[0, 0]
 
@@ -98,13 +102,16 @@ CORRELATE2D = Spec(
 _KEEP = object()
 
 
-def conv_like(a, x=None, w=None, b=_KEEP, stride=None, padding=None):
+def conv_like(a: SimpleNamespace, x: npt.NDArray[np.floating] | None = None,
+              w: npt.NDArray[np.floating] | None = None, b: object = _KEEP,
+              stride: int | None = None, padding: int | None = None) -> npt.NDArray[np.floating]:
     """The reference conv2d on case ``a`` with some arguments replaced: builds the mistakes.
 
     Works for conv2d_forward (no stride/padding arguments) and conv2d_forward_general.
     """
-    return F.conv2d(a.x if x is None else x, a.w if w is None else w,
-                    a.b if b is _KEEP else b,
+    bias = a.b if b is _KEEP else b
+    assert bias is None or isinstance(bias, np.ndarray)
+    return F.conv2d(a.x if x is None else x, a.w if w is None else w, bias,
                     getattr(a, "stride", 1) if stride is None else stride,
                     getattr(a, "padding", 0) if padding is None else padding)
 
@@ -139,7 +146,7 @@ OUTPUT_NHWC = ("Your output is laid out in NHWC order (N, OH, OW, F); the course
                "(N*OH*OW, F) product), then `.transpose(0, 3, 1, 2)`.")
 
 
-def flattened(w, how):
+def flattened(w: npt.NDArray[np.floating], how: str) -> npt.NDArray[np.floating]:
     """The filters a conv really uses when its windows and ``w`` are flattened in different
     orders (``how``): "windows KH, KW, C" (filters ``w.reshape(F, -1)``, i.e. C, KH, KW),
     "filters KH, KW, C" (windows C, KH, KW) or "taps transposed" (windows C, KW, KH)."""
@@ -209,4 +216,4 @@ CONV2D_FORWARD = Spec(
 check_correlate2d = make_check(CORRELATE2D)
 check_conv2d_forward = make_check(CONV2D_FORWARD)
 
-__all__ = ["check_correlate2d", "check_conv2d_forward"]
+__all__ = [f"check_{name}" for name in GRADED]

@@ -7,6 +7,7 @@ window of output (i, j), row ``c*KH*KW + u*KW + v`` kernel tap (u, v) of channel
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import functional as F
@@ -22,7 +23,9 @@ GRADED = ("im2col", "conv2d_im2col")
 IM2COL_IMPLEMENTATIONS = CONV_IMPLEMENTATIONS + ("functional.im2col", "functional.conv.im2col")
 
 
-def im2col_reference(x, kernel_size, stride=1, padding=0):
+def im2col_reference(x: npt.NDArray[np.floating], kernel_size: int | tuple[int, int],
+                     stride: int | tuple[int, int] = 1,
+                     padding: int | tuple[int, int] = 0) -> npt.NDArray[np.floating]:
     """(N, C, H, W) -> (N, C*KH*KW, OH*OW): rows (c, u, v), columns (i, j)."""
     kh, kw = pair(kernel_size, "kernel_size", 1)
     (sh, sw), (ph, pw) = pair(stride, "stride", 1), pair(padding, "padding")
@@ -246,4 +249,4 @@ CONV2D_IM2COL = Spec(
 check_im2col = make_check(IM2COL)
 check_conv2d_im2col = make_check(CONV2D_IM2COL)
 
-__all__ = ["check_im2col", "check_conv2d_im2col"]
+__all__ = [f"check_{name}" for name in GRADED]

@@ -85,7 +85,7 @@ _SIZE_ARGS = [  # n, kernel_size, stride, padding, dilation
 ]
 
 
-def size_label(n, k, s, p, d) -> str:
+def size_label(n: int, k: int, s: int, p: int, d: int) -> str:
     """Describe one conv_output_size case in words, from its arguments."""
     leftover = (n + 2 * p - d * (k - 1) - 1) % s
     words = [f"stride {s}" + ("" if s == 1 else " that does not divide" if leftover
@@ -222,4 +222,4 @@ check_pad2d = make_check(PAD2D)
 check_conv_output_size = make_check(CONV_OUTPUT_SIZE)
 check_conv2d_forward_general = make_check(CONV2D_FORWARD_GENERAL)
 
-__all__ = ["check_pad2d", "check_conv_output_size", "check_conv2d_forward_general"]
+__all__ = [f"check_{name}" for name in GRADED]

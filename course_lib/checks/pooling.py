@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import functional as F
 from ._engine import Case, Mistake, Spec, make_check, randn
@@ -12,7 +16,8 @@ from .convolution import LOWER_PRECISION, lower_precision
 GRADED = ("max_pool2d_forward", "avg_pool2d_forward")
 
 
-def pool_loop(x, kernel_size, stride, reduce, ceil_mode=False):
+def pool_loop(x: npt.NDArray[np.floating], kernel_size: int, stride: int,
+              reduce: Callable[..., Any], ceil_mode: bool = False) -> npt.NDArray[np.floating]:
     """Pooling written as loops, optionally keeping partial windows at the border (ceil mode)."""
     k, s = kernel_size, stride
     n, c, h, w = x.shape
@@ -135,4 +140,4 @@ AVG_POOL2D_FORWARD = Spec(
 check_max_pool2d_forward = make_check(MAX_POOL2D_FORWARD)
 check_avg_pool2d_forward = make_check(AVG_POOL2D_FORWARD)
 
-__all__ = ["check_max_pool2d_forward", "check_avg_pool2d_forward"]
+__all__ = [f"check_{name}" for name in GRADED]

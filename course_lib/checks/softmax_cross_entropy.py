@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import functional as F
 from ._engine import Case, Mistake, Spec, make_check, randn
@@ -16,18 +17,20 @@ OVERFLOW = ("Your softmax overflows for large logits (`np.exp(1000)` is inf, and
             "NaN): subtract each row's maximum first, softmax(z) = softmax(z - max(z)).")
 
 
-def unshifted_softmax(z, axis=-1):
+def unshifted_softmax(z: npt.NDArray[np.floating], axis: int = -1) -> npt.NDArray[np.floating]:
+    """exp(z) / sum(exp(z)) without the shift by the maximum: overflows for large logits."""
     e = np.exp(z)
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def large_logits(rng, *shape, dtype=np.float64):
+def large_logits(rng: np.random.Generator, *shape: int,
+                 dtype: npt.DTypeLike = np.float64) -> npt.NDArray[np.floating]:
     """Logits around +-1000 whose differences within a row stay moderate."""
     offsets = np.where(np.arange(shape[0]) % 2, -1000.0, 1000.0)[:, None]
     return (offsets + 3 * rng.standard_normal(shape)).astype(dtype)
 
 
-def wide_logits():
+def wide_logits() -> npt.NDArray[np.floating]:
     """Rows whose spread is past float64's exp limit (exp(710) = inf), chosen so that every
     shift but the row maximum goes wrong somewhere, each in its own way: the global maximum
     (row 0 underflows to 0 / 0), no shift (row 1 overflows), the row mean (row 0: its
@@ -194,4 +197,4 @@ CROSS_ENTROPY = Spec(
 check_softmax = make_check(SOFTMAX)
 check_cross_entropy = make_check(CROSS_ENTROPY)
 
-__all__ = ["check_softmax", "check_cross_entropy"]
+__all__ = [f"check_{name}" for name in GRADED]

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..validate import check_int, check_path
 from . import sandbox
 from .judge import FunctionJob, fresh_seed, function_seed, load_checks
 from .options import Options
@@ -29,6 +30,7 @@ from .submissions import (
     in_shard,
     infer_lesson,
     infer_student,
+    json_object,
     lesson_answers,
     lesson_points,
     load_submission,
@@ -48,7 +50,7 @@ class Run:
     grades: list[SubmissionGrade] = field(default_factory=list)
 
 
-def _read_json(path: Path, limit: int = LOG_LIMIT):
+def _read_json(path: Path, limit: int = LOG_LIMIT) -> object:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
@@ -62,7 +64,7 @@ def _read_json(path: Path, limit: int = LOG_LIMIT):
             return None
 
 
-def _text(value, limit: int = 300) -> str:
+def _text(value: object, limit: int = 300) -> str:
     text = " ".join(str(value).split()) if isinstance(value, str) else ""
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
@@ -92,9 +94,9 @@ class Grader:
         names = list(self.lessons.get(lesson, []))
         return names + [n for n in self.points.get(lesson, {}) if n not in names]
 
-    def grade(self, grade: SubmissionGrade, loaded: LoadedNotebook) -> None:
-        """Run and judge one readable submission of a known lesson; fills ``grade``."""
-        lesson, opts = grade.lesson, self.options
+    def grade(self, grade: SubmissionGrade, lesson: str, loaded: LoadedNotebook) -> None:
+        """Run and judge one readable submission of a known ``lesson``; fills ``grade``."""
+        opts = self.options
         folder = Path(tempfile.mkdtemp(prefix="submission-", dir=self.work))
         try:
             job_in, job_out = folder / "in", folder / "out"
@@ -137,16 +139,15 @@ class Grader:
                 cwd = scratch
             stopped = sandbox.run(argv, limits, limit, job_out, opts.output_mb * 2**20,
                                   env=env, cwd=cwd)
-            self._judge(grade, jobs, job_out, stopped)
+            self._judge(grade, lesson, jobs, job_out, stopped)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _judge(self, grade: SubmissionGrade, jobs: dict, out: Path, stopped: str | None):
-        points = self.points.get(grade.lesson, {})
-        log = _read_json(out / "log.json")
-        log = log if isinstance(log, dict) else {}
-        cells = log.get("cells") if isinstance(log.get("cells"), dict) else {}
-        collected = log.get("collected") if isinstance(log.get("collected"), dict) else {}
+    def _judge(self, grade: SubmissionGrade, lesson: str, jobs: dict[str, FunctionJob],
+               out: Path, stopped: str | None) -> None:
+        points = self.points.get(lesson, {})
+        log = json_object(_read_json(out / "log.json"))
+        cells, collected = json_object(log.get("cells")), json_object(log.get("collected"))
         notes = [_text(v) for k, v in sorted(cells.items(),
                                              key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0)]
         notes += [_text(n) for n in log.get("notes", []) if isinstance(n, str)][:10]
@@ -155,7 +156,7 @@ class Grader:
         if not log:
             notes.append("the notebook's run left no log (it was stopped or killed itself)")
         grade.notes += notes
-        for name in self.names(grade.lesson):
+        for name in self.names(lesson):
             max_points = points.get(name, 1.0)
             if name not in points:
                 grade.notes.append(f"{name} has no test cell test_{name} in the solutions: "
@@ -164,9 +165,10 @@ class Grader:
                 grade.functions.append(FunctionGrade(name, "error", 0.0, max_points, [
                     f"the checks module has no check for {name}"]))
                 continue
-            status_file = _read_json(out / name / "status.json") if (out / name).is_dir() \
-                and not (out / name).is_symlink() else None
-            state = status_file.get("status") if isinstance(status_file, dict) else None
+            status_file = json_object(_read_json(out / name / "status.json")
+                                      if (out / name).is_dir() and not (out / name).is_symlink()
+                                      else None)
+            state = status_file.get("status")
             if state in ("missing", "not callable"):
                 similar = [s for s in status_file.get("similar", []) if isinstance(s, str)][:3]
                 cut = [n for n in notes if "timed out" in n or "crash" in n or "interrupt" in n]
@@ -203,9 +205,8 @@ def grade_folder(submissions: str | os.PathLike, *, solutions: str | os.PathLike
     if not isinstance(options, Options):
         raise TypeError(f"options must be a grade.Options, got {type(options).__name__}")
     options.validate()
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
-    root = Path(submissions)
+    check_int(jobs, "jobs", 1)
+    root = check_path(submissions, "submissions")
     if not root.is_dir():
         raise FileNotFoundError(f"submissions folder {root} does not exist")
     paths = find_submissions(root)
@@ -217,34 +218,34 @@ def grade_folder(submissions: str | os.PathLike, *, solutions: str | os.PathLike
             raise RuntimeError(f"no sandbox: {reason}. Grade untrusted work only in a sandbox; "
                                f"pass --no-sandbox to run trusted notebooks without one")
     own_work = work is None
-    work = Path(tempfile.mkdtemp(prefix="course-grade-")) if own_work else Path(work)
+    work = Path(tempfile.mkdtemp(prefix="course-grade-")) if work is None else Path(work)
     try:
-        grader = Grader(options, Path(solutions), work)
+        grader = Grader(options, check_path(solutions, "solutions"), work)
         probe = sandbox.Limits(options.memory_mb, options.processes, options.file_mb, 1)
         probe.kill_all()
         run = Run(grader.seed, options.sandbox, probe.held, shard)
-        todo = []
+        todo: list[tuple[SubmissionGrade, str, LoadedNotebook]] = []
         for path in paths:
             rel = path.relative_to(root).as_posix()
             if shard is not None and not in_shard(rel, shard):
                 continue
             grade, loaded = _prepare(grader, path, rel)
             run.grades.append(grade)
-            if loaded is not None:
+            if loaded is not None and grade.lesson is not None:   # to run: a known lesson
                 grader.course(grade.lesson)
-                todo.append((grade, loaded))
+                todo.append((grade, grade.lesson, loaded))
 
         if options.sandbox and todo:
-            reason = sandbox.self_test(grader.course(todo[0][0].lesson), work,
+            reason = sandbox.self_test(grader.course(todo[0][1]), work,
                                        options.data_dir, options.weights_dir,
                                        options.scratch_mb)
             if reason:
                 raise RuntimeError(f"no sandbox: {reason}")
 
-        def one(item):
-            grade, loaded = item
+        def one(item: tuple[SubmissionGrade, str, LoadedNotebook]) -> None:
+            grade, lesson, loaded = item
             try:
-                grader.grade(grade, loaded)
+                grader.grade(grade, lesson, loaded)
             except Exception as exc:  # one submission must not stop the batch
                 traceback.print_exc()
                 grade.grader_error, grade.graded = True, False
@@ -259,7 +260,8 @@ def grade_folder(submissions: str | os.PathLike, *, solutions: str | os.PathLike
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _prepare(grader: Grader, path: Path, rel: str):
+def _prepare(grader: Grader, path: Path,
+             rel: str) -> tuple[SubmissionGrade, LoadedNotebook | None]:
     """The SubmissionGrade of one file, and its LoadedNotebook when it is to be run."""
     points = grader.points
     loaded = load_submission(path.read_bytes())

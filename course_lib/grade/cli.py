@@ -21,46 +21,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..files import write_atomic
 from ..paths import DATA_DIR, SOLUTIONS_DIR, WEIGHTS_DIR
 from . import reports, sandbox
 from .batch import grade_folder
 from .options import Options
 from .submissions import parse_shard
-
-# Started detached at the beginning of a run: when the grader dies (even by SIGKILL) it kills
-# what is left in the grader's sandbox cgroups, removes them and the grader's temporary folder.
-WATCHDOG = r"""
-import glob, os, shutil, signal, sys, time
-parent, folder, cgroups = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-while True:
-    try:
-        os.kill(parent, 0)
-    except ProcessLookupError:
-        break
-    if not os.path.isdir(folder):
-        sys.exit(0)
-    time.sleep(0.5)
-for group in glob.glob(os.path.join(cgroups, "*", f"course-grade-{parent}-*")):
-    for _ in range(50):
-        try:
-            pids = open(os.path.join(group, "cgroup.procs")).read().split()
-        except OSError:
-            break
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.05)
-    try:
-        os.rmdir(group)
-    except OSError:
-        pass
-time.sleep(0.5)
-shutil.rmtree(folder, ignore_errors=True)
-"""
 
 
 def _outputs(args) -> list[str]:
@@ -72,7 +38,7 @@ def _write(args, grades, about, meta) -> None:
     if args.out:
         reports.write_csv(grades, args.out)
     if args.report:
-        reports.write_atomic(args.report, reports.format_report(grades, about=about))
+        write_atomic(args.report, reports.format_report(grades, about=about))
     if args.feedback:
         reports.write_feedback(grades, args.feedback, about)
     if args.gradescope:
@@ -80,10 +46,10 @@ def _write(args, grades, about, meta) -> None:
             raise ValueError(f"--gradescope writes one submission's results.json (as in "
                              f"Gradescope's autograder), but {len(grades)} were graded")
         import json
-        reports.write_atomic(args.gradescope,
+        write_atomic(args.gradescope,
                              json.dumps(reports.gradescope_results(grades[0]), indent=1))
     if getattr(args, "json", None):
-        reports.write_atomic(args.json, reports.run_document(grades, meta))
+        write_atomic(args.json, reports.run_document(grades, meta))
     if args.nbgrader_db:
         from .gradebook import write_gradebook
         write_gradebook(grades, args.nbgrader_db, args.nbgrader_assignment)
@@ -205,10 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     reports.set_aside(_outputs(args))
     work = Path(tempfile.mkdtemp(prefix="course-grade-"))
-    watchdog = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(os.getpid()), str(work),
-                                 str(sandbox.CGROUP_ROOT)],
-                                start_new_session=True, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # cleans up if this process dies, even by SIGKILL (cwd: where course_lib is importable)
+    watchdog = subprocess.Popen([sys.executable, "-m", "course_lib.grade.watchdog",
+                                 str(os.getpid()), str(work), str(sandbox.CGROUP_ROOT)],
+                                cwd=sandbox.PACKAGE.parent, start_new_session=True,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
     try:
         run = grade_folder(Path(args.submissions).resolve(), solutions=args.solutions,
                            jobs=args.jobs, options=options, shard=args.shard, work=work)

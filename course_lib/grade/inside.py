@@ -137,13 +137,18 @@ class Run:
                 return self.new_kernel()
         return True
 
+    def _execute(self, code: str, seconds: float) -> tuple[str, str]:
+        if self.kernel is None:   # new_kernel starts one before any code runs
+            raise RuntimeError("no kernel to run the code in")
+        return self.kernel.execute(code, seconds)
+
     def run_cell(self, position: int, replay: bool = False) -> bool:
         """Run cell ``position``; False when the kernel must be replaced first."""
         number, source = self.job["cells"][position]
         if number in self.lost:
             return self.run_statements(position)
         limit = min(self.job["per_cell"], max(GRACE, self.deadline - time.monotonic()))
-        status, error = self.kernel.execute(source, limit)
+        status, error = self._execute(source, limit)
         if status == "error" and not replay:
             if error.startswith("ForbiddenCall: "):
                 error = (f"called course_lib.{error.split(': ', 1)[1]}, which is switched off "
@@ -176,7 +181,7 @@ class Run:
         for index, part in enumerate(parts):
             if index in self.lost[number]:
                 continue
-            status, _ = self.kernel.execute(part, min(self.job["per_cell"], 30.0))
+            status, _ = self._execute(part, min(self.job["per_cell"], 30.0))
             if status in ("stuck", "dead"):
                 self.lost[number].add(index)
                 return False
@@ -201,7 +206,7 @@ class Run:
         for name in self.job["names"]:
             code = COLLECT.format(name=name, calls=f"{self.job['calls']}/{name}",
                                   out=f"{self.out}/{name}", seconds=self.job["call_timeout"])
-            status, error = self.kernel.execute(code, self.job["check_timeout"])
+            status, error = self._execute(code, self.job["check_timeout"])
             self.collected[name] = {"ok": "ok", "error": f"error: {error}"}.get(status, status)
             if status in ("stuck", "dead") and not self.new_kernel():
                 return

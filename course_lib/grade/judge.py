@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checks._engine import Spec, judge
+from ..checks._running import Outcome
 from .wire import WireError, read_outcome, write_calls
 
 
@@ -49,7 +50,7 @@ def _import(module: str):
     if module.endswith(".py"):
         name = f"_course_checks_{Path(module).stem}"
         spec = importlib.util.spec_from_file_location(name, module)
-        if spec is None:
+        if spec is None or spec.loader is None:
             raise ValueError(f"checks module {module} cannot be loaded")
         loaded = importlib.util.module_from_spec(spec)
         sys.modules[name] = loaded
@@ -79,7 +80,8 @@ class FunctionJob:
 
     def verdict(self, folder: Path, seconds: float) -> tuple[str, list[str]]:
         """("pass" | "fail" | "error", messages) from the outcomes in ``folder``."""
-        outcomes, names = [], None
+        outcomes: list[list[Outcome]] = []
+        names = None
         try:
             for case in self.cases:
                 names = tuple(case.args)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import DATA_DIR, WEIGHTS_DIR
+from ..validate import check_int, check_real
 
 
 @dataclass(frozen=True)
@@ -55,19 +55,12 @@ class Options:
         if self.cell_timeout is not None:
             seconds.append("cell_timeout")
         for name in seconds:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-                raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
+            check_real(getattr(self, name), f"{name} (seconds)", positive=True)
         for name in ("memory_mb", "processes", "file_mb", "output_mb", "scratch_mb"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int) \
-                or self.max_restarts < 0:
-            raise ValueError(f"max_restarts must be an int >= 0, got {self.max_restarts!r}")
+            check_int(getattr(self, name), name, 1)
+        check_int(self.max_restarts, "max_restarts")
         if not isinstance(self.checks_module, str) or not self.checks_module:
             raise TypeError(f"checks_module must be a module name or a .py path, "
                             f"got {self.checks_module!r}")
-        if self.seed is not None and (isinstance(self.seed, bool)
-                                      or not isinstance(self.seed, int) or self.seed < 0):
-            raise ValueError(f"seed must be an int >= 0 or None, got {self.seed!r}")
+        if self.seed is not None:
+            check_int(self.seed, "seed")

@@ -1,7 +1,7 @@
 """What the grader writes: the CSV, the class report, a feedback file per student, Gradescope's
-``results.json``, and shard files that ``merge`` joins. Every file is written atomically (a
-temporary file in the same folder, then ``os.replace``), so a grader stopped halfway leaves
-the old file or the new one, never half of one.
+``results.json``, and shard files that ``merge`` joins. Every file is written atomically
+(``course_lib.files.write_atomic``), so a grader stopped halfway leaves the old file or the
+new one, never half of one.
 """
 
 from __future__ import annotations
@@ -12,30 +12,14 @@ import io
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..files import write_atomic
 from .results import COLUMNS, TOTAL, SubmissionGrade, grade_from_dict
 
 _PROBLEM_LIMIT = 6          # notebook notes listed per submission before "... and N more"
 PREVIOUS = ".previous"
-
-
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                         dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def set_aside(paths: Sequence[str | os.PathLike | None]) -> list[str]:

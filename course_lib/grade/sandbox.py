@@ -16,8 +16,9 @@ for root, whose members are all killed when the notebook is done. ``limits_held`
 
 The course_lib copy: every function a check names in ``Spec.implementations`` (the library's
 own answer to the exercise) has its body replaced by ``raise ForbiddenCall(...)``; the lesson
-check modules (which hold references) are left out and ``course_lib.checks`` answers only
-"not available while grading"; compiled once per lesson, shared read-only by its notebooks.
+check modules (which hold references) are left out, only the checks' engine is kept, and
+``course_lib.checks`` answers only "not available while grading"; compiled once per lesson,
+shared read-only by its notebooks.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ PACKAGE = Path(__file__).resolve().parents[1]          # course_lib/
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PREFIX = "course-grade-"
 
+# The only modules of course_lib/checks in the copy: the engine, which holds no right answer
+# (the lesson modules and their helpers hold the references; __init__ becomes CHECKS_STUB).
+CHECKS_ENGINE = ("_engine.py", "_compare.py", "_running.py")
 CHECKS_STUB = '''"""Checks are not available while grading (the grader judges outside)."""
 
 from ._engine import CheckResult
@@ -99,17 +103,17 @@ def course_copy(destination: Path, implementations: list[str]) -> Path:
         text = source.read_text(encoding="utf-8") if name != "__init__.py" else ""
         (target / "grade" / name).write_text(text, encoding="utf-8")
     for module in (target / "checks").glob("*.py"):
-        if not module.name.startswith("_"):
+        if module.name not in CHECKS_ENGINE:
             module.unlink()
     (target / "checks" / "__init__.py").write_text(CHECKS_STUB, encoding="utf-8")
     by_file: dict[Path, list[tuple[str, str]]] = {}
     for dotted in implementations:
-        module, _, qualname = dotted.partition(".")
-        path = target / f"{module.replace('.', '/')}.py"
+        dotted_module, _, qualname = dotted.partition(".")
+        path = target / f"{dotted_module.replace('.', '/')}.py"
         while not path.exists() and "." in qualname:   # a subpackage: widgets.arithmetic.f
             head, _, qualname = qualname.partition(".")
-            module = f"{module}.{head}"
-            path = target / f"{module.replace('.', '/')}.py"
+            dotted_module = f"{dotted_module}.{head}"
+            path = target / f"{dotted_module.replace('.', '/')}.py"
         by_file.setdefault(path, []).append((qualname, dotted))
     for path, names in by_file.items():
         if not path.exists():
@@ -131,7 +135,7 @@ class Limits:
         self.processes, self.file = processes, file_mb * 2**20
         self.cpu = int(cpu_seconds) + 1
         self.cgroups: list[Path] = []
-        name = f"{CGROUP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"   # see cli.WATCHDOG
+        name = f"{CGROUP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"   # see watchdog.py
         for controller, setting, value in (("pids", "pids.max", processes),
                                            ("memory", "memory.limit_in_bytes", self.memory)):
             folder = CGROUP_ROOT / controller / name
@@ -167,23 +171,29 @@ class Limits:
     def kill_all(self) -> None:
         """Kill every process left in the cgroups, then remove them."""
         for folder in self.cgroups:
-            for _ in range(50):
-                try:
-                    pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
-                except OSError:
-                    break
-                if not pids:
-                    break
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                time.sleep(0.05)
+            remove_cgroup(folder)
+
+
+def remove_cgroup(folder: Path) -> None:
+    """SIGKILL the processes in the cgroup ``folder`` until it is empty (2.5 s at most), then
+    remove it (a cgroup that cannot be removed is left)."""
+    for _ in range(50):
+        try:
+            pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
+        except OSError:
+            break
+        if not pids:
+            break
+        for pid in pids:
             try:
-                folder.rmdir()
+                os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        time.sleep(0.05)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 # ---------------------------------------------------------------------------- the command
@@ -196,10 +206,14 @@ INSIDE = ("-m", "course_lib.grade.inside", "/grading/in/job.json")
 
 
 def command(course: Path, job_in: Path, job_out: Path, data: Path | None,
-            weights: Path | None, scratch_mb: int, python_args: tuple = INSIDE) -> list[str]:
+            weights: Path | None, scratch_mb: int,
+            python_args: tuple[str, ...] = INSIDE) -> list[str]:
     """The bwrap command line that runs Python with ``python_args`` (by default the inside
     runner on ``job_in/job.json``)."""
-    argv = [bwrap(), "--unshare-all", "--die-with-parent", "--new-session",
+    executable = bwrap()
+    if executable is None:
+        raise RuntimeError(unavailable_reason())
+    argv = [executable, "--unshare-all", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--clearenv", "--hostname", "grading",
             "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
     for link in ("bin", "lib", "lib64", "sbin"):

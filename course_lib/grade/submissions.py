@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -33,6 +34,11 @@ class LoadedNotebook:
     cells: list[tuple[int, str]] = field(default_factory=list)   # (cell number, code)
     answers: dict[str, str] = field(default_factory=dict)        # written answer grade_id -> text
     problem: str | None = None              # why it cannot be run
+
+
+def json_object(value: object) -> dict[str, Any]:
+    """``value`` when it is a JSON object (a dict), else an empty one: reads untrusted JSON."""
+    return value if isinstance(value, dict) else {}
 
 
 def load_submission(data: bytes) -> LoadedNotebook:
@@ -59,9 +65,8 @@ def load_submission(data: bytes) -> LoadedNotebook:
         kind = type(nb.get("cells")).__name__ if isinstance(nb, dict) else type(nb).__name__
         return LoadedNotebook(problem=f"the file is JSON but not a notebook: expected an object "
                                       f"with a list of cells, got {kind}")
-    metadata = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
-    course = metadata.get("course") if isinstance(metadata.get("course"), dict) else {}
-    lesson = course.get("lesson") if isinstance(course.get("lesson"), str) else None
+    lesson = json_object(json_object(nb.get("metadata")).get("course")).get("lesson")
+    lesson = lesson if isinstance(lesson, str) else None
     loaded = LoadedNotebook(lesson=lesson)
     for number, cell in enumerate(nb["cells"], start=1):
         if not isinstance(cell, dict):
@@ -146,7 +151,7 @@ class WrittenAnswer:
     blank: str = TEXT_STUB      # the exercise's text of the answer cell
 
 
-def _written_answers(nb) -> dict[str, WrittenAnswer]:
+def _written_answers(nb: dict) -> dict[str, WrittenAnswer]:
     points, out = answer_points(nb), {}
     for cell in nb.get("cells", []):
         grade_id = nbgrader_meta(cell).get("grade_id")

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -174,13 +175,15 @@ def read_calls(folder: str | os.PathLike) -> list[tuple[dict, tuple]]:
     calls = []
     for index in range(count):
         document = _document(folder, index)
+        if document is None:
+            raise WireError(f"call {index}.json is missing")
         args = {name: _decode(v, folder, index, 0, MAX_ARRAY_BYTES)
                 for name, v in document["args"]}
         calls.append((args, tuple(document["keyword"])))
     return calls
 
 
-def read_outcome(folder: str | os.PathLike, index: int, arg_names=(),
+def read_outcome(folder: str | os.PathLike, index: int, arg_names: Sequence[str] = (),
                  limit: int = MAX_ARRAY_BYTES) -> Outcome | None:
     """Outcome ``index`` from a kernel's folder, checked field by field; None when the kernel
     wrote none (it stopped before); WireError when the files break the protocol."""

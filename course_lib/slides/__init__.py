@@ -29,23 +29,26 @@ from __future__ import annotations
 import html
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
 
 from ..paths import NOTEBOOKS_DIR
+from ..validate import check_int
 from .assets import URLS, build_assets
 from .browser import CHROMIUM_ARGS, export_pdf, find_chromium
 
 TEMPLATES = Path(__file__).with_name("templates")
 TEMPLATE_NAME = "course_reveal"
+NotebookLike = str | Path | dict   # a notebook's path, or the notebook (e.g. a NotebookNode)
 
 __all__ = ["export_deck", "export_pdf", "expected_slide_count", "build_assets", "find_lessons",
            "deck_outputs", "FRAMES_MIME", "WIDGET_VIEW",
            "find_chromium", "CHROMIUM_ARGS", "URLS", "NOTEBOOKS_DIR"]
 
 
-def _as_notebook(nb, name: str = "nb") -> nbformat.NotebookNode:
+def _as_notebook(nb: NotebookLike, name: str = "nb") -> nbformat.NotebookNode:
     if isinstance(nb, (str, Path)):
         path = Path(nb)
         if not path.is_file():
@@ -60,7 +63,7 @@ def _slide_type(cell) -> str:
     return cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-")
 
 
-def expected_slide_count(nb) -> int:
+def expected_slide_count(nb: NotebookLike) -> int:
     """Number of slides reveal.js shows for ``nb`` (``Reveal.getTotalSlides()``).
 
     nb : notebook path or dict. nbconvert opens a slide at the first cell that is not
@@ -76,7 +79,8 @@ def expected_slide_count(nb) -> int:
     return 1 + sum(t in ("slide", "subslide") for t in types[visible[0] + 1:])
 
 
-def find_lessons(names=(), notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[Path]:
+def find_lessons(names: str | Sequence[str | Path] = (),
+                 notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[Path]:
     """Notebook paths for lesson ``names`` (``"02_convolution"``, ``"02"`` or a path).
 
     With no names, every ``*.ipynb`` in ``notebooks_dir`` in sorted order.
@@ -111,7 +115,8 @@ FRAMES_MIME = "application/vnd.course.frames+json"  # = course_lib.widgets._base
 DECK_FRAMES_ENV = "COURSE_DECK_FRAMES"
 
 
-def execute_notebook(nb, cwd: str | Path, timeout: int = 600) -> nbformat.NotebookNode:
+def execute_notebook(nb: NotebookLike, cwd: str | Path,
+                     timeout: int = 600) -> nbformat.NotebookNode:
     """Run every cell of ``nb`` in a fresh kernel, explorers adding their deck frames."""
     from nbclient import NotebookClient
 
@@ -153,7 +158,7 @@ def _frames_html(frames: dict, lesson: str) -> str:
             f"{_live_note(lesson)}</div>")
 
 
-def deck_outputs(nb, lesson: str) -> nbformat.NotebookNode:
+def deck_outputs(nb: NotebookLike, lesson: str) -> nbformat.NotebookNode:
     """``nb`` with every widget output made deck-safe (see the module docstring): explorer
     frames become HTML frame switchers; other widget views are dropped, keeping the output's
     picture or text, with a note on the live version. Widget state metadata is removed."""
@@ -191,8 +196,7 @@ def export_deck(notebook: str | Path, out_dir: str | Path = "build/slides", *,
 
     path = Path(notebook)
     nb = _as_notebook(path, "notebook")
-    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
-        raise ValueError(f"timeout must be a positive int of seconds, got {timeout!r}")
+    check_int(timeout, "timeout", 1)
     out_dir = Path(out_dir)
     build_assets(out_dir)
     if execute:

@@ -14,6 +14,7 @@ import http.server
 import re
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from nbclient.exceptions import CellExecutionError
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.assets_only:
         try:

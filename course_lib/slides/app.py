@@ -19,8 +19,10 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+from ..validate import check_int, check_path
 from . import NOTEBOOKS_DIR, find_lessons
 
 #: A Jupyter data dir holding ``voila/templates/course_app``; added to ``$JUPYTER_PATH``.
@@ -43,11 +45,10 @@ def voila_command(target: str | Path, port: int = 8866, *, open_browser: bool = 
              ``/voila/render/<path relative to the folder>``).
     Run it with :func:`voila_env` as its environment.
     """
-    path = Path(target)
+    path = check_path(target, "target")
     if not (path.is_dir() or (path.is_file() and path.suffix == ".ipynb")):
         raise ValueError(f"target must be an existing .ipynb file or folder, got {str(path)!r}")
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-        raise ValueError(f"port must be an int in 1..65535, got {port!r}")
+    check_int(port, "port", 1, 65535)
     command = [sys.executable, "-m", "voila", str(path), f"--template={TEMPLATE}",
                f"--port={port}", "--Voila.port_retries=0", "--Voila.ip=127.0.0.1",
                "--show_tracebacks=True"]  # exactly this port (the URL we print), or exit
@@ -105,7 +106,7 @@ def run_voila(command: list, env: dict) -> int:
             stop_process_tree(proc.pid)
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.slides.app",
                                      description="Open a lesson as a widgets-only Voila app.")
     parser.add_argument("lesson", nargs="?",

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from ..validate import check_path
+
+if TYPE_CHECKING:   # playwright is imported when a browser is launched
+    from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 #: Quiet, offline flags: no sandbox (root in CI), no GPU, no background traffic.
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,14 +42,14 @@ def is_local(url: str) -> bool:
     return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname in LOCAL_HOSTS
 
 
-def block_external(target) -> list[str]:
+def block_external(target: Page | BrowserContext) -> list[str]:
     """Abort every request of a playwright Page/BrowserContext that leaves this machine.
 
     Returns the list the blocked URLs are appended to (assert it stays empty).
     """
     blocked: list[str] = []
 
-    def handle(route):
+    def handle(route: Route) -> None:
         url = route.request.url
         if is_local(url):
             route.continue_()
@@ -108,13 +115,13 @@ FIT_PAGES_JS = """() => {
 }"""
 
 
-def wait_for_deck(page) -> int:
+def wait_for_deck(page: Page) -> int:
     """Wait until reveal.js is ready and MathJax has typeset; return the number of slides."""
     return page.evaluate(WAIT_FOR_DECK_JS)
 
 
 def export_pdf(deck: str | Path, pdf: str | Path | None = None, *,
-               chromium: str | None = None, browser=None) -> Path:
+               chromium: str | None = None, browser: Browser | None = None) -> Path:
     """Print a deck to PDF with reveal.js ``?print-pdf``: one page per slide.
 
     deck     : the ``.slides.html`` file (its ``assets/`` folder beside it).
@@ -123,11 +130,11 @@ def export_pdf(deck: str | Path, pdf: str | Path | None = None, *,
     browser  : an already launched playwright Browser to reuse (then ``chromium`` is unused).
     Raises RuntimeError if the deck requests anything outside this machine.
     """
-    deck = Path(deck)
+    deck = check_path(deck, "deck")
     if not deck.is_file():
         raise ValueError(f"deck must be an existing .slides.html file, got {str(deck)!r}")
-    pdf = Path(pdf) if pdf is not None else deck.with_name(deck.name.replace(".slides.html", "")
-                                                          + ".pdf")
+    default = deck.with_name(deck.name.replace(".slides.html", "") + ".pdf")
+    pdf = default if pdf is None else check_path(pdf, "pdf")
     if browser is not None:
         _print(browser, deck, pdf)
         return pdf
@@ -137,7 +144,7 @@ def export_pdf(deck: str | Path, pdf: str | Path | None = None, *,
 
 
 @contextmanager
-def launch_chromium(chromium: str | None = None):
+def launch_chromium(chromium: str | None = None) -> Iterator[Browser]:
     """Context manager yielding a headless playwright Browser on Debian's Chromium.
 
     chromium : executable path; default :func:`find_chromium`. RuntimeError if absent.
@@ -156,7 +163,7 @@ def launch_chromium(chromium: str | None = None):
             browser.close()
 
 
-def _print(browser, deck: Path, pdf: Path) -> None:
+def _print(browser: Browser, deck: Path, pdf: Path) -> None:
     context = browser.new_context()
     try:
         blocked = block_external(context)

@@ -27,13 +27,18 @@ import re
 import sys
 import tempfile
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from ..lessons import LESSONS, get_lesson
 from . import export_deck
+
+if TYPE_CHECKING:   # playwright is imported when a browser is launched
+    from playwright.sync_api import Browser
 
 SLIDE_WIDTH, SLIDE_HEIGHT = 960, 700  # the deck template's reveal.js width and height
 FRAME_ROOM = 110                       # px for an explorer's range input and readout
@@ -92,12 +97,14 @@ class SlideSize:
                 f"(room {self.room:.0f}×{SLIDE_WIDTH})")
 
 
-def measure(deck: Path, browser, viewport: tuple[int, int] = VIEWPORTS[0]) -> list[SlideSize]:
+def measure(deck: Path, browser: Browser,
+            viewport: tuple[int, int] = VIEWPORTS[0]) -> list[SlideSize]:
     """Every slide of ``deck`` measured in ``browser`` (a playwright Browser) at ``viewport``."""
     return measure_sizes(deck, browser, (viewport,))[viewport]
 
 
-def measure_sizes(deck: Path, browser, viewports=VIEWPORTS) -> dict[tuple, list[SlideSize]]:
+def measure_sizes(deck: Path, browser: Browser, viewports: Sequence[tuple[int, int]] = VIEWPORTS
+                  ) -> dict[tuple[int, int], list[SlideSize]]:
     """Every slide of ``deck`` measured at each of ``viewports``: the deck is loaded (and its
     maths typeset) once, then the window is resized and reveal.js lays the slides out again."""
     from .browser import block_external, wait_for_deck
@@ -151,7 +158,8 @@ def split_markdown(source: str) -> tuple[str, str] | None:
 HIDE_INPUT = "hide-input"  # the deck shows the cell's outputs only (Jupyter Book's tag too)
 
 
-def plan(nb, slides: list[SlideSize]) -> tuple[set[str], set[str], set[str]]:
+def plan(nb: nbformat.NotebookNode,
+         slides: list[SlideSize]) -> tuple[set[str], set[str], set[str]]:
     """(cells to start a sub-slide, Markdown cells to split, code cells whose input the deck
     hides) for the overflowing slides."""
     by_id = {cell.get("id"): cell for cell in nb.cells}
@@ -177,7 +185,8 @@ def plan(nb, slides: list[SlideSize]) -> tuple[set[str], set[str], set[str]]:
     return breaks, splits, hides
 
 
-def apply(nb, breaks: set[str], splits: set[str], hides: set[str]) -> int:
+def apply(nb: nbformat.NotebookNode, breaks: set[str], splits: set[str],
+          hides: set[str]) -> int:
     """Make ``breaks`` start sub-slides, split the Markdown cells in ``splits`` and tag the
     code cells in ``hides``; return the number of changes."""
     changes, cells = 0, []
@@ -204,7 +213,7 @@ def apply(nb, breaks: set[str], splits: set[str], hides: set[str]) -> int:
     return changes
 
 
-def fit_notebook(path: Path, browser, out_dir: Path, rounds: int = 6) -> list[SlideSize]:
+def fit_notebook(path: Path, browser: Browser, out_dir: Path, rounds: int = 6) -> list[SlideSize]:
     """Split ``path``'s overflowing slides until they fit (or nothing more can be split);
     write the notebook back if it changed. Returns the slides that still overflow."""
     nb = nbformat.read(path, as_version=4)
@@ -221,14 +230,14 @@ def fit_notebook(path: Path, browser, out_dir: Path, rounds: int = 6) -> list[Sl
     return [s for s in slides if s.overflows]
 
 
-def check_deck(deck: Path, browser) -> list[str]:
+def check_deck(deck: Path, browser: Browser) -> list[str]:
     """Overflowing slides of an exported deck at every size in ``VIEWPORTS``."""
     return [f"{deck.name} at {viewport[0]}×{viewport[1]}: {s.describe()}"
             for viewport, slides in measure_sizes(deck, browser).items()
             for s in slides if s.overflows]
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.slides.fit",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("lessons", nargs="*", help="lesson stems or numbers; default: all")

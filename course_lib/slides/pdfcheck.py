@@ -17,7 +17,8 @@ OVERLAP = 0.5
 
 def _overlaps(chars: list[dict]) -> list[tuple[dict, dict]]:
     """Pairs of glyph boxes that overlap by more than ``OVERLAP`` (a sweep over x)."""
-    found, active = [], []
+    found: list[tuple[dict, dict]] = []
+    active: list[dict] = []
     for c in sorted(chars, key=lambda c: c["x0"]):
         active = [a for a in active if a["x1"] > c["x0"]]
         for a in active:

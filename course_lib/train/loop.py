@@ -150,7 +150,7 @@ class _EpochBar:
         self.batches, self.total, self.step = batches, total, -1
         self.bar = None
         if enabled:
-            from tqdm.auto import tqdm  # type: ignore[import-untyped]  # no types-tqdm in the lock
+            from tqdm.auto import tqdm
             self.bar = tqdm(batches, total=total, desc=desc, leave=True, unit="batch",
                             dynamic_ncols=True)
 

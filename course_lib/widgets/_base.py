@@ -37,7 +37,7 @@ import os
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal, Self, SupportsFloat
 
-import ipywidgets  # type: ignore[import-untyped]  # ipywidgets ships no type hints
+import ipywidgets
 import matplotlib as mpl
 import numpy as np
 import numpy.typing as npt

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Self
 
-import ipywidgets  # type: ignore[import-untyped]  # ipywidgets ships no type hints
+import ipywidgets
 import numpy as np
 import numpy.typing as npt
 

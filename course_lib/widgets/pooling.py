@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-import ipywidgets  # type: ignore[import-untyped]  # ipywidgets ships no type hints
+import ipywidgets
 import numpy as np
 import numpy.typing as npt
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-import ipywidgets  # type: ignore[import-untyped]  # ipywidgets ships no type hints
+import ipywidgets
 import numpy as np
 import numpy.typing as npt
 

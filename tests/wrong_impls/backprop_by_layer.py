@@ -3,6 +3,8 @@ max_pool2d_backward, conv2d_backward."""
 
 import numpy as np
 
+from course_lib import readable
+
 from ._gallery import right, wrong
 
 
@@ -122,41 +124,44 @@ def sce_onehot_matrix(logits, y):
 
 
 # ----------------------------------------------------------------------------- max_pool2d_backward
-def _pool_back(dout, x, k, s, pick="first", assign=False):
-    dx = np.zeros_like(x)
-    for n in range(dout.shape[0]):
-        for c in range(dout.shape[1]):
-            for i in range(dout.shape[2]):
-                for j in range(dout.shape[3]):
-                    window = x[n, c, i * s:i * s + k, j * s:j * s + k]
-                    target = dx[n, c, i * s:i * s + k, j * s:j * s + k]
-                    if pick == "all":
-                        target[window == window.max()] += dout[n, c, i, j]
-                        continue
-                    flat = window.ravel()
-                    idx = np.argmax(flat) if pick == "first" else len(flat) - 1 - np.argmax(
-                        flat[::-1])
-                    u, v = np.unravel_index(idx, window.shape)
-                    if assign:
-                        target[u, v] = dout[n, c, i, j]
-                    else:
-                        target[u, v] += dout[n, c, i, j]
-    return dx
+def _readable_backward(dout, x, k, s):
+    """readable's max-pool backward: each window's gradient to its first maximum."""
+    return readable.max_pool2d_backward(dout, readable.max_pool2d_forward(x, k, s)[1])
 
 
 @wrong("max_pool2d_backward", "every maximum")
 def pool_back_all_ties(dout, x, kernel_size, stride):
-    return _pool_back(dout, x, kernel_size, stride, pick="all")
+    """A mask of each window's maxima, `window == window.max()`, times its dout."""
+    k, s = kernel_size, stride
+    dx = np.zeros_like(x)
+    for i, j in np.ndindex(*dout.shape[2:]):
+        window = x[:, :, i * s:i * s + k, j * s:j * s + k]
+        mask = window == window.max(axis=(2, 3), keepdims=True)
+        dx[:, :, i * s:i * s + k, j * s:j * s + k] += mask * dout[:, :, i:i + 1, j:j + 1]
+    return dx
 
 
 @wrong("max_pool2d_backward", "last maximum")
 def pool_back_last_tie(dout, x, kernel_size, stride):
-    return _pool_back(dout, x, kernel_size, stride, pick="last")
+    """readable's backward on x and dout turned by 180 degrees (its first maximum is then the
+    last one), turned back; the rows and columns no window reaches are cut first."""
+    h, w = ((n - 1) * stride + kernel_size for n in dout.shape[2:])
+    dx = np.zeros_like(x)
+    dx[:, :, :h, :w] = _readable_backward(dout[:, :, ::-1, ::-1], x[:, :, h - 1::-1, w - 1::-1],
+                                          kernel_size, stride)[:, :, ::-1, ::-1]
+    return dx
 
 
 @wrong("max_pool2d_backward", "overwrite")
 def pool_back_assign(dout, x, kernel_size, stride):
-    return _pool_back(dout, x, kernel_size, stride, assign=True)
+    """readable's backward one window at a time, each result written over the last (`=`)."""
+    dx = np.zeros_like(x)
+    for i, j in np.ndindex(*dout.shape[2:]):
+        alone = np.zeros_like(dout)
+        alone[:, :, i, j] = dout[:, :, i, j]
+        routed = _readable_backward(alone, x, kernel_size, stride)
+        dx = np.where(routed != 0, routed, dx)
+    return dx
 
 
 @wrong("max_pool2d_backward", "whole window")
