@@ -49,8 +49,8 @@ from typing import Any
 
 import nbformat
 
+from . import paths
 from .files import write_atomic
-from .paths import EXERCISES_DIR, SOLUTIONS_DIR
 from .validate import check_bool, check_path, check_real
 
 STATE_FILE = ".generated.json"
@@ -265,26 +265,27 @@ def _sha256(data: bytes) -> str:
 
 
 def _folders(source, dest) -> tuple[Path, Path]:
-    source = check_path(source, "source").resolve()
-    dest = check_path(dest, "dest").resolve()
+    """The solutions and exercises folders, resolved (None: the checkout's)."""
+    source = check_path(paths.SOLUTIONS_DIR if source is None else source, "source").resolve()
+    dest = check_path(paths.EXERCISES_DIR if dest is None else dest, "dest").resolve()
     if dest == source or source in dest.parents:
         raise ValueError(f"dest {dest} is inside source {source}: the generator never writes "
                          f"into the solutions folder")
     return source, dest
 
 
-def expected_exercises(source: str | os.PathLike = SOLUTIONS_DIR) -> dict[str, str]:
+def expected_exercises(source: str | os.PathLike | None = None) -> dict[str, str]:
     """File name -> exercise notebook text, for every ``*.ipynb`` directly in ``source``.
 
     Raises FileNotFoundError when ``source`` holds no notebooks (so a check never passes
     vacuously) and MarkerError/ValueError for a bad solution notebook.
     """
-    source = Path(source)
-    paths = sorted(source.glob("*.ipynb")) if source.is_dir() else []
-    if not paths:
+    source = Path(paths.SOLUTIONS_DIR if source is None else source)
+    found = sorted(source.glob("*.ipynb")) if source.is_dir() else []
+    if not found:
         raise FileNotFoundError(f"no solution notebooks found: {source}/*.ipynb matches nothing")
     expected = {}
-    for path in paths:
+    for path in found:
         nb = read_notebook(path)
         course = nb.metadata.setdefault("course", {})
         lesson = course.setdefault("lesson", path.stem)
@@ -313,8 +314,7 @@ def _existing(dest: Path) -> dict[str, bytes]:
             for p in sorted(dest.glob("*.ipynb")) if p.is_file()}
 
 
-def check(source: str | os.PathLike = SOLUTIONS_DIR,
-          dest: str | os.PathLike = EXERCISES_DIR) -> Report:
+def check(source: str | os.PathLike | None = None, dest: str | os.PathLike | None = None) -> Report:
     """Compare ``dest`` with what would be generated from ``source``; write nothing.
 
     Fills ``missing``, ``stale`` (differs, and is what assign last wrote there or has no
@@ -338,8 +338,8 @@ def check(source: str | os.PathLike = SOLUTIONS_DIR,
     return report
 
 
-def generate(source: str | os.PathLike = SOLUTIONS_DIR, dest: str | os.PathLike = EXERCISES_DIR,
-             *, force: bool = False) -> Report:
+def generate(source: str | os.PathLike | None = None, dest: str | os.PathLike | None = None, *,
+             force: bool = False) -> Report:
     """Write the exercise notebooks of ``source`` into ``dest``; return what was done.
 
     A notebook in ``dest`` that differs both from the new version and from what was last
@@ -394,9 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m course_lib.assign",
                                      description="Generate exercises/ from solutions/.")
-    parser.add_argument("--source", default=str(SOLUTIONS_DIR),
+    parser.add_argument("--source", default=str(paths.SOLUTIONS_DIR),
                         help="folder of solution notebooks (default: the repository's solutions/)")
-    parser.add_argument("--dest", default=str(EXERCISES_DIR),
+    parser.add_argument("--dest", default=str(paths.EXERCISES_DIR),
                         help="folder to write (default: the repository's exercises/)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",

@@ -21,8 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .. import paths
 from ..files import write_atomic
-from ..paths import DATA_DIR, SOLUTIONS_DIR, WEIGHTS_DIR
 from . import reports, sandbox
 from .batch import grade_folder
 from .options import Options
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                                             "recursively, never modified)")
     _add_outputs(parser)
     parser.add_argument("--json", help="the run as JSON, for `merge` (sharded grading)")
-    parser.add_argument("--solutions", default=str(SOLUTIONS_DIR),
+    parser.add_argument("--solutions", default=str(paths.SOLUTIONS_DIR),
                         help="solution notebooks, for the points (default: the repository's)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks run at once")
     parser.add_argument("--shard", type=parse_shard, help="grade only slice i of n (i/n)")
@@ -145,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per call of a graded function")
     parser.add_argument("--memory", type=int, default=defaults.memory_mb,
                         help=f"MB of memory per notebook (default {defaults.memory_mb})")
-    parser.add_argument("--data", default=str(DATA_DIR), help="folder seen as ../data")
-    parser.add_argument("--weights", default=str(WEIGHTS_DIR), help="folder seen as ../weights")
+    parser.add_argument("--data", default=str(paths.DATA_DIR), help="folder seen as ../data")
+    parser.add_argument("--weights", default=str(paths.WEIGHTS_DIR),
+                        help="folder seen as ../weights")
     parser.add_argument("--checks-module", default=defaults.checks_module,
                         help="module (or .py file) with LESSONS and SPECS")
     try:

@@ -14,6 +14,7 @@ from typing import Any
 
 import nbformat
 
+from .. import paths
 from ..assign import (
     TEXT_STUB,
     answer_points,
@@ -22,7 +23,6 @@ from ..assign import (
     nbgrader_meta,
     strip_regions,
 )
-from ..paths import SOLUTIONS_DIR
 from .results import MANUAL, FunctionGrade
 
 
@@ -120,14 +120,14 @@ def infer_student(path: str | os.PathLike, lesson: str | None) -> str:
     return stem.strip("_-. ") or path.stem
 
 
-def _solution_notebooks(solutions: str | os.PathLike) -> dict[str, dict]:
-    folder = Path(solutions)
-    paths = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
-    if not paths:
+def _solution_notebooks(solutions: str | os.PathLike | None) -> dict[str, dict]:
+    folder = Path(paths.SOLUTIONS_DIR if solutions is None else solutions)
+    found = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+    if not found:
         raise FileNotFoundError(f"no solution notebooks in {folder} (needed for the points of "
                                 f"each graded function): pass --solutions")
     notebooks = {}
-    for path in paths:
+    for path in found:
         try:
             notebooks[path.stem] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -135,7 +135,7 @@ def _solution_notebooks(solutions: str | os.PathLike) -> dict[str, dict]:
     return notebooks
 
 
-def lesson_points(solutions: str | os.PathLike = SOLUTIONS_DIR) -> dict[str, dict[str, float]]:
+def lesson_points(solutions: str | os.PathLike | None = None) -> dict[str, dict[str, float]]:
     """Lesson stem -> {graded function: points}, read from ``solutions/*.ipynb`` test cells.
 
     Only the autograded functions: written answers are in :func:`lesson_answers`.
@@ -165,7 +165,7 @@ def _written_answers(nb: dict) -> dict[str, WrittenAnswer]:
     return out
 
 
-def lesson_answers(solutions: str | os.PathLike = SOLUTIONS_DIR
+def lesson_answers(solutions: str | os.PathLike | None = None
                    ) -> dict[str, dict[str, WrittenAnswer]]:
     """Lesson stem -> {written answer grade_id: WrittenAnswer}, from the solutions' answer cells
     (nbgrader manually graded answers), in notebook order."""

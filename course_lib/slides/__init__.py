@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..paths import NOTEBOOKS_DIR
+from .. import paths
 from ..validate import check_int
 from .assets import URLS, build_assets
 from .browser import CHROMIUM_ARGS, export_pdf, find_chromium
@@ -45,7 +45,7 @@ NotebookLike = str | Path | dict   # a notebook's path, or the notebook (e.g. a 
 
 __all__ = ["export_deck", "export_pdf", "expected_slide_count", "build_assets", "find_lessons",
            "deck_outputs", "FRAMES_MIME", "WIDGET_VIEW",
-           "find_chromium", "CHROMIUM_ARGS", "URLS", "NOTEBOOKS_DIR"]
+           "find_chromium", "CHROMIUM_ARGS", "URLS"]
 
 
 def _as_notebook(nb: NotebookLike, name: str = "nb") -> nbformat.NotebookNode:
@@ -80,14 +80,14 @@ def expected_slide_count(nb: NotebookLike) -> int:
 
 
 def find_lessons(names: str | Sequence[str | Path] = (),
-                 notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[Path]:
+                 notebooks_dir: str | Path | None = None) -> list[Path]:
     """Notebook paths for lesson ``names`` (``"02_convolution"``, ``"02"`` or a path).
 
     With no names, every ``*.ipynb`` in ``notebooks_dir`` in sorted order.
     """
     if isinstance(names, str):
         names = [names]
-    notebooks_dir = Path(notebooks_dir)
+    notebooks_dir = Path(paths.NOTEBOOKS_DIR if notebooks_dir is None else notebooks_dir)
     available = sorted(notebooks_dir.glob("*.ipynb"))
     if not names:
         if not available:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from nbclient.exceptions import CellExecutionError
 
-from . import NOTEBOOKS_DIR, build_assets, expected_slide_count, export_deck, find_lessons
+from .. import paths
+from . import build_assets, expected_slide_count, export_deck, find_lessons
 from .browser import export_pdf, launch_chromium
 from .pdfcheck import pdf_problems
 
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export lesson notebooks to offline reveal.js decks and PDFs.")
     parser.add_argument("lessons", nargs="*", metavar="LESSON",
                         help="lesson name (02_convolution, 02) or .ipynb path; default: all "
-                             f"notebooks in {NOTEBOOKS_DIR}")
+                             f"notebooks in {paths.NOTEBOOKS_DIR}")
     parser.add_argument("--out", default="build/slides", type=Path,
                         help="output folder (default: build/slides)")
     parser.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=True,

@@ -22,8 +22,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import paths
 from ..validate import check_int, check_path
-from . import NOTEBOOKS_DIR, find_lessons
+from . import find_lessons
 
 #: A Jupyter data dir holding ``voila/templates/course_app``; added to ``$JUPYTER_PATH``.
 JUPYTER_DATA = Path(__file__).with_name("jupyter")
@@ -117,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="open a browser tab (default: on)")
     args = parser.parse_args(argv)
     try:
-        target = find_lessons([args.lesson])[0] if args.lesson else NOTEBOOKS_DIR
+        target = find_lessons([args.lesson])[0] if args.lesson else paths.NOTEBOOKS_DIR
         command = voila_command(target, args.port, open_browser=args.browser)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
