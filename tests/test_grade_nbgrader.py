@@ -4,6 +4,7 @@ instructor extra of requirements-dev.txt)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -103,15 +104,18 @@ def test_scores_agree_with_nbgrader_autograde_and_fill_its_gradebook(tmp_path, m
         mine = ours[assignment] / student / f"{assignment}.ipynb"
         mine.parent.mkdir(parents=True, exist_ok=True)
         mine.write_text(text)
-    for assignment in ("90_toy", LESSON):
-        _nbgrader(course, "autograde", assignment, "--force")
-
-    db = f"sqlite:///{tmp_path / 'ours.db'}"
-    for assignment, checks in (("90_toy", TOY_CHECKS), (LESSON, "course_lib.checks")):
-        status = grade.main([str(ours[assignment]), "--nbgrader-db", db, "--checks-module",
-                             checks, "--solutions", str(course / "source" / assignment),
-                             "--seed", "3", "--timeout", "60", "--jobs", "3"])
-        assert status == 0
+    # nbgrader grades (in its own processes, into its gradebook) while course_lib grades the
+    # same submissions into a copy: the two never share a database
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        theirs_done = pool.submit(lambda: [_nbgrader(course, "autograde", assignment, "--force")
+                                           for assignment in ("90_toy", LESSON)])
+        db = f"sqlite:///{tmp_path / 'ours.db'}"
+        for assignment, checks in (("90_toy", TOY_CHECKS), (LESSON, "course_lib.checks")):
+            status = grade.main([str(ours[assignment]), "--nbgrader-db", db, "--checks-module",
+                                 checks, "--solutions", str(course / "source" / assignment),
+                                 "--seed", "3", "--timeout", "60", "--jobs", "3"])
+            assert status == 0
+        theirs_done.result()
     functions = {"90_toy": ["double", "clip01"], LESSON: ["softmax", "cross_entropy"]}
     theirs = _scores(course / "gradebook.db", functions)
     mine = _scores(tmp_path / "ours.db", functions)
