@@ -205,11 +205,10 @@ collect_ignore_glob = ["*.ipynb"]
 # be slow are handed out first, so that none of them starts last and holds up the end of the
 # run. Both lists change only the scheduling, never what runs.
 SPREAD = ("test_lesson_decks.py", "test_widget_layout.py")
-SLOW_FIRST = ("test_grade_nbgrader.py", "test_site.py", "test_grade.py",
-              "test_grade_hostile.py", "test_slides.py", "07_training_on_mnist.ipynb",
-              "10_where_cnns_went_next.ipynb", "test_widgets.py", "test_browser.py",
-              "test_wheel.py", "01_why_convolutions.ipynb", "test_deck_frames.py",
-              "08_batchnorm_and_dropout.ipynb", "test_packaging.py", *SPREAD)
+SLOW_FIRST = ("test_site.py", "test_grade.py", "test_slides.py", "07_training_on_mnist.ipynb",
+              "test_grade_hostile.py", "test_grade_nbgrader.py", "10_where_cnns_went_next.ipynb",
+              "test_widgets.py", "test_browser.py", "01_why_convolutions.ipynb",
+              "test_deck_frames.py", "08_batchnorm_and_dropout.ipynb", *SPREAD)
 
 
 def pytest_collection_modifyitems(config, items):
