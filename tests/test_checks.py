@@ -557,3 +557,17 @@ def test_case_labels_say_what_their_arguments_are(seed):
             if re.search(r"\bbatch 1\b", label):
                 first = next(v for v in args.values() if isinstance(v, np.ndarray))
                 assert first.shape[0] == 1, where
+
+
+def test_every_listed_implementation_is_switched_off_where_it_is_defined():
+    """The grader's sandbox rewrites a listed function at its definition (that covers every
+    re-export), so each listed name's defining ``module.qualname`` must be listed too: a
+    function moved to another module must not quietly stay on while grading."""
+    missing = []
+    for _, spec in _specs():
+        for dotted in spec.implementations:
+            fn = _resolve(dotted)
+            definition = f"{fn.__module__.removeprefix('course_lib.')}.{fn.__qualname__}"
+            if definition not in spec.implementations:
+                missing.append(f"{spec.name}: {dotted} is defined as {definition}")
+    assert not missing, "\n".join(missing)

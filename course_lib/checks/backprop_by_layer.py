@@ -263,7 +263,8 @@ MAX_POOL2D_BACKWARD = Spec(
     # the layer keeps the functional backward as a class attribute too (``_backward``)
     implementations=("functional.max_pool2d_backward", "functional.pooling.max_pool2d_backward",
                      "readable.max_pool2d_backward", "layers.MaxPool2d.backward",
-                     "layers.MaxPool2d._backward", NUMERICAL_GRADIENT),
+                     "layers.MaxPool2d._backward", "layers._Pool2d.backward",
+                     NUMERICAL_GRADIENT),
 )
 
 

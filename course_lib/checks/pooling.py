@@ -94,11 +94,13 @@ def _common(reduce, name):
 MAX_IMPLEMENTATIONS = ("functional.max_pool2d", "functional.pooling.max_pool2d",
                        "functional.max_pool2d_forward", "functional.pooling.max_pool2d_forward",
                        "readable.max_pool2d", "readable.max_pool2d_forward",
-                       "layers.MaxPool2d.forward", "layers.MaxPool2d._forward")
+                       "layers.MaxPool2d.forward", "layers.MaxPool2d._forward",
+                       "layers._Pool2d.forward")
 AVG_IMPLEMENTATIONS = ("functional.avg_pool2d", "functional.pooling.avg_pool2d",
                        "functional.avg_pool2d_forward", "functional.pooling.avg_pool2d_forward",
                        "readable.avg_pool2d", "readable.avg_pool2d_forward",
-                       "layers.AvgPool2d.forward", "layers.AvgPool2d._forward")
+                       "layers.AvgPool2d.forward", "layers.AvgPool2d._forward",
+                       "layers._Pool2d.forward")
 
 MAX_POOL2D_FORWARD = Spec(
     name="max_pool2d_forward",
