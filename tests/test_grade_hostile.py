@@ -142,7 +142,7 @@ def gallery(tmp_path_factory) -> Gallery:
                    "grader-out": out}
         before = {name: _files(folder) for name, folder in watched.items()}
         start = time.monotonic()
-        run = grade.grade_folder(submissions, solutions=REPO / "solutions", jobs=2,
+        run = grade.grade_folder(submissions, solutions=REPO / "solutions", jobs=4,
                                  options=OPTIONS, work=work)
         seconds = time.monotonic() - start
         time.sleep(2)   # a daemon that escaped would write now
