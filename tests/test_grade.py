@@ -67,7 +67,7 @@ def toy(tmp_path_factory):
     folder = toy_lesson.write(tmp_path_factory.mktemp("toy"))
     before = _hashes(folder / "submissions")
     options = dataclasses.replace(FAST, data_dir=folder / "data")
-    run = grade.grade_folder(folder / "submissions", solutions=folder / "solutions", jobs=2,
+    run = grade.grade_folder(folder / "submissions", solutions=folder / "solutions", jobs=4,
                              options=options)
     return folder, {g.submission: g for g in run.grades}, before
 
