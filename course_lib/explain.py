@@ -22,6 +22,8 @@ from scipy import ndimage
 from .data import MNIST_MEAN, MNIST_STD
 from .functional import softmax
 from .model import Sequential
+from .train import predict
+from .train._checks import model_dtype
 from .validate import Array, check_array, check_int, check_real
 
 __all__ = ["mnist_preprocess", "normalize_image", "Saliency", "saliency", "Occlusion",
@@ -73,21 +75,10 @@ def normalize_image(image: npt.NDArray[np.floating], dtype: npt.DTypeLike = np.f
 
 
 def _model_input(model: Sequential, x: Array) -> Array:
-    if not isinstance(model, Sequential):
-        raise TypeError(f"model must be a course_lib Sequential, got {type(model).__name__}")
+    """x (C, H, W) in the model's dtype (checking both)."""
+    dtype = model_dtype(model)
     check_array(x, "x", 3, axis_names="(C, H, W)")
-    dtype = next(iter(model.params.values())).dtype
     return x.astype(dtype, copy=False)
-
-
-def _probabilities(model: Sequential, batch: Array) -> Array:
-    """softmax of the model's logits for a batch (N, C, H, W), in eval mode."""
-    was_training = model.training
-    model.eval()
-    try:
-        return softmax(model.forward(batch).astype(np.float64))
-    finally:
-        model.train(was_training)
 
 
 class Saliency(NamedTuple):
@@ -104,9 +95,7 @@ def saliency(model: Sequential, x: Array, target: int | None = None) -> Saliency
     The model runs in eval mode (and is put back in its mode); its ``grads`` are overwritten.
     """
     x = _model_input(model, x)
-    was_training = model.training
-    model.eval()
-    try:
+    with model.evaluating():
         logits = model.forward(x[None])
         probabilities = softmax(logits[0].astype(np.float64))
         target = int(np.argmax(probabilities)) if target is None else check_int(
@@ -114,8 +103,6 @@ def saliency(model: Sequential, x: Array, target: int | None = None) -> Saliency
         dlogits = np.zeros_like(logits)
         dlogits[0, target] = 1.0
         gradient = model.backward(dlogits)[0]
-    finally:
-        model.train(was_training)
     return Saliency(gradient, probabilities, target)
 
 
@@ -146,7 +133,7 @@ def occlusion(model: Sequential, x: Array, target: int | None = None, patch: int
     for k in range(OH * OW):
         top, left = (k // OW) * stride, (k % OW) * stride
         batch[k, :, top:top + patch, left:left + patch] = value
-    probabilities = _probabilities(model, batch)
+    probabilities = softmax(predict(model, batch, return_logits=True)[1].astype(np.float64))
     target = int(np.argmax(probabilities[-1])) if target is None else check_int(
         target, "target", 0, probabilities.shape[1] - 1)
     drop = (probabilities[-1, target] - probabilities[:-1, target]).reshape(OH, OW)

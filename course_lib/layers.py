@@ -12,7 +12,8 @@ softmax starts near uniform and its loss near ln(num_classes).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any, Self
 
 import numpy as np
@@ -78,6 +79,16 @@ class Layer:
     def eval(self) -> Self:
         """Switch to evaluation mode; returns self."""
         return self.train(False)
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[Self]:
+        """``with layer.evaluating(): ...`` runs in eval mode, then restores the mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            yield self
+        finally:
+            self.train(was_training)
 
     def zero_grad(self) -> None:
         """Set every gradient to zero."""

@@ -332,3 +332,17 @@ def test_conv2d_backward_input_grad_false_skips_dx_in_both_paths(rng):
         assert dx is None
         np.testing.assert_array_equal(dw, dw_full)
         np.testing.assert_array_equal(db, db_full)
+
+
+def test_evaluating_runs_in_eval_mode_and_restores_the_mode_even_after_an_error():
+    model = cl.Sequential(cl.Dropout(0.5, rng=0), cl.ReLU())
+    with model.evaluating():
+        assert not model.training and not model[0].training
+    assert model.training and model[0].training
+    with pytest.raises(RuntimeError), model.evaluating():
+        raise RuntimeError("inside")
+    assert model.training and model[0].training
+    model.eval()
+    with model.evaluating():
+        pass
+    assert not model.training, "an eval-mode model stays in eval mode"

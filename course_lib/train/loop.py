@@ -173,13 +173,9 @@ class _EpochBar:
 
 def _batched_logits(model: Sequential, x: np.ndarray, batch_size: int) -> np.ndarray:
     """Logits for all of x in eval mode (restoring the model's mode afterwards)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with model.evaluating():
         return np.concatenate([model.forward(x[i:i + batch_size])
                                for i in range(0, x.shape[0], batch_size)])
-    finally:
-        model.train(was_training)
 
 
 def evaluate(model: Sequential, x: npt.NDArray[np.floating], y: npt.NDArray[np.integer],
