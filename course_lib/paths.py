@@ -13,7 +13,7 @@ student release) or installed from a wheel into any environment. Each kind of fi
 - **Lessons** (``NOTEBOOKS_DIR``, ``SOLUTIONS_DIR``, ``EXERCISES_DIR``): they exist only in a
   checkout. Elsewhere ``REPO_ROOT`` is None and asking for one of them raises
   ``NotInCheckoutError``, which says so (``Lesson.notebook`` when it is called; the instructor
-  tools ``assign``, ``slides`` and ``grade``, whose defaults they are, when imported).
+  tools ``assign``, ``slides`` and ``grade``, whose defaults they are, when they need them).
 """
 
 from __future__ import annotations

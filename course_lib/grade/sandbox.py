@@ -36,7 +36,9 @@ import time
 import uuid
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1]          # course_lib/
+from .. import paths
+
+PACKAGE = paths.PACKAGE_DIR                            # course_lib/
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PREFIX = "course-grade-"
 
