@@ -8,6 +8,7 @@ TemperatureExplorer     softmax(z / T) and its entropy
 BackwardStepper         which entries of dW and dX one upstream-gradient cell feeds
 FeatureMapExplorer      a trained Sequential's feature maps: image, layer, channel, colour scale
 ShiftExplorer           a digit shifted by (dy, dx): the trained MLP's and LeNet's probabilities
+DrawDigitExplorer       draw a digit: what the trained net reads, every layer, saliency, occlusion
 
 Every explorer has ``.controls`` (name -> ipywidgets control: set ``.value`` to move it),
 ``.readout`` (the text under the picture), ``.widget`` (the container to display),
@@ -57,6 +58,8 @@ any matplotlib backend. Displaying ``explorer.widget`` directly gives the widget
 from ._base import Explorer
 from .arithmetic import ConvArithmeticExplorer, conv_arithmetic
 from .backward import BackwardStepper
+from .digit_canvas import DigitCanvas
+from .draw_digit import DrawDigitExplorer
 from .feature_maps import FeatureMapExplorer
 from .kernel_editor import BORDERS, KERNELS, KernelEditor, filter_image
 from .pooling import PoolingExplorer
@@ -67,7 +70,7 @@ from .temperature import TemperatureExplorer, softmax_with_temperature
 
 __all__ = ["Explorer", "KERNELS", "BORDERS", "KernelEditor", "SlidingWindowStepper",
            "ConvArithmeticExplorer", "PoolingExplorer", "TemperatureExplorer", "BackwardStepper",
-           "FeatureMapExplorer", "ShiftExplorer", "sample_photo", "sample_digits",
+           "FeatureMapExplorer", "ShiftExplorer", "DrawDigitExplorer", "DigitCanvas", "sample_photo", "sample_digits",
            "filter_image", "conv_arithmetic", "softmax_with_temperature", "explorer_classes"]
 
 
