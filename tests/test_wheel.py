@@ -99,6 +99,8 @@ def test_installed_course_lib_loads_weights_and_data_outside_the_checkout(instal
         model = load_model(paths.WEIGHTS_DIR / "lenet.npz")
         loss, acc = evaluate(model, normalize(mnist.x_test[:500]), mnist.y_test[:500])
         assert acc > 0.97, acc
+        from course_lib.widgets import DigitCanvas   # its view, a .js file, is package data
+        assert "pointerdown" in str(DigitCanvas()._esm)
 
         os.environ["CNNS_DATA_DIR"] = {str(work / "empty")!r}
         try:
