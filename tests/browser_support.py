@@ -12,9 +12,11 @@ import atexit
 import contextlib
 import functools
 import http.server
+import os
 import random
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -128,22 +130,143 @@ def voila_server(notebook: Path, log_path: Path, startup_timeout: float = 60.0):
                                 env=voila_env(), stdout=log, stderr=subprocess.STDOUT,
                                 cwd=ROOT)
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"voila exited with {proc.returncode}:\n"
-                                   + log_path.read_text(errors="replace")[-3000:])
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"voila did not listen on port {port} within "
-                                   f"{startup_timeout} s:\n" + log_path.read_text()[-3000:])
-            time.sleep(0.2)
+        _wait_for_port(proc, port, startup_timeout, log_path, "voila")
         yield f"http://127.0.0.1:{port}/"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
+
+
+def _wait_for_port(proc, port: int, timeout: float, log_path: Path, name: str) -> None:
+    """Wait until ``proc`` listens on ``port``; raise with its log if it exits or is late."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n"
+                               + log_path.read_text(errors="replace")[-3000:])
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not listen on port {port} within {timeout} s:\n"
+                               + log_path.read_text(errors="replace")[-3000:])
+        time.sleep(0.2)
+
+
+def _stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def jupyterlab_server(root: Path, state: Path, startup_timeout: float = 90.0):
+    """Run JupyterLab on ``root`` (no token, on 127.0.0.1, a free port); yield its URL.
+
+    ``state`` (a fresh folder) holds its settings, workspaces, runtime files and log, so the
+    user's own JupyterLab setup is neither read nor changed. ``window.jupyterapp`` is exposed
+    for the tests to run commands; nothing is fetched from the internet (no news, no update
+    check).
+    """
+    port = free_port()
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"),
+               JUPYTER_RUNTIME_DIR=str(state / "runtime"),
+               JUPYTER_CONFIG_DIR=str(state / "config"))
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+               f"--port={port}", "--ServerApp.port_retries=0", "--IdentityProvider.token=",
+               "--ServerApp.password=", f"--ServerApp.root_dir={root}", "--allow-root",
+               "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log_path = state / "jupyterlab.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=root)
+    try:
+        _wait_for_port(proc, port, startup_timeout, log_path, "jupyter lab")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        _stop(proc)
+
+
+# Run every cell of the notebook JupyterLab shows (once its kernel is ready).
+RUN_ALL_JS = """async () => {
+  const app = window.jupyterapp;
+  await app.restored;
+  for (let i = 0; i < 600; i++) {
+    const w = app.shell.currentWidget;
+    if (w && w.sessionContext && w.content && w.content.widgets) {
+      await w.context.ready;
+      await w.sessionContext.ready;
+      await app.commands.execute('notebook:run-all-cells');
+      return w.sessionContext.session.kernel.name;
+    }
+    await new Promise(r => setTimeout(r, 100));
+  }
+  throw new Error('JupyterLab opened no notebook');
+}"""
+
+# Arm one measurement on a drawing explorer's box: t.end when the stroke ends (pointerup),
+# then when its readout text and its picture change. All three times are the page's own.
+ARM_STROKE_JS = """(box) => {
+  const readout = [...box.querySelectorAll('.widget-html-content')].pop();
+  const img = box.querySelector('img.widget-image');
+  const t = window.__stroke = {end: null, readout: null, picture: null};
+  document.addEventListener('pointerup', () => { t.end = performance.now(); },
+                            {capture: true, once: true});
+  const when = (key) => (_, observer) => {
+    if (t.end !== null && t[key] === null) { t[key] = performance.now(); observer.disconnect(); }
+  };
+  new MutationObserver(when('readout')).observe(readout,
+      {childList: true, subtree: true, characterData: true});
+  new MutationObserver(when('picture')).observe(img, {attributes: true, attributeFilter: ['src']});
+}"""
+
+
+def drawing_explorer(page, timeout_ms: float):
+    """The box of the drawing explorer on ``page`` (canvas, controls, readout, picture)."""
+    box = page.locator(".widget-vbox", has=page.locator("canvas.course-digit-canvas"))
+    box.last.wait_for(timeout=timeout_ms)
+    page.locator(".widget-html-content", has_text="reads a").first.wait_for(timeout=timeout_ms)
+    return box.last.element_handle()
+
+
+def draw(page, explorer, points, timeout_ms: float = 30_000) -> dict:
+    """Draw one stroke through ``points`` ((x, y) as fractions of the canvas) with the mouse,
+    and wait until the readout and the picture have changed; returns the readout and the
+    milliseconds from the stroke's end to each change."""
+    canvas = explorer.query_selector("canvas.course-digit-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    explorer.evaluate(ARM_STROKE_JS)
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+    page.wait_for_function("() => window.__stroke.readout !== null && "
+                           "window.__stroke.picture !== null", timeout=timeout_ms)
+    t = page.evaluate("() => window.__stroke")
+    readout = explorer.evaluate("box => [...box.querySelectorAll('.widget-html-content')]"
+                                ".pop().innerText")
+    return {"readout": readout, "prediction_ms": t["readout"] - t["end"],
+            "picture_ms": t["picture"] - t["end"]}
+
+
+def clear_canvas(page, explorer, timeout_ms: float = 30_000) -> str:
+    """Press the canvas's Clear button; wait for the blank canvas's readout; return it."""
+    explorer.query_selector("button.course-digit-clear").click()
+    page.wait_for_function("box => [...box.querySelectorAll('.widget-html-content')].pop()"
+                           ".innerText.includes('the canvas is blank')", arg=explorer,
+                           timeout=timeout_ms)
+    return explorer.evaluate("box => [...box.querySelectorAll('.widget-html-content')]"
+                             ".pop().innerText")
+
+
+ONE = [(0.5, 0.15), (0.5, 0.85)]
+"""A vertical stroke down the middle: a '1'."""
+LOOP_WITH_TAIL = [(0.62, 0.3), (0.5, 0.18), (0.36, 0.24), (0.32, 0.38), (0.42, 0.48),
+                  (0.58, 0.44), (0.63, 0.3), (0.62, 0.55), (0.6, 0.88)]
+"""A loop at the top, closed on its right, and a tail down from it: a '9'."""

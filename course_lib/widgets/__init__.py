@@ -70,7 +70,8 @@ from .temperature import TemperatureExplorer, softmax_with_temperature
 
 __all__ = ["Explorer", "KERNELS", "BORDERS", "KernelEditor", "SlidingWindowStepper",
            "ConvArithmeticExplorer", "PoolingExplorer", "TemperatureExplorer", "BackwardStepper",
-           "FeatureMapExplorer", "ShiftExplorer", "DrawDigitExplorer", "DigitCanvas", "sample_photo", "sample_digits",
+           "FeatureMapExplorer", "ShiftExplorer", "DrawDigitExplorer", "DigitCanvas",
+           "sample_photo", "sample_digits",
            "filter_image", "conv_arithmetic", "softmax_with_temperature", "explorer_classes"]
 
 
