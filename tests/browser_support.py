@@ -14,6 +14,7 @@ import functools
 import http.server
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -263,6 +264,34 @@ def clear_canvas(page, explorer, timeout_ms: float = 30_000) -> str:
                            timeout=timeout_ms)
     return explorer.evaluate("box => [...box.querySelectorAll('.widget-html-content')]"
                              ".pop().innerText")
+
+
+DRAW_DIGIT_NOTEBOOK = ROOT / "tests" / "fixtures" / "draw_digit.ipynb"
+
+
+@contextlib.contextmanager
+def drawing_pages(tmp: Path, timeout_ms: float = 120_000):
+    """Yield {"JupyterLab": (page, blocked), "Voila": (page, blocked)}: the drawing explorer's
+    fixture notebook run in JupyterLab (a copy in ``tmp``, which JupyterLab may save) and
+    rendered by the Voila app, both loading at once."""
+    shutil.copy(DRAW_DIGIT_NOTEBOOK, tmp / DRAW_DIGIT_NOTEBOOK.name)
+    (tmp / "state").mkdir()
+    with contextlib.ExitStack() as stack:
+        lab = stack.enter_context(jupyterlab_server(tmp, tmp / "state"))
+        voila = stack.enter_context(voila_server(ROOT, tmp / "state" / "voila.log"))
+        opened = {}
+        page, blocked = stack.enter_context(offline_page(1280, 1000))
+        path = DRAW_DIGIT_NOTEBOOK.relative_to(ROOT).as_posix()
+        page.goto(f"{voila}voila/render/{path}", wait_until="commit")
+        opened["Voila"] = (page, blocked)
+        page, blocked = stack.enter_context(offline_page(1280, 1000))
+        page.goto(f"{lab}lab/tree/{DRAW_DIGIT_NOTEBOOK.name}")
+        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=timeout_ms)
+        kernel = page.evaluate(RUN_ALL_JS)
+        if kernel != "python3":
+            raise RuntimeError(f"JupyterLab ran the notebook with kernel {kernel!r}")
+        opened["JupyterLab"] = (page, blocked)
+        yield opened
 
 
 ONE = [(0.5, 0.15), (0.5, 0.85)]

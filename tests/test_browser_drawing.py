@@ -9,49 +9,25 @@ measured, not asserted: benchmarks/bench_drawing_browser.py records them.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-
 import pytest
 from browser_support import (
     LOOP_WITH_TAIL,
     ONE,
-    ROOT,
-    RUN_ALL_JS,
     browser_marks,
     clear_canvas,
     draw,
     drawing_explorer,
-    jupyterlab_server,
-    offline_page,
-    voila_server,
+    drawing_pages,
 )
 
 pytestmark = browser_marks
 
-NOTEBOOK = ROOT / "tests" / "fixtures" / "draw_digit.ipynb"
 FIRST_RENDER_MS = 120_000
 
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    """{"JupyterLab": (page, blocked), "Voila": (page, blocked)}, both loading at once."""
-    lab_root = tmp_path_factory.mktemp("lab_root")   # JupyterLab may save the notebook here
-    shutil.copy(NOTEBOOK, lab_root / NOTEBOOK.name)
-    state = tmp_path_factory.mktemp("lab_state")
-    with contextlib.ExitStack() as stack:
-        lab = stack.enter_context(jupyterlab_server(lab_root, state))
-        voila = stack.enter_context(voila_server(ROOT, state / "voila.log"))
-        opened = {}
-        page, blocked = stack.enter_context(offline_page(1280, 1000))
-        page.goto(f"{voila}voila/render/{NOTEBOOK.relative_to(ROOT).as_posix()}",
-                  wait_until="commit")
-        opened["Voila"] = (page, blocked)
-        page, blocked = stack.enter_context(offline_page(1280, 1000))
-        page.goto(f"{lab}lab/tree/{NOTEBOOK.name}")
-        page.wait_for_function("() => window.jupyterapp !== undefined", timeout=FIRST_RENDER_MS)
-        assert page.evaluate(RUN_ALL_JS) == "python3"
-        opened["JupyterLab"] = (page, blocked)
+    with drawing_pages(tmp_path_factory.mktemp("drawing"), FIRST_RENDER_MS) as opened:
         yield opened
 
 
