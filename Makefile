@@ -41,9 +41,11 @@ course: setup
 # fight each other (and any other process) for the cores. Three pytest workers on two cores
 # (much of the suite waits on kernels and Chromium);
 # --dist loadfile keeps each file (and each notebook's cells, in order) on one worker.
+# OpenBLAS's AVX2 kernels on every x86-64 CPU: an AVX-512 CPU would otherwise round float32
+# sums differently, and the lessons' stored outputs (made with these kernels) would not match.
 test: setup $(ASSETS)
 	$(BIN)/ruff check course_lib tests benchmarks website tools
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 3 --dist loadfile
+	OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=Haswell $(BIN)/python -m pytest -n 3 --dist loadfile
 
 slides: setup $(ASSETS)
 	$(BIN)/python -m course_lib.slides $(LESSON)

@@ -83,10 +83,11 @@ LESSONS: tuple[Lesson, ...] = (
            widgets=("BackwardStepper",),
            about="the chain rule on a graph, then every layer's backward pass derived "
                  "(conv with stride and padding) and gradient-checked"),
-    Lesson(7, "training_on_mnist", "Training on MNIST", 105, checks=True,
-           widgets=("FeatureMapExplorer",),
+    Lesson(7, "training_on_mnist", "Training on MNIST", 130, checks=True,
+           widgets=("FeatureMapExplorer", "DrawDigitExplorer"),
            about="validation vs test, SGD/momentum/Adam, schedules, initialisation, "
-                 "debugging a network that does not learn"),
+                 "debugging a network that does not learn, then inside the trained net: "
+                 "draw a digit, saliency and occlusion"),
     Lesson(8, "batchnorm_and_dropout", "Batch norm and dropout", 70, checks=True,
            about="batch norm's backward pass from its graph, train vs eval mode, dropout"),
     Lesson(9, "making_it_fast", "Making it fast", 50, checks=True,
