@@ -11,8 +11,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from .. import functional as F
 from ..explain import mnist_preprocess, normalize_image, occlusion, saliency
-from ..functional import softmax
 from ..layers import Conv2d, _Pool2d
 from ..model import Sequential
 from ..paths import WEIGHTS_DIR
@@ -150,7 +150,7 @@ class DrawDigitExplorer(Explorer):
         x = normalize_image(self.image, model_dtype(model))
         with model.evaluating():
             outputs = model.forward_with_activations(x[None])
-        self.probabilities = softmax(outputs[-1][0].astype(np.float64))
+        self.probabilities = F.softmax(outputs[-1][0].astype(np.float64))
         self.prediction = int(np.argmax(self.probabilities))
         self.activations = {k: outputs[k][0] for k in self._layers[name]}
         target = self.prediction if c["target"].value is None else c["target"].value
@@ -276,7 +276,7 @@ def _as_digits(images: npt.NDArray[Any] | None) -> npt.NDArray[np.float32] | Non
     if images.shape[1:] != (28, 28):
         raise ValueError(f"images must be 28 x 28 digits, got shape {images.shape}")
     if images.dtype == np.uint8:
-        return images.astype(np.float32) / 255
+        return (images / 255).astype(np.float32)
     check_array(images, "images", 3)
     if images.min() < 0 or images.max() > 1:
         raise ValueError("float images must hold grey levels in [0, 1] (MNIST / 255), got "
