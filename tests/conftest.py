@@ -211,7 +211,8 @@ collect_ignore_glob = ["*.ipynb"]
 SPREAD = ("test_lesson_decks.py", "test_widget_layout.py")
 SLOW_FIRST = ("test_site.py", "test_grade.py", "test_slides.py", "07_training_on_mnist.ipynb",
               "test_grade_hostile.py", "test_grade_nbgrader.py", "10_where_cnns_went_next.ipynb",
-              "test_widgets.py", "test_browser.py", "01_why_convolutions.ipynb",
+              "test_widgets.py", "test_browser.py", "test_browser_drawing.py",
+              "01_why_convolutions.ipynb",
               "test_deck_frames.py", "08_batchnorm_and_dropout.ipynb", *SPREAD)
 
 
