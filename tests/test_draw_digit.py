@@ -129,4 +129,8 @@ def test_explorer_rejects_bad_input():
         DrawDigitExplorer(net, np.zeros((2, 28, 28), dtype=np.uint8), np.array([1, 12]))
     blank = DrawDigitExplorer(net)                # no stored digits: a blank canvas
     assert blank.controls["digit"].value is None and "blank" in blank.readout
+    blank.canvas.drawing = stroke()
+    assert "your drawing" in blank.readout
+    blank.canvas.clear()                          # back to blank: read again
+    assert "blank" in blank.readout
     blank.close()

@@ -90,21 +90,19 @@ class DrawDigitExplorer(Explorer):
                         k) for k in range(len(self.images))]
         controls = {
             "model": ipywidgets.Dropdown(options=list(self.models), description="network"),
-            "digit": ipywidgets.Dropdown(options=digits, value=digits[-1 if len(digits) == 1
-                                                                      else 1][1],
-                                         description="start from"),
+            "digit": ipywidgets.Dropdown(options=digits, description="start from",
+                                         value=None if self.images is None else 0),
             "target": ipywidgets.Dropdown(
                 options=[("predicted class", None)] + [(str(k), k) for k in range(10)],
                 value=None, description="explain class"),
         }
         self._init_view(controls, rows=[["model"], ["digit"], ["target"]])
         self.canvas.observe(self._on_canvas, names="value")
-        old = self.widget
-        self.widget = ipywidgets.VBox([
-            ipywidgets.HBox([self.canvas, ipywidgets.VBox(
-                [self._boxes[-1], self._html],
-                layout=ipywidgets.Layout(margin="0 0 0 16px", flex="1 1 auto"))]),
-            self._image])
+        old = self.widget   # the canvas left of the controls and readout, the picture below
+        side = ipywidgets.VBox([self._boxes[-1], self._html],
+                               layout=ipywidgets.Layout(margin="0 0 0 16px", flex="1 1 auto"))
+        self._top = ipywidgets.HBox([self.canvas, side])
+        self.widget = ipywidgets.VBox([self._top, self._image])
         old.close()
 
     @classmethod
@@ -118,9 +116,10 @@ class DrawDigitExplorer(Explorer):
 
     # ------------------------------------------------------------------ the canvas
     def _on_canvas(self, change: dict[str, Any]) -> None:
-        """A stroke ended or Clear was pressed: read the drawing (the canvas no longer shows
-        the stored digit, so the network reads the drawing)."""
-        if self._holding or change["new"] == self._painted:
+        """A stroke ended or Clear was pressed: the network reads the drawing (unless the
+        canvas merely shows the stored digit the explorer painted)."""
+        showing_stored = self.controls["digit"].value is not None
+        if self._holding or (showing_stored and change["new"] == self._painted):
             return
         with self.hold():
             self.controls["digit"].value = None
@@ -254,6 +253,12 @@ class DrawDigitExplorer(Explorer):
             kind = "conv" if isinstance(model[k], Conv2d) else "pool"
             C, h, w = maps.shape
             set_title(ax, f"{k}: {kind}, {C} × {h}×{w}")
+
+    def close(self) -> None:
+        """Close the ipywidgets, the canvas included."""
+        for w in (self.canvas, *self._top.children, self._top):
+            w.close()
+        super().close()
 
     def _describe(self) -> str:
         c = self.controls
