@@ -27,7 +27,7 @@ from .train._checks import model_dtype
 from .validate import Array, check_array, check_int, check_real
 
 __all__ = ["mnist_preprocess", "normalize_image", "Saliency", "saliency", "Occlusion",
-           "occlusion"]
+           "occlusion", "occluded_probabilities"]
 
 MNIST_BOX = 20      # MNIST scales each digit's bounding box to fit 20 x 20 pixels ...
 MNIST_SIZE = 28     # ... and centres its centre of mass in a 28 x 28 frame
@@ -114,26 +114,29 @@ class Occlusion(NamedTuple):
 
 
 def occlusion(model: Sequential, x: Array, target: int | None = None, patch: int = 6,
-              stride: int = 2, fill: float | None = None) -> Occlusion:
+              stride: int = 2, fill: float | None = None,
+              probabilities: Array | None = None) -> Occlusion:
     """Slide a ``patch`` x ``patch`` square of background over x; record the fall of p(target).
 
     x : (C, H, W), one model input; target : None, the predicted class.
     fill : the value pasted into the patch, in x's units; None: x's minimum (the background of
         an MNIST-style digit, so that covering blank background changes nothing).
-    All patch positions go through the network as one batch. ``pixel_drop`` spreads each
-    patch's drop over its pixels (mean over the patches that cover a pixel; 0 where none does).
+    probabilities : ``occluded_probabilities(model, x, patch, stride, fill)`` if already
+        computed (e.g. to explain another class of the same input without the forward passes).
+    ``pixel_drop`` spreads each patch's drop over its pixels (mean over the patches that cover
+    a pixel; 0 where none does).
     """
     x = _model_input(model, x)
     C, H, W = x.shape
     patch = check_int(patch, "patch", 1, min(H, W))
     stride = check_int(stride, "stride", 1)
-    value = float(x.min()) if fill is None else check_real(fill, "fill")
     OH, OW = (H - patch) // stride + 1, (W - patch) // stride + 1
-    batch = np.repeat(x[None], OH * OW + 1, axis=0)     # the last one stays unoccluded
-    for k in range(OH * OW):
-        top, left = (k // OW) * stride, (k % OW) * stride
-        batch[k, :, top:top + patch, left:left + patch] = value
-    probabilities = softmax(predict(model, batch, return_logits=True)[1].astype(np.float64))
+    if probabilities is None:
+        probabilities = occluded_probabilities(model, x, patch, stride, fill)
+    check_array(probabilities, "probabilities", 2, axis_names="(positions + 1, K)")
+    if probabilities.shape[0] != OH * OW + 1:
+        raise ValueError(f"probabilities must have {OH * OW + 1} rows (one per patch position "
+                         f"and the unoccluded input), got shape {probabilities.shape}")
     target = int(np.argmax(probabilities[-1])) if target is None else check_int(
         target, "target", 0, probabilities.shape[1] - 1)
     drop = (probabilities[-1, target] - probabilities[:-1, target]).reshape(OH, OW)
@@ -144,3 +147,20 @@ def occlusion(model: Sequential, x: Array, target: int | None = None, patch: int
             count[i * stride:i * stride + patch, j * stride:j * stride + patch] += 1
     pixel_drop = np.divide(total, count, out=np.zeros((H, W)), where=count > 0)
     return Occlusion(drop, pixel_drop, float(probabilities[-1, target]), target)
+
+
+def occluded_probabilities(model: Sequential, x: Array, patch: int = 6, stride: int = 2,
+                           fill: float | None = None) -> npt.NDArray[np.float64]:
+    """The model's probabilities for x with the patch at every position (row-major), then for
+    x itself: (positions + 1, K), all positions through the network as one batch."""
+    x = _model_input(model, x)
+    C, H, W = x.shape
+    patch = check_int(patch, "patch", 1, min(H, W))
+    stride = check_int(stride, "stride", 1)
+    value = float(x.min()) if fill is None else check_real(fill, "fill")
+    OH, OW = (H - patch) // stride + 1, (W - patch) // stride + 1
+    batch = np.repeat(x[None], OH * OW + 1, axis=0)     # the last one stays unoccluded
+    for k in range(OH * OW):
+        top, left = (k // OW) * stride, (k % OW) * stride
+        batch[k, :, top:top + patch, left:left + patch] = value
+    return softmax(predict(model, batch, return_logits=True)[1].astype(np.float64))

@@ -117,3 +117,18 @@ def test_occlusion_checks_its_arguments(mnist, lenet):
         explain.occlusion(lenet, x, stride=0)
     with pytest.raises(ValueError, match=r"x must be 3-D \(C, H, W\)"):
         explain.occlusion(lenet, x[0])
+
+
+def test_occlusion_of_another_class_reuses_the_occluded_probabilities(mnist, lenet):
+    x = explain.normalize_image(mnist.x_test[0] / 255.0)
+    probabilities = explain.occluded_probabilities(lenet, x)
+    assert probabilities.shape == (12 * 12 + 1, 10)
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    for target in (None, 3):
+        fresh = explain.occlusion(lenet, x, target)
+        reused = explain.occlusion(lenet, x, target, probabilities=probabilities)
+        assert fresh.target == reused.target
+        assert np.array_equal(fresh.drop, reused.drop)
+        assert np.array_equal(fresh.pixel_drop, reused.pixel_drop)
+    with pytest.raises(ValueError, match="must have 145 rows"):
+        explain.occlusion(lenet, x, probabilities=probabilities[:-1])
