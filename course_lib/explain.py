@@ -150,7 +150,7 @@ def occlusion(model: Sequential, x: Array, target: int | None = None, patch: int
 
 
 def occluded_probabilities(model: Sequential, x: Array, patch: int = 6, stride: int = 2,
-                           fill: float | None = None) -> npt.NDArray[np.float64]:
+                           fill: float | None = None) -> Array:
     """The model's probabilities for x with the patch at every position (row-major), then for
     x itself: (positions + 1, K), all positions through the network as one batch."""
     x = _model_input(model, x)

@@ -84,7 +84,7 @@ class DrawDigitExplorer(Explorer):
         self.labels = labels
         self.canvas = DigitCanvas()
         self._painted = b""   # the canvas value the explorer painted itself (a stored digit)
-        self._occluded: tuple[tuple[str, bytes], npt.NDArray[np.float64]] | None = None
+        self._occluded: tuple[tuple[str, bytes], npt.NDArray[np.floating]] | None = None
         digits: list[tuple[str, int | None]] = [("your drawing", None)]
         if self.images is not None:
             digits += [(f"image {k}" + (f" (label {labels[k]})" if labels is not None else ""),
