@@ -35,7 +35,7 @@ import contextlib
 import html
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any, ClassVar, Literal, Self, SupportsFloat
 
 import ipywidgets
@@ -260,7 +260,14 @@ class Explorer:
     def _static_changed(self) -> None:
         """A static artist changed (axis limits, tick labels, a static text): the next
         render draws everything."""
+        self._blit.set_static_state(None)
         self._blit.redraw_static = True
+
+    def _static_state(self, *key: Hashable) -> None:
+        """Name the state of the static artists (``key``: everything they show that can
+        change, e.g. an image's shape and a label): a new state redraws everything at the
+        next render, unless the static pixels of that state are still kept."""
+        self._blit.set_static_state(key)
 
     def _render(self, full: bool = False) -> bytes:
         """Draw the figure (blitting the static part unless ``full``) and return PNG bytes."""

@@ -7,7 +7,10 @@ draw renders everything else once (with those artists marked animated, so it ski
 and keeps the pixels; each render restores those pixels, draws the dynamic artists on top
 (a dynamic colour bar or title that has not changed since its last draw gets that draw's
 pixels back) and encodes the RGB buffer (``png_bytes``). Whoever changes a static artist
-(axis limits, tick labels) sets ``redraw_static``.
+(axis limits, tick labels) sets ``redraw_static``, or names the static part's new state with
+``set_static_state(key)``: the static pixels of the last ``MAX_BACKGROUNDS`` states are kept,
+so going back to a state (a slider moved back and forth) pastes its pixels back instead of
+drawing the static part again.
 
 Layout: constrained layout places the panels on the first draw; the layout is then kept
 (recomputing it costs as much as a draw) as long as the texts fit. Every draw records the
@@ -21,7 +24,8 @@ from __future__ import annotations
 import contextlib
 import struct
 import zlib
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator
 from typing import Any
 
 import numpy as np
@@ -38,6 +42,7 @@ from .drawing import CELL_GID
 __all__ = ["BlittedFigure", "png_bytes"]
 
 PNG_LEVEL = 1  # fast zlib: redraw speed matters more than bytes
+MAX_BACKGROUNDS = 16  # static states whose pixels are kept (2 MB each at 1000x500 px)
 AXES_MARGIN_PX = 8  # around an axes' frame and texts: its tick marks and spines
 TEXT_MARGIN_PX = 2  # around a text's extent: its anti-aliased edges
 
@@ -57,6 +62,9 @@ class BlittedFigure:
         """Draw everything, not only the dynamic artists, at the next render."""
         self._background: Any = None  # Agg's BufferRegion of the static pixels
         self._static_boxes: Boxes = np.empty((0, 4))
+        self._static_key: Hashable | None = None  # the static state (None: not named)
+        # (static key, axes positions) -> background, static text boxes; oldest first
+        self._backgrounds: OrderedDict[Hashable, tuple[Any, Boxes]] = OrderedDict()
         self._stuck = False  # the texts did not fit even after a new layout
         self._pixels: dict[Artist, tuple[Any, Boxes]] = {}  # pixels, texts of its last draw
 
@@ -64,10 +72,19 @@ class BlittedFigure:
         """Register artists that change between renders."""
         self._dynamic.extend(artists)
 
+    def set_static_state(self, key: Hashable) -> None:
+        """Name the state of the static artists (equal keys: equal static pixels, whoever
+        sets the key vouches for it); a new key redraws the static part at the next render,
+        or pastes back the pixels drawn when it last had this key."""
+        if key != self._static_key:
+            self._static_key = key
+            self.redraw_static = True
+
     def render(self, full: bool = False) -> bytes:
         """Draw the figure (blitting the static part unless ``full``) and return PNG bytes."""
         laid_out = False
-        if full or self.redraw_static or self._background is None:
+        if full or self._background is None or (self.redraw_static
+                                                 and not self._restore_static()):
             laid_out = self._draw_static(layout=self._background is None)
         else:
             self.canvas.restore_region(self._background)
@@ -103,7 +120,29 @@ class BlittedFigure:
         self._background = self.canvas.copy_from_bbox(self.fig.bbox)
         self.redraw_static = False
         self._pixels.clear()
+        if self._static_key is not None:
+            self._backgrounds[self._background_key()] = (self._background, self._static_boxes)
+            while len(self._backgrounds) > MAX_BACKGROUNDS:
+                self._backgrounds.popitem(last=False)
         return layout
+
+    def _background_key(self) -> Hashable:
+        """The static key and the panels' places (a new layout draws other pixels)."""
+        return self._static_key, tuple(ax.get_position().bounds for ax in self.fig.axes)
+
+    def _restore_static(self) -> bool:
+        """Paste back the static pixels of the named static state, if they are kept."""
+        if self._static_key is None:
+            return False
+        key = self._background_key()
+        if key not in self._backgrounds:
+            return False
+        self._backgrounds.move_to_end(key)
+        self._background, self._static_boxes = self._backgrounds[key]
+        self.canvas.restore_region(self._background)
+        self.redraw_static = False
+        self._pixels.clear()
+        return True
 
     def _draw_dynamic(self) -> bool:
         """Draw the dynamic artists on the canvas; returns whether their texts fit (no
