@@ -218,6 +218,29 @@ def test_reused_pixels_equal_a_fresh_draw(monkeypatch):
         assert np.array_equal(a, b), f"{name}, {where}: {(a != b).any(axis=-1).mean():.2%} differ"
 
 
+@pytest.mark.parametrize("name, control, away", [
+    ("PoolingExplorer", "kernel_size", 3), ("ConvArithmeticExplorer", "stride", 1),
+    ("KernelEditor", "image", "digit"), ("FeatureMapExplorer", "layer", 2)])
+def test_a_state_seen_before_gets_its_static_pixels_back(name, control, away, monkeypatch):
+    """Moving a control away (new ticks: the static part is drawn again) and back pastes
+    back the static pixels of the first state: the picture equals the first one."""
+    explorer = MAKERS[name]()
+    first = np.asarray(Image.open(io.BytesIO(explorer.png)))
+    static_draws = []
+    draw_static = explorer._blit._draw_static
+    monkeypatch.setattr(explorer._blit, "_draw_static",
+                        lambda *a, **kw: static_draws.append(1) or draw_static(*a, **kw))
+    start = explorer.controls[control].value
+    explorer.controls[control].value = away
+    assert static_draws, f"{name}: {control} = {away!r} keeps the static part"
+    static_draws.clear()
+    explorer.controls[control].value = start
+    again = np.asarray(Image.open(io.BytesIO(explorer.png)))
+    assert not static_draws and np.array_equal(first, again), \
+        f"{name}: {(first != again).any(axis=-1).mean():.2%} differ"
+    explorer.close()
+
+
 def test_pooling_stride_has_a_real_default(monkeypatch):
     monkeypatch.setattr(cw.Explorer, "auto_render", False)  # the state is enough here
     pooling = cw.PoolingExplorer(digit_image(), 3)
