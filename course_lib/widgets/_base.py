@@ -8,7 +8,9 @@ controls (``_compute``, which also sets the readout) and moves its artists (``_d
 Nothing here draws with pyplot, so no figure is ever registered with ``matplotlib.pyplot``.
 Rendering is blitted (``widgets.rendering``): the artists a subclass registers with
 ``_dyn`` are the only ones redrawn; a subclass that changes a static artist (axis limits,
-tick labels) calls ``_static_changed()``. Every subclass also defines ``demo()``, the
+tick labels) names the static part's state with ``_static_state(key)`` (a state seen before
+gets its pixels back) or calls ``_static_changed()``; ``_fixed`` registers artists that never
+change (a figure legend: drawn once). Every subclass also defines ``demo()``, the
 explorer as its lesson shows it built from small deterministic inputs: the tests and the
 benchmarks find the explorers (``explorer_classes()``) and build each that way.
 
@@ -256,6 +258,11 @@ class Explorer:
     def _dyn(self, *artists: Artist) -> None:
         """Register artists that change between updates (the only ones redrawn)."""
         self._blit.add_dynamic(*artists)
+
+    def _fixed(self, *artists: Artist) -> None:
+        """Register artists that never change, apart from the panels (a figure legend): their
+        pixels are drawn once and pasted back at each full draw."""
+        self._blit.add_fixed(*artists)
 
     def _static_changed(self) -> None:
         """A static artist changed (axis limits, tick labels, a static text): the next

@@ -146,8 +146,8 @@ class ConvArithmeticExplorer(Explorer):
         handles = [Patch(color=color, label=name)
                    for color, name in zip(CELL_COLORS, CELL_NAMES, strict=True)]
         handles.append(Patch(facecolor="none", edgecolor=ORANGE, label="last window"))
-        self.fig.legend(handles=handles, loc="outside lower center", ncols=3,
-                        fontsize=FONT_SMALL)
+        self._fixed(self.fig.legend(handles=handles, loc="outside lower center", ncols=3,
+                                    fontsize=FONT_SMALL))
 
     def _grid(self, ax: Axes, n: int) -> None:
         """Cell borders (one LineCollection: cheaper to draw than minor-tick grid lines)."""

@@ -34,6 +34,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox, BboxBase
 
@@ -67,10 +68,21 @@ class BlittedFigure:
         self._backgrounds: OrderedDict[Hashable, tuple[bytes, Boxes]] = OrderedDict()
         self._stuck = False  # the texts did not fit even after a new layout
         self._pixels: dict[Artist, tuple[Any, Boxes]] = {}  # pixels, texts of its last draw
+        self._fixed: dict[Artist, tuple[Any, Any, Boxes] | None] = {}  # place, pixels, texts
 
     def add_dynamic(self, *artists: Artist) -> None:
-        """Register artists that change between renders."""
-        self._dynamic.extend(artists)
+        """Register artists that change between renders. The frame (spines) of an image's
+        axes becomes dynamic too: it is drawn above the image, which would hide it."""
+        for a in artists:
+            spines = a.axes.spines.values() if isinstance(a, AxesImage) and a.axes else []
+            for b in (a, *spines):
+                if b not in self._dynamic:
+                    self._dynamic.append(b)
+
+    def add_fixed(self, *artists: Artist) -> None:
+        """Register artists that never change and lie apart from every panel (a figure
+        legend): a static draw pastes back their pixels while they keep their place."""
+        self._fixed.update(dict.fromkeys(artists))
 
     def set_static_state(self, key: Hashable) -> None:
         """Name the state of the static artists (equal keys: equal static pixels, whoever
@@ -99,7 +111,7 @@ class BlittedFigure:
         The constrained layout is recomputed if ``layout``, or if a text of this draw
         overlaps another one or leaves the figure. Returns whether it was recomputed.
         """
-        for a in self._dynamic:
+        for a in (*self._dynamic, *self._fixed):
             a.set_animated(True)
         try:
             while True:
@@ -108,6 +120,7 @@ class BlittedFigure:
                 try:
                     with drawn_texts(self.canvas.get_renderer()) as boxes:
                         self.canvas.draw()
+                        self._draw_fixed(boxes)
                 finally:
                     self.fig.set_layout_engine("none")  # keep the layout between draws
                 self._static_boxes = as_boxes(boxes)
@@ -115,7 +128,7 @@ class BlittedFigure:
                     break
                 layout = True
         finally:
-            for a in self._dynamic:
+            for a in (*self._dynamic, *self._fixed):
                 a.set_animated(False)
         self._background = self.canvas.copy_from_bbox(self.fig.bbox)
         self.redraw_static = False
@@ -126,6 +139,25 @@ class BlittedFigure:
             while len(self._backgrounds) > MAX_BACKGROUNDS:
                 self._backgrounds.popitem(last=False)
         return layout
+
+    def _draw_fixed(self, boxes: list[Any]) -> None:
+        """Draw the fixed artists on the canvas, or paste back their pixels if they are where
+        they were drawn last; their texts' boxes join ``boxes``."""
+        renderer = self.canvas.get_renderer()
+        for a in self._fixed:
+            if not a.get_visible():
+                continue
+            place = a.get_window_extent(renderer)
+            kept = self._fixed[a]
+            if kept is not None and np.array_equal(kept[0], place.extents):
+                self.canvas.restore_region(kept[1])
+                boxes.extend(kept[2])
+                continue
+            first = len(boxes)
+            a.draw(renderer)
+            region = Bbox.intersection(place.padded(TEXT_MARGIN_PX), self.fig.bbox)
+            self._fixed[a] = None if region is None else (
+                place.extents, self.canvas.copy_from_bbox(region), boxes[first:])
 
     def _background_key(self) -> Hashable:
         """The static key, the figure's size and the panels' places (a new layout draws
