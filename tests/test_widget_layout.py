@@ -241,6 +241,23 @@ def test_a_state_seen_before_gets_its_static_pixels_back(name, control, away, mo
     explorer.close()
 
 
+def test_kept_glyphs_draw_the_pixels_of_matplotlibs_own_text_drawing(monkeypatch):
+    """Texts drawn from kept glyph bitmaps (titles, rotated colour-bar labels, tick labels,
+    numbers in cells) equal matplotlib's own drawing, from a cold and from a warm cache."""
+    def picture():
+        explorer = MAKERS["BackwardStepper"]()
+        png = np.asarray(Image.open(io.BytesIO(explorer._render(full=True))))
+        explorer.close()
+        return png
+
+    monkeypatch.setattr(rendering, "_GLYPHS", {})
+    cold, warm = picture(), picture()
+    monkeypatch.setattr(rendering, "draw_cached_text", lambda *args: False)
+    own = picture()
+    for kept in (cold, warm):
+        assert np.array_equal(kept, own), f"{(kept != own).any(axis=-1).mean():.2%} differ"
+
+
 def test_pooling_stride_has_a_real_default(monkeypatch):
     monkeypatch.setattr(cw.Explorer, "auto_render", False)  # the state is enough here
     pooling = cw.PoolingExplorer(digit_image(), 3)

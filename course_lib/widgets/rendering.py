@@ -22,6 +22,7 @@ limits push a label onto the next panel), the layout is recomputed once for that
 from __future__ import annotations
 
 import contextlib
+import math
 import struct
 import zlib
 from collections import OrderedDict
@@ -32,8 +33,10 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.backends import backend_agg
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.ft2font import RenderMode
 from matplotlib.image import AxesImage
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox, BboxBase
@@ -273,13 +276,66 @@ def drawn_texts(renderer: RendererAgg) -> Iterator[list[Any]]:
             xs = x + corners[:, 0] * np.cos(a) - corners[:, 1] * np.sin(a)
             ys = yd + corners[:, 0] * np.sin(a) + corners[:, 1] * np.cos(a)
             boxes.append((xs.min(), ys.min(), xs.max(), ys.max()))
-        draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        if ismath or not gc.get_antialiased() or not draw_cached_text(renderer, gc, x, y, s,
+                                                                        prop, angle, mtext):
+            draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
 
     setattr(renderer, "draw_text", record)  # noqa: B010 (mypy forbids assigning a method)
     try:
         yield boxes
     finally:
         delattr(renderer, "draw_text")  # noqa: B043 (back to the class's method)
+
+
+# ---------------------------------------------------------------------- glyphs kept between draws
+_LAYOUTS: dict[tuple[Any, ...], list[Any]] = {}  # (string, font, dpi, ...) -> its glyphs
+_GLYPHS: dict[tuple[Any, ...], tuple[npt.NDArray[np.uint8], int, int]] = {}
+"""(font, size, dpi, glyph, angle, 1/64 px offsets, hinting) -> bitmap, left, top."""
+MAX_KEPT = 20_000  # layouts or glyphs; both dicts are emptied when one grows past it
+
+
+def draw_cached_text(renderer: RendererAgg, gc: Any, x: float, y: float, s: str, prop: Any,
+                     angle: float, mtext: Text | None) -> bool:
+    """Draw a plain (not math) anti-aliased text as ``RendererAgg.draw_text`` does (glyph by
+    glyph, each at its 1/64-pixel position), reusing the glyphs' layout and bitmaps of earlier
+    draws: a glyph's bitmap depends on its position only through the fraction of a pixel
+    (a whole-pixel move moves the bitmap), so redrawn titles, tick labels and numbers cost a
+    fraction of a new text. Uses matplotlib's private glyph API (3.11): returns False, so the
+    caller draws the text itself, if it is missing."""
+    try:
+        hinting = backend_agg.get_hinting_flag()
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        size = prop.get_size_in_points()
+        key = (s, hash(prop), size, renderer.dpi, hinting, features, language)
+        items = _LAYOUTS.get(key)
+        if items is None:
+            items = renderer._prepare_font(prop)._layout(s, flags=hinting, features=features,
+                                                         language=language)
+            _LAYOUTS[key] = items = [(i.ft_object, i.glyph_index, i.x, i.y) for i in items]
+        cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        height = renderer.height
+        for font, glyph, dx, dy in items:
+            pen_x = round(0x40 * (x + dx * cos - dy * sin))
+            pen_y = round(0x40 * (height - y + dx * sin + dy * cos))
+            gkey = (font, size, renderer.dpi, glyph, angle, pen_x & 0x3F, pen_y & 0x3F, hinting)
+            kept = _GLYPHS.get(gkey)
+            if kept is None:
+                font.set_size(size, renderer.dpi)
+                font._set_transform((0x10000 * np.array([[cos, -sin], [sin, cos]])).round()
+                                    .astype(int), [pen_x & 0x3F, pen_y & 0x3F])
+                bitmap = font._render_glyph(glyph, hinting, RenderMode.NORMAL)
+                _GLYPHS[gkey] = kept = (bitmap.buffer.copy(), bitmap.left, bitmap.top)
+            buffer, left, top = kept
+            renderer._renderer.draw_text_image(
+                buffer, left + (pen_x >> 6), int(height) - top - (pen_y >> 6) + buffer.shape[0],
+                0, gc)
+    except (AttributeError, TypeError):  # another matplotlib: its own draw_text
+        return False
+    if len(_LAYOUTS) > MAX_KEPT or len(_GLYPHS) > MAX_KEPT:
+        _LAYOUTS.clear()
+        _GLYPHS.clear()
+    return True
 
 
 def pixel_region(a: Artist, texts: Boxes, frames: Boxes) -> Bbox | None:
