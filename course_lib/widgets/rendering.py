@@ -160,7 +160,7 @@ class BlittedFigure:
             a.draw(renderer)
             region = Bbox.intersection(place.padded(TEXT_MARGIN_PX), self.fig.bbox)
             self._fixed[a] = None if region is None else (
-                place.extents, self.canvas.copy_from_bbox(region), boxes[first:])
+                place.extents, self.canvas.copy_from_bbox(region), as_boxes(boxes[first:]))
 
     def _background_key(self) -> Hashable:
         """The static key, the figure's size and the panels' places (a new layout draws
