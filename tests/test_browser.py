@@ -147,5 +147,14 @@ def test_lesson_02_sliding_window_stepper_steps(app_pages):
     text = _step_slider(page, stepper, r"step 1 of \d+: output\[0, 1\]")
     assert re.search(r"= \(?-?[\d.]+\)?\s*$", text), "the dot product is written out"
     _wait_for_new_image(page, stepper, before)  # the highlighted window moved
+    # a burst of key presses, as a dragged slider sends: the last value is drawn (queued
+    # changes are drawn together), the readout and picture end on it
+    before = _image_src(stepper)
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    _wait_for_readout(page, stepper, r"step 4 of \d+: output\[\d+, \d+\]")
+    _wait_for_new_image(page, stepper, before)
+    page.wait_for_timeout(300)  # nothing older arrives after the last picture
+    assert _readout(stepper).startswith("step 4 of")
     _assert_code_hidden(page)
     assert blocked == [], f"requests left this machine: {blocked}"

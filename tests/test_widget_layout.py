@@ -218,6 +218,46 @@ def test_reused_pixels_equal_a_fresh_draw(monkeypatch):
         assert np.array_equal(a, b), f"{name}, {where}: {(a != b).any(axis=-1).mean():.2%} differ"
 
 
+@pytest.mark.parametrize("name, control, away", [
+    ("PoolingExplorer", "kernel_size", 3), ("ConvArithmeticExplorer", "stride", 1),
+    ("KernelEditor", "image", "digit"), ("FeatureMapExplorer", "layer", 2)])
+def test_a_state_seen_before_gets_its_static_pixels_back(name, control, away, monkeypatch):
+    """Moving a control away (new ticks: the static part is drawn again) and back pastes
+    back the static pixels of the first state: the picture equals the first one."""
+    explorer = MAKERS[name]()
+    first = np.asarray(Image.open(io.BytesIO(explorer.png)))
+    static_draws = []
+    draw_static = explorer._blit._draw_static
+    monkeypatch.setattr(explorer._blit, "_draw_static",
+                        lambda *a, **kw: static_draws.append(1) or draw_static(*a, **kw))
+    start = explorer.controls[control].value
+    explorer.controls[control].value = away
+    assert static_draws, f"{name}: {control} = {away!r} keeps the static part"
+    static_draws.clear()
+    explorer.controls[control].value = start
+    again = np.asarray(Image.open(io.BytesIO(explorer.png)))
+    assert not static_draws and np.array_equal(first, again), \
+        f"{name}: {(first != again).any(axis=-1).mean():.2%} differ"
+    explorer.close()
+
+
+def test_kept_glyphs_draw_the_pixels_of_matplotlibs_own_text_drawing(monkeypatch):
+    """Texts drawn from kept glyph bitmaps (titles, rotated colour-bar labels, tick labels,
+    numbers in cells) equal matplotlib's own drawing, from a cold and from a warm cache."""
+    def picture():
+        explorer = MAKERS["BackwardStepper"]()
+        png = np.asarray(Image.open(io.BytesIO(explorer._render(full=True))))
+        explorer.close()
+        return png
+
+    monkeypatch.setattr(rendering, "_GLYPHS", {})
+    cold, warm = picture(), picture()
+    monkeypatch.setattr(rendering, "draw_cached_text", lambda *args: False)
+    own = picture()
+    for kept in (cold, warm):
+        assert np.array_equal(kept, own), f"{(kept != own).any(axis=-1).mean():.2%} differ"
+
+
 def test_pooling_stride_has_a_real_default(monkeypatch):
     monkeypatch.setattr(cw.Explorer, "auto_render", False)  # the state is enough here
     pooling = cw.PoolingExplorer(digit_image(), 3)

@@ -4,6 +4,7 @@ notebook output carries a PNG fallback with a stable text/plain."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib
 import inspect
@@ -741,6 +742,40 @@ def test_hold_redraws_once_and_close_releases_the_widgets(monkeypatch):
     assert len(calls) == 1 and ex.output_size == conv_output_size(7, 3, 2, 1, 2)
     ex.close()
     assert ex.widget.comm is None and all(c.comm is None for c in ex.controls.values())
+
+
+def test_a_dragged_slider_draws_only_its_latest_value(rendering, monkeypatch):
+    """In a kernel, each value of a dragged slider comes in its own comm message, handled by
+    its own task of the event loop (ipykernel 7), as ``set_state``; the update waits a few
+    turns of the loop, so the values that arrived meanwhile make one redraw. Set directly
+    (a cell, a test) or under ``hold()``, a value still updates at once."""
+    ex = cw.ConvArithmeticExplorer()
+    slider = ex.controls["input_size"]
+    renders = []
+    monkeypatch.setattr(ex, "_render", lambda *a, f=ex._render: renders.append(1) or f(*a))
+
+    async def drag():
+        loop = asyncio.get_running_loop()
+
+        def message(sizes):  # one message per turn of the loop, as the kernel reads them
+            slider.set_state({"value": sizes[0]})
+            if sizes[1:]:
+                loop.call_soon(message, sizes[1:])
+
+        message(list(range(6, 16)))  # ten messages
+        assert slider.value == 6 and not renders  # the update is deferred
+        while ex._deferred is not None:
+            await asyncio.sleep(0)
+        assert slider.value == 15 and len(renders) == 1 and ex.output_size == 13
+        slider.value = 9  # as in a cell: at once, though the kernel's loop is running
+        assert ex.output_size == 7 and len(renders) == 2
+
+    asyncio.run(drag())
+    fresh = cw.ConvArithmeticExplorer(input_size=9)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(ex.png))),
+                          np.asarray(Image.open(io.BytesIO(fresh.png))))
+    ex.close()
+    fresh.close()
 
 
 def test_feature_maps_refresh_after_the_weights_change():

@@ -8,7 +8,9 @@ controls (``_compute``, which also sets the readout) and moves its artists (``_d
 Nothing here draws with pyplot, so no figure is ever registered with ``matplotlib.pyplot``.
 Rendering is blitted (``widgets.rendering``): the artists a subclass registers with
 ``_dyn`` are the only ones redrawn; a subclass that changes a static artist (axis limits,
-tick labels) calls ``_static_changed()``. Every subclass also defines ``demo()``, the
+tick labels) names the static part's state with ``_static_state(key)`` (a state seen before
+gets its pixels back) or calls ``_static_changed()``; ``_fixed`` registers artists that never
+change (a figure legend: drawn once). Every subclass also defines ``demo()``, the
 explorer as its lesson shows it built from small deterministic inputs: the tests and the
 benchmarks find the explorers (``explorer_classes()``) and build each that way.
 
@@ -29,12 +31,13 @@ plain HTML range input that switches pictures in the browser.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import html
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any, ClassVar, Literal, Self, SupportsFloat
 
 import ipywidgets
@@ -56,6 +59,13 @@ __all__ = ["Explorer", "PngFigure", "STYLE", "DECK_FRAMES_ENV", "FRAMES_MIME",
 DECK_FRAMES_ENV = "COURSE_DECK_FRAMES"
 FRAMES_MIME = "application/vnd.course.frames+json"
 MAX_DECK_FRAMES = 40
+QUIET_TURNS = 3
+"""Turns of the event loop without a new change before a deferred update runs
+(``Explorer._defer_update``). ipykernel 7 reads one message per turn from its shell socket
+and handles it two turns later (a task per message, serialized by a lock), so the messages
+already waiting are all handled first; a turn costs microseconds."""
+MAX_DEFER_TURNS = 50
+"""A deferred update runs after this many turns even while changes keep coming."""
 PANEL_GAP_IN = 0.1  # around every panel (constrained layout's w_pad)
 STYLE: dict[RcKeyType, Any] = {
     "font.size": FONT_SMALL, "axes.titlesize": FONT_TITLE, "axes.labelsize": FONT_LABEL,
@@ -121,6 +131,9 @@ class Explorer:
         self.controls = controls
         self._holding = 0
         self._styling = 0
+        self._stale = False  # a control changed and the update is deferred (_defer_update)
+        self._deferred: asyncio.Handle | None = None
+        self._quiet_turns = 0
         self._readout = ""
         self._png = b""
         self.fig = PngFigure(figsize=self.figsize, dpi=self.dpi, layout=self.layout)
@@ -183,7 +196,33 @@ class Explorer:
 
     # ------------------------------------------------------------------ updating
     def _on_change(self, change: dict[str, Any]) -> None:
-        if not self._holding:
+        if self._holding:
+            return
+        loop = _running_loop()
+        if loop is not None and _from_frontend(change):
+            self._defer_update(loop)
+        else:
+            self.update()
+
+    def _defer_update(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Update soon on ``loop`` instead of now: the changes that arrive meanwhile (a
+        dragged slider's next values) are drawn together, in one update of the latest state.
+
+        The update waits until ``QUIET_TURNS`` turns of the loop have passed without a new
+        change (at most ``MAX_DEFER_TURNS`` in all), so the comm messages the kernel has
+        already received are handled first."""
+        self._stale = True
+        self._quiet_turns = 0
+        if self._deferred is None:
+            self._deferred = loop.call_soon(self._deferred_update, loop, MAX_DEFER_TURNS)
+
+    def _deferred_update(self, loop: asyncio.AbstractEventLoop, turns_left: int) -> None:
+        self._quiet_turns += 1
+        if self._quiet_turns < QUIET_TURNS and turns_left > 0:
+            self._deferred = loop.call_soon(self._deferred_update, loop, turns_left - 1)
+            return
+        self._deferred = None
+        if self._stale and not self._holding:
             self.update()
 
     @contextlib.contextmanager
@@ -204,6 +243,7 @@ class Explorer:
 
     def update(self) -> None:
         """Recompute the state from the controls, move the artists and re-render the PNG."""
+        self._stale = False
         with self._styled():
             self._holding += 1  # control changes made while computing do not re-enter
             try:
@@ -219,10 +259,22 @@ class Explorer:
         """Register artists that change between updates (the only ones redrawn)."""
         self._blit.add_dynamic(*artists)
 
+    def _fixed(self, *artists: Artist) -> None:
+        """Register artists that never change, apart from the panels (a figure legend): their
+        pixels are drawn once and pasted back at each full draw."""
+        self._blit.add_fixed(*artists)
+
     def _static_changed(self) -> None:
         """A static artist changed (axis limits, tick labels, a static text): the next
         render draws everything."""
+        self._blit.set_static_state(None)
         self._blit.redraw_static = True
+
+    def _static_state(self, *key: Hashable) -> None:
+        """Name the state of the static artists (``key``: everything they show that can
+        change, e.g. an image's shape and a label): a new state redraws everything at the
+        next render, unless the static pixels of that state are still kept."""
+        self._blit.set_static_state(key)
 
     def _render(self, full: bool = False) -> bytes:
         """Draw the figure (blitting the static part unless ``full``) and return PNG bytes."""
@@ -334,8 +386,25 @@ class Explorer:
 
     def close(self) -> None:
         """Close the ipywidgets (frees their front-end models)."""
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
         for w in (*self.controls.values(), *self._boxes, self._image, self._html, self.widget):
             w.close()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The asyncio event loop running in this thread (the kernel's, in a comm handler)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _from_frontend(change: dict[str, Any]) -> bool:
+    """Whether a control's change came from the browser: ipywidgets sets a front end's state
+    (``Widget.set_state``) with the changed names in the widget's ``_property_lock``."""
+    return change["name"] in getattr(change["owner"], "_property_lock", {})
 
 
 def _position(values: list[Any], current: Any) -> int:

@@ -140,12 +140,14 @@ class ConvArithmeticExplorer(Explorer):
         self._lines = {ax: ax.add_collection(LineCollection([], colors="white", linewidths=1))
                        for ax in (self._ax_in, self._ax_out)}
         self._last_box = highlight(self._ax_in)
-        self._dyn(self._ax_in, self._ax_out)  # sizes, ticks and titles change with every setting
+        # the frames and ticks are static: they change with the grids' sizes (_static_state)
+        self._dyn(self._im_in, self._im_out, *self._lines.values(), self._last_box,
+                  self._ax_in.title, self._ax_out.title)
         handles = [Patch(color=color, label=name)
                    for color, name in zip(CELL_COLORS, CELL_NAMES, strict=True)]
         handles.append(Patch(facecolor="none", edgecolor=ORANGE, label="last window"))
-        self.fig.legend(handles=handles, loc="outside lower center", ncols=3,
-                        fontsize=FONT_SMALL)
+        self._fixed(self.fig.legend(handles=handles, loc="outside lower center", ncols=3,
+                                    fontsize=FONT_SMALL))
 
     def _grid(self, ax: Axes, n: int) -> None:
         """Cell borders (one LineCollection: cheaper to draw than minor-tick grid lines)."""
@@ -162,6 +164,8 @@ class ConvArithmeticExplorer(Explorer):
     def _draw(self) -> None:
         i, k, p, s, d = self._args()
         n = i + 2 * p
+        m = self.output_size or 1
+        self._static_state(n, m)
         cells = np.full((n, n), PAD)
         cells[p:p + i, p:p + i] = INPUT
         o = self.output_size
@@ -176,7 +180,6 @@ class ConvArithmeticExplorer(Explorer):
         self._im_in.set_extent((-0.5, n - 0.5, n - 0.5, -0.5))
         self._grid(self._ax_in, n)
         set_title(self._ax_in, f"padded input {n}×{n} (i={i}, p={p}), k={k}, d={d}, s={s}")
-        m = o if o is not None else 1
         out = np.zeros((m, m))
         out[0, 0] = 1
         self._im_out.set_data(out)

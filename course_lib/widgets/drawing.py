@@ -211,9 +211,11 @@ def colorbar(fig: Figure, im: AxesImage, ax: Axes, label: str) -> Axes:
 
 
 def set_title(ax: Axes, title: str) -> None:
-    """A panel title at the title size (left alone, not stale, if it already reads so)."""
+    """A panel title at the title size (left alone, not stale, if it already reads so), at
+    the top of the frame: a fixed place (the panels have no ticks on top), so matplotlib
+    does not measure the axes at every draw to lift it above them."""
     if ax.get_title() != title or ax.title.get_fontsize() != FONT_TITLE:
-        ax.set_title(title, fontsize=FONT_TITLE)
+        ax.set_title(title, fontsize=FONT_TITLE, y=1.0)
 
 
 def label_axes(ax: Axes, title: str, xlabel: str = "column", ylabel: str = "row") -> None:

@@ -160,7 +160,6 @@ class FeatureMapExplorer(Explorer):
         self._axes = ax_x, ax_f, ax_m
         self._dyn(self._im_x, self._im_f, cb, self._im_m, self._box_m,
                   *(a.title for a in self._axes))
-        self._shape: tuple[int, ...] | None = None
 
     def _draw(self) -> None:
         c = self.controls
@@ -170,9 +169,7 @@ class FeatureMapExplorer(Explorer):
         set_title(ax_x, f"input image {n}" + (f" (label {self.labels[n]})"
                                               if self.labels is not None else ""))
         layer_out = self.activations[k][0]
-        if layer_out.shape != self._shape:  # new extent -> new ticks: redraw everything
-            self._shape = layer_out.shape
-            self._static_changed()
+        self._static_state(layer_out.shape)  # the maps' extents set the ticks
         cmap = DIVERGING if self.signed else SEQUENTIAL
         show(self._im_f, self.feature_map)
         set_colors(self._im_f, cmap, *self.clim)

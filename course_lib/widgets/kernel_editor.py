@@ -242,9 +242,9 @@ class KernelEditor(Explorer):
         signed_clim(self._im_k, k)
         write_values(self._k_texts, k, self._im_k)
         img = self.image
-        if self._shown is not img:  # another input (static): new limits and ticks, full redraw
+        self._static_state(self.controls["image"].value if "image" in self.controls else None)
+        if self._shown is not img:  # another input (static): new limits and ticks
             self._shown = img
-            self._static_changed()
             h, w = img.shape
             show(self._im_in, img)
             self._im_in.set_clim(float(img.min()), float(img.max()))

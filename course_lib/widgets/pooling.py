@@ -171,7 +171,6 @@ class PoolingExplorer(Explorer):
             label_axes(ax, "")
         self._dyn(self._im_x, self._dots, ax_x.title, self._im_o, cb_o, self._im_d, cb_d,
                   ax_o.title, ax_d.title)
-        self._shape: tuple[int, ...] | None = None
 
     def _draw(self) -> None:
         k, s, mode, shift = self._settings()
@@ -183,13 +182,10 @@ class PoolingExplorer(Explorer):
         self._dots.set_offsets(np.c_[cols, rows] if show_dots else np.empty((0, 2)))
         set_title(self._ax_x, f"input shifted {shift:+d} px")
         xlabel = "column" + (" (dots: argmax)" if show_dots else "")
-        if self._ax_x.get_xlabel() != xlabel:  # a static text: redraw everything
+        if self._ax_x.get_xlabel() != xlabel:
             self._ax_x.set_xlabel(xlabel, fontsize=FONT_LABEL)
-            self._static_changed()
-        if self.output.shape != self._shape:  # new extent -> new ticks: redraw everything
-            self._shape = self.output.shape
-            self._static_changed()
         show(self._im_o, self.output)
+        self._static_state(xlabel, self.output.shape)  # the output's extent sets its ticks
         lo, hi = min(0.0, float(self.output.min())), float(self.output.max())
         set_colors(self._im_o, SEQUENTIAL, lo, hi if hi > lo else lo + 1.0)
         OH, OW = self.output.shape

@@ -6,8 +6,11 @@ Text dominates matplotlib's drawing time (a title takes milliseconds), so a
 draw renders everything else once (with those artists marked animated, so it skips them)
 and keeps the pixels; each render restores those pixels, draws the dynamic artists on top
 (a dynamic colour bar or title that has not changed since its last draw gets that draw's
-pixels back) and encodes the RGB buffer (``png_bytes``). Whoever changes a static artist
-(axis limits, tick labels) sets ``redraw_static``.
+pixels back) and encodes the RGBA buffer (``png_bytes``). Whoever changes a static artist
+(axis limits, tick labels) sets ``redraw_static``, or names the static part's new state with
+``set_static_state(key)``: the static pixels of the last ``MAX_BACKGROUNDS`` states are kept
+(zlib-compressed: a mostly flat figure takes some 50 KB), so going back to a state (a slider
+moved back and forth) pastes its pixels back instead of drawing the static part again.
 
 Layout: constrained layout places the panels on the first draw; the layout is then kept
 (recomputing it costs as much as a draw) as long as the texts fit. Every draw records the
@@ -19,17 +22,22 @@ limits push a label onto the next panel), the layout is recomputed once for that
 from __future__ import annotations
 
 import contextlib
+import math
 import struct
 import zlib
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.backends import backend_agg
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.ft2font import RenderMode
+from matplotlib.image import AxesImage
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox, BboxBase
 
@@ -38,6 +46,7 @@ from .drawing import CELL_GID
 __all__ = ["BlittedFigure", "png_bytes"]
 
 PNG_LEVEL = 1  # fast zlib: redraw speed matters more than bytes
+MAX_BACKGROUNDS = 64  # static states whose pixels are kept
 AXES_MARGIN_PX = 8  # around an axes' frame and texts: its tick marks and spines
 TEXT_MARGIN_PX = 2  # around a text's extent: its anti-aliased edges
 
@@ -57,24 +66,47 @@ class BlittedFigure:
         """Draw everything, not only the dynamic artists, at the next render."""
         self._background: Any = None  # Agg's BufferRegion of the static pixels
         self._static_boxes: Boxes = np.empty((0, 4))
+        self._static_key: Hashable | None = None  # the static state (None: not named)
+        # (static key, axes positions) -> compressed RGBA pixels, static text boxes
+        self._backgrounds: OrderedDict[Hashable, tuple[bytes, Boxes]] = OrderedDict()
         self._stuck = False  # the texts did not fit even after a new layout
         self._pixels: dict[Artist, tuple[Any, Boxes]] = {}  # pixels, texts of its last draw
+        self._fixed: dict[Artist, tuple[Any, Any, Boxes] | None] = {}  # place, pixels, texts
 
     def add_dynamic(self, *artists: Artist) -> None:
-        """Register artists that change between renders."""
-        self._dynamic.extend(artists)
+        """Register artists that change between renders. The frame (spines) of an image's
+        axes becomes dynamic too: it is drawn above the image, which would hide it."""
+        for a in artists:
+            spines = a.axes.spines.values() if isinstance(a, AxesImage) and a.axes else []
+            for b in (a, *spines):
+                if b not in self._dynamic:
+                    self._dynamic.append(b)
+
+    def add_fixed(self, *artists: Artist) -> None:
+        """Register artists that never change and lie apart from every panel (a figure
+        legend): a static draw pastes back their pixels while they keep their place."""
+        self._fixed.update(dict.fromkeys(artists))
+
+    def set_static_state(self, key: Hashable) -> None:
+        """Name the state of the static artists (equal keys: equal static pixels, whoever
+        sets the key vouches for it); a new key redraws the static part at the next render,
+        or pastes back the pixels drawn when it last had this key."""
+        if key != self._static_key:
+            self._static_key = key
+            self.redraw_static = True
 
     def render(self, full: bool = False) -> bytes:
         """Draw the figure (blitting the static part unless ``full``) and return PNG bytes."""
         laid_out = False
-        if full or self.redraw_static or self._background is None:
+        if full or self._background is None or (self.redraw_static
+                                                 and not self._restore_static()):
             laid_out = self._draw_static(layout=self._background is None)
         else:
             self.canvas.restore_region(self._background)
         if not self._draw_dynamic() and not laid_out and not self._stuck:
             self._draw_static(layout=True)  # a changing text outgrew the layout
             self._stuck = not self._draw_dynamic()  # no retry until the texts fit
-        return png_bytes(np.asarray(self.canvas.buffer_rgba())[..., :3])
+        return png_bytes(np.asarray(self.canvas.buffer_rgba()))
 
     def _draw_static(self, layout: bool) -> bool:
         """Draw all but the dynamic artists and keep the pixels as the blitting background.
@@ -82,7 +114,7 @@ class BlittedFigure:
         The constrained layout is recomputed if ``layout``, or if a text of this draw
         overlaps another one or leaves the figure. Returns whether it was recomputed.
         """
-        for a in self._dynamic:
+        for a in (*self._dynamic, *self._fixed):
             a.set_animated(True)
         try:
             while True:
@@ -91,6 +123,7 @@ class BlittedFigure:
                 try:
                     with drawn_texts(self.canvas.get_renderer()) as boxes:
                         self.canvas.draw()
+                        self._draw_fixed(boxes)
                 finally:
                     self.fig.set_layout_engine("none")  # keep the layout between draws
                 self._static_boxes = as_boxes(boxes)
@@ -98,12 +131,58 @@ class BlittedFigure:
                     break
                 layout = True
         finally:
-            for a in self._dynamic:
+            for a in (*self._dynamic, *self._fixed):
                 a.set_animated(False)
         self._background = self.canvas.copy_from_bbox(self.fig.bbox)
         self.redraw_static = False
         self._pixels.clear()
+        if self._static_key is not None:
+            pixels = zlib.compress(np.asarray(self.canvas.buffer_rgba()).tobytes(), PNG_LEVEL)
+            self._backgrounds[self._background_key()] = (pixels, self._static_boxes)
+            while len(self._backgrounds) > MAX_BACKGROUNDS:
+                self._backgrounds.popitem(last=False)
         return layout
+
+    def _draw_fixed(self, boxes: list[Any]) -> None:
+        """Draw the fixed artists on the canvas, or paste back their pixels if they are where
+        they were drawn last; their texts' boxes join ``boxes``."""
+        renderer = self.canvas.get_renderer()
+        for a in self._fixed:
+            if not a.get_visible():
+                continue
+            place = a.get_window_extent(renderer)
+            kept = self._fixed[a]
+            if kept is not None and np.array_equal(kept[0], place.extents):
+                self.canvas.restore_region(kept[1])
+                boxes.extend(kept[2])
+                continue
+            first = len(boxes)
+            a.draw(renderer)
+            region = Bbox.intersection(place.padded(TEXT_MARGIN_PX), self.fig.bbox)
+            self._fixed[a] = None if region is None else (
+                place.extents, self.canvas.copy_from_bbox(region), as_boxes(boxes[first:]))
+
+    def _background_key(self) -> Hashable:
+        """The static key, the figure's size and the panels' places (a new layout draws
+        other pixels)."""
+        return (self._static_key, self.fig.bbox.bounds,
+                tuple(ax.get_position().bounds for ax in self.fig.axes))
+
+    def _restore_static(self) -> bool:
+        """Paste back the static pixels of the named static state, if they are kept."""
+        if self._static_key is None:
+            return False
+        key = self._background_key()
+        if key not in self._backgrounds:
+            return False
+        self._backgrounds.move_to_end(key)
+        pixels, self._static_boxes = self._backgrounds[key]
+        canvas = np.asarray(self.canvas.buffer_rgba())
+        canvas[...] = np.frombuffer(zlib.decompress(pixels), np.uint8).reshape(canvas.shape)
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+        self.redraw_static = False
+        self._pixels.clear()
+        return True
 
     def _draw_dynamic(self) -> bool:
         """Draw the dynamic artists on the canvas; returns whether their texts fit (no
@@ -142,14 +221,16 @@ class BlittedFigure:
         return fits
 
 
-def png_bytes(rgb: npt.NDArray[np.uint8], level: int = PNG_LEVEL) -> bytes:
-    """Encode an (H, W, 3) uint8 image as PNG: every row 'up'-filtered (minus the row above,
-    which compresses flat figures well), then zlib. Twice as fast as Pillow's adaptive
-    filters, which made up half of a redraw."""
-    height, width, _ = rgb.shape
-    rows = np.empty((height, 1 + 3 * width), dtype=np.uint8)
+def png_bytes(rgba: npt.NDArray[np.uint8], level: int = PNG_LEVEL) -> bytes:
+    """Encode an (H, W, 4) uint8 image (the Agg buffer, opaque) as an RGBA PNG: every row
+    'up'-filtered (minus the row above, which compresses flat figures well), then zlib.
+    Twice as fast as Pillow's adaptive filters; RGBA rather than RGB because subtracting whole
+    contiguous rows is 20 times faster than three channels out of four, and the constant
+    alpha filters to zeros that cost zlib little."""
+    height, width, _ = rgba.shape
+    flat = rgba.reshape(height, 4 * width)
+    rows = np.empty((height, 1 + 4 * width), dtype=np.uint8)
     rows[:, 0] = 2  # filter type 'up' (the first row's 'above' is zeros)
-    flat = rgb.reshape(height, 3 * width)
     rows[0, 1:] = flat[0]
     np.subtract(flat[1:], flat[:-1], out=rows[1:, 1:])
 
@@ -157,7 +238,7 @@ def png_bytes(rgb: npt.NDArray[np.uint8], level: int = PNG_LEVEL) -> bytes:
         return (struct.pack(">I", len(data)) + kind + data
                 + struct.pack(">I", zlib.crc32(kind + data)))
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA, no interlace
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
             + chunk(b"IDAT", zlib.compress(rows.data, level)) + chunk(b"IEND", b""))
 
@@ -195,13 +276,66 @@ def drawn_texts(renderer: RendererAgg) -> Iterator[list[Any]]:
             xs = x + corners[:, 0] * np.cos(a) - corners[:, 1] * np.sin(a)
             ys = yd + corners[:, 0] * np.sin(a) + corners[:, 1] * np.cos(a)
             boxes.append((xs.min(), ys.min(), xs.max(), ys.max()))
-        draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        if ismath or not gc.get_antialiased() or not draw_cached_text(renderer, gc, x, y, s,
+                                                                        prop, angle, mtext):
+            draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
 
     setattr(renderer, "draw_text", record)  # noqa: B010 (mypy forbids assigning a method)
     try:
         yield boxes
     finally:
         delattr(renderer, "draw_text")  # noqa: B043 (back to the class's method)
+
+
+# ---------------------------------------------------------------------- glyphs kept between draws
+_LAYOUTS: dict[tuple[Any, ...], list[Any]] = {}  # (string, font, dpi, ...) -> its glyphs
+_GLYPHS: dict[tuple[Any, ...], tuple[npt.NDArray[np.uint8], int, int]] = {}
+"""(font, size, dpi, glyph, angle, 1/64 px offsets, hinting) -> bitmap, left, top."""
+MAX_KEPT = 20_000  # layouts or glyphs; both dicts are emptied when one grows past it
+
+
+def draw_cached_text(renderer: RendererAgg, gc: Any, x: float, y: float, s: str, prop: Any,
+                     angle: float, mtext: Text | None) -> bool:
+    """Draw a plain (not math) anti-aliased text as ``RendererAgg.draw_text`` does (glyph by
+    glyph, each at its 1/64-pixel position), reusing the glyphs' layout and bitmaps of earlier
+    draws: a glyph's bitmap depends on its position only through the fraction of a pixel
+    (a whole-pixel move moves the bitmap), so redrawn titles, tick labels and numbers cost a
+    fraction of a new text. Uses matplotlib's private glyph API (3.11): returns False, so the
+    caller draws the text itself, if it is missing."""
+    try:
+        hinting = backend_agg.get_hinting_flag()
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        size = prop.get_size_in_points()
+        key = (s, hash(prop), size, renderer.dpi, hinting, features, language)
+        items = _LAYOUTS.get(key)
+        if items is None:
+            items = renderer._prepare_font(prop)._layout(s, flags=hinting, features=features,
+                                                         language=language)
+            _LAYOUTS[key] = items = [(i.ft_object, i.glyph_index, i.x, i.y) for i in items]
+        cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        height = renderer.height
+        for font, glyph, dx, dy in items:
+            pen_x = round(0x40 * (x + dx * cos - dy * sin))
+            pen_y = round(0x40 * (height - y + dx * sin + dy * cos))
+            gkey = (font, size, renderer.dpi, glyph, angle, pen_x & 0x3F, pen_y & 0x3F, hinting)
+            kept = _GLYPHS.get(gkey)
+            if kept is None:
+                font.set_size(size, renderer.dpi)
+                font._set_transform((0x10000 * np.array([[cos, -sin], [sin, cos]])).round()
+                                    .astype(int), [pen_x & 0x3F, pen_y & 0x3F])
+                bitmap = font._render_glyph(glyph, hinting, RenderMode.NORMAL)
+                _GLYPHS[gkey] = kept = (bitmap.buffer.copy(), bitmap.left, bitmap.top)
+            buffer, left, top = kept
+            renderer._renderer.draw_text_image(
+                buffer, left + (pen_x >> 6), int(height) - top - (pen_y >> 6) + buffer.shape[0],
+                0, gc)
+    except (AttributeError, TypeError):  # another matplotlib: its own draw_text
+        return False
+    if len(_LAYOUTS) > MAX_KEPT or len(_GLYPHS) > MAX_KEPT:
+        _LAYOUTS.clear()
+        _GLYPHS.clear()
+    return True
 
 
 def pixel_region(a: Artist, texts: Boxes, frames: Boxes) -> Bbox | None:
