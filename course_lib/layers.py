@@ -36,6 +36,7 @@ from .validate import (
     check_probability,
     check_real,
 )
+from .workspace import Workspace
 
 __all__ = ["HE_GAIN", "CLASSIFIER_GAIN", "Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
            "Flatten", "Linear", "Dropout", "BatchNorm2d", "CrossEntropyLoss",
@@ -128,6 +129,8 @@ class Conv2d(Layer):
     x: (N, in_channels, H, W) -> (N, out_channels, OH, OW).
     params: weight (out_channels, in_channels, KH, KW) ~ N(0, gain² / fan_in) with
     fan_in = in_channels * KH * KW (default gain √2: He), bias (out_channels,) zeros.
+    In training mode the scratch arrays (im2col columns, col2im sums) live in the layer's own
+    ``Workspace`` and are reused by the next step; outputs and gradients are fresh arrays.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
@@ -147,11 +150,14 @@ class Conv2d(Layer):
                                              fan_in, gain, dtype)
         if bias:
             self.params["bias"] = np.zeros(c_out, dtype=dtype)
+        self.workspace = Workspace()
 
     def forward(self, x: Array) -> Array:
+        # Eval mode (scoring big batches) takes fresh memory: the workspace stays the size
+        # of a training batch.
         out, self._cache = fast_conv.conv2d_forward(
             x, self.params["weight"], self.params.get("bias"), self.stride, self.padding,
-            self.dilation)
+            self.dilation, workspace=self.workspace if self.training else None)
         return out
 
     def backward(self, dout: Array) -> Array:

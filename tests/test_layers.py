@@ -7,7 +7,9 @@ import pytest
 from conftest import assert_close
 
 import course_lib as cl
+import course_lib.fast_conv
 from course_lib import functional as F
+from course_lib.workspace import Workspace
 
 
 def lenet(dtype=np.float32, rng=0, p=0.25):
@@ -346,3 +348,74 @@ def test_evaluating_runs_in_eval_mode_and_restores_the_mode_even_after_an_error(
     with model.evaluating():
         pass
     assert not model.training, "an eval-mode model stays in eval mode"
+
+
+# ----------------------------------------------------------------------------- workspaces
+def test_workspace_reuses_grows_and_validates():
+    ws = Workspace()
+    a = ws.empty("cols", (3, 4), np.float32)
+    assert a.shape == (3, 4) and a.dtype == np.float32 and a.flags.c_contiguous
+    assert a.ctypes.data % 64 == 0
+    b = ws.empty("cols", (2, 3), np.float64)       # smaller: the same memory
+    assert np.shares_memory(a, b) and ws.nbytes == 48
+    c = ws.empty("cols", (5, 5), np.float64)       # larger: grown
+    assert not np.shares_memory(a, c) and ws.nbytes == 200
+    assert not np.shares_memory(c, ws.empty("other", (5, 5), np.float64))
+    assert not ws.zeros("mask", (2, 2), bool).any()
+    assert "cols" in repr(ws)
+    ws.clear()
+    assert ws.nbytes == 0
+    with pytest.raises(TypeError, match="name"):
+        ws.empty(1, (2,), np.float32)
+    with pytest.raises(ValueError, match="shape"):
+        ws.empty("x", (2, -1), np.float32)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        ws.empty("x", (2,), np.int64)
+    with pytest.raises(TypeError, match="workspace must be"):
+        cl.fast_conv.conv2d_forward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)),
+                                    workspace="scratch")
+
+
+CONV_LAYER_SHAPES = {  # (in, out, kernel, padding, H): both fast_conv branches
+    "per_image": (2, 3, 3, 1, 16),   # 16x16 outputs: one product per image
+    "batch": (3, 4, 3, 0, 7),        # 5x5 outputs: the batch-last product
+}
+
+
+@pytest.mark.parametrize("shape", CONV_LAYER_SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_layer_results_survive_the_next_steps(shape, dtype, rng):
+    """The workspace is reused, never handed out: a step's output, dx and grads stay as they
+    were after two more steps (one with a partial batch), and equal a fresh layer's."""
+    c_in, c_out, k, p, hw = CONV_LAYER_SHAPES[shape]
+    layer = cl.Conv2d(c_in, c_out, k, padding=p, dtype=dtype, rng=0)
+    x1 = rng.standard_normal((4, c_in, hw, hw)).astype(dtype)
+    out1 = layer(x1)
+    assert layer._cache.per_image == (shape == "per_image")
+    dout1 = rng.standard_normal(out1.shape).astype(dtype)
+    dx1 = layer.backward(dout1)
+    grads1 = dict(layer.grads)
+    kept = [a.copy() for a in (out1, dx1, *grads1.values())]
+    for n in (4, 3):                     # a full batch, then a last partial one
+        x = rng.standard_normal((n, c_in, hw, hw)).astype(dtype)
+        out = layer(x)
+        layer.backward(rng.standard_normal(out.shape).astype(dtype))
+        for a in (out, *layer.grads.values()):
+            assert not any(np.shares_memory(a, b) for b in layer.workspace._buffers.values())
+    for a, b in zip((out1, dx1, *grads1.values()), kept, strict=True):
+        np.testing.assert_array_equal(a, b)
+    fresh = cl.Conv2d(c_in, c_out, k, padding=p, dtype=dtype, rng=0).eval()
+    np.testing.assert_array_equal(fresh(x1), out1)
+    np.testing.assert_array_equal(fresh.backward(dout1), dx1)
+    for key in grads1:
+        np.testing.assert_array_equal(fresh.grads[key], grads1[key])
+
+
+def test_conv_layer_workspace_only_in_training(rng):
+    layer = cl.Conv2d(1, 2, 3, dtype=np.float64, rng=0)
+    layer(rng.standard_normal((2, 1, 8, 8)))
+    held = layer.workspace.nbytes
+    assert held > 0
+    with layer.evaluating():
+        layer(rng.standard_normal((50, 1, 8, 8)))   # a big scoring batch
+    assert layer.workspace.nbytes == held

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 
 from course_lib import functional as F
 from course_lib import readable as R
+from course_lib.workspace import Workspace
 
 
 def examples(n):
@@ -39,6 +40,9 @@ def _conv_out_shape(case):
     return (n, f, F.conv_output_size(h, kh, sh, ph, dh), F.conv_output_size(w, kw, sw, pw, dw))
 
 
+SHARED_WORKSPACE = Workspace()
+
+
 @pytest.mark.parametrize("version", CONV_VERSIONS[1:])
 @examples(120)
 @given(case=conv_cases())
@@ -47,8 +51,10 @@ def test_conv2d_versions_equal_readable(version, case):
     dtype, rtol = case["dtype"], RTOL[case["dtype"]]
     args = dict(x=case["x"], weight=case["weight"], bias=case["bias"], stride=case["stride"],
                 padding=case["padding"], dilation=case["dilation"])
+    # fast_conv reuses one workspace across all examples (shapes, dtypes, branches change)
+    ws = {"workspace": SHARED_WORKSPACE} if version.startswith("fast") else {}
     with conv_version(version) as fast:
-        out_f, cache_f = fast.conv2d_forward(**args)
+        out_f, cache_f = fast.conv2d_forward(**args, **ws)
         dout = _dout(out_f.shape, dtype)
         dx_f, dw_f, db_f = fast.conv2d_backward(dout, cache_f)
     out_r, cache_r = R.conv2d_forward(**args)
