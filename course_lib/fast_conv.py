@@ -29,7 +29,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .functional.conv import padded_shape, tap_view, unpad
+from .functional.conv import (
+    pad,  # noqa: F401 - lesson 03's check lists fast_conv.pad
+    padded_shape,
+    tap_view,
+    unpad,
+)
+from .parallel import split
 from .validate import (
     Array,
     IntPair,
@@ -85,9 +91,9 @@ def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: I
     per_image = out_hw[0] * out_hw[1] >= PER_IMAGE_MIN_PIXELS
     if per_image:
         xp = _pad_into(ws.empty("xp", padded_shape(x.shape, window.pad4), x.dtype), x,
-                       window.pad4) if any(window.pad4) else x
+                       window.pad4, _BATCH) if any(window.pad4) else x
         cols = ws.empty("cols", (KH, KW, C, N) + out_hw, x.dtype)
-        _taps(cols.transpose(0, 1, 3, 2, 4, 5), xp, window, out_hw, "copy")
+        _taps(cols.transpose(0, 1, 3, 2, 4, 5), xp, window, out_hw, "copy", _BATCH)
         cols = cols.reshape(KH * KW * C, N, -1)
         out = np.matmul(w_rows, cols.transpose(1, 0, 2))    # (N, F, OH*OW), NCHW already
         if bias is not None:
@@ -95,17 +101,18 @@ def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: I
         out = out.reshape((N, F) + out_hw)
     else:
         xt = ws.empty("xp", _batch_last(padded_shape(x.shape, window.pad4)), x.dtype)
-        xp = _pad_into(_nchw(xt), x, window.pad4)
+        xp = _pad_into(_nchw(xt), x, window.pad4, _CHANNELS)
         cols = ws.empty("cols", (KH, KW, C) + out_hw + (N,), x.dtype)
-        _taps(_nchw(cols, 2), xp, window, out_hw, "copy")
+        _taps(_nchw(cols, 2), xp, window, out_hw, "copy", _CHANNELS)
         cols = cols.reshape(KH * KW * C, -1)                 # (KH*KW*C, OH*OW*N)
         out_t = np.matmul(w_rows, cols, out=ws.empty("out_t", (F, cols.shape[1]), x.dtype))
         out = np.empty((N, F) + out_hw, dtype=x.dtype)
         out_nchw = _nchw(out_t.reshape((F,) + out_hw + (N,)))
         if bias is None:
-            np.copyto(out, out_nchw)
+            _copy(out, out_nchw, _CHANNELS)
         else:
-            np.add(out_nchw, bias[:, None, None], out=out)
+            _split_channels(lambda a, b: np.add(out_nchw[:, a:b], bias[a:b, None, None],
+                                                out=out[:, a:b]), out)
     cache = FastConvCache(x.shape, weight, w_rows, cols, window, out_hw, bias is not None,
                           per_image, workspace)
     return out, cache
@@ -129,7 +136,7 @@ def conv2d_backward(dout: Array, cache: FastConvCache, input_grad: bool = True
         dw_rows = np.matmul(dout.reshape(N, F, -1), cols.transpose(1, 2, 0)).sum(axis=0)
     else:          # one product; (cols @ dout.T).T is faster than dout @ cols.T in OpenBLAS
         dout_t = ws.empty("dout_t", (F,) + out_hw + (N,), dout.dtype)
-        np.copyto(_nchw(dout_t), dout)
+        _copy(_nchw(dout_t), dout, _CHANNELS)
         dw_rows = (cols @ dout_t.reshape(F, -1).T).T
     dweight = np.ascontiguousarray(dw_rows.reshape(F, KH, KW, C).transpose(0, 3, 1, 2))
     if not input_grad:
@@ -143,7 +150,9 @@ def conv2d_backward(dout: Array, cache: FastConvCache, input_grad: bool = True
     dx = unpad(dxp, window.pad4)
     if workspace is None and dx.flags.c_contiguous:
         return dx, dweight, dbias       # fresh memory already
-    return dx.copy(order="C"), dweight, dbias  # never hand out the workspace
+    fresh = np.empty(x_shape, dtype=dout.dtype)  # never hand out the workspace
+    _copy(fresh, dx, _BATCH if per_image else _CHANNELS)
+    return fresh, dweight, dbias
 
 
 def _batch_last(shape):
@@ -157,7 +166,28 @@ def _nchw(a, lead=0):
     return a.transpose(axes + (lead + 3, lead, lead + 1, lead + 2))
 
 
-def _pad_into(xp, x, pad4):
+# The axis of an (N, C, H, W) array (or view) that two threads split between them: the
+# batch for NCHW memory, the channels for the batch-last layout (whose runs span the batch).
+_BATCH, _CHANNELS = 0, 1
+
+
+def _halves(fn, a, axis):
+    """``parallel.split`` over ``axis`` of the (N, C, ...) array a: fn(index) for each half,
+    index selecting that half's slice along the axis."""
+    split(lambda i, j: fn((slice(None),) * axis + (slice(i, j),)), a.shape[axis], a.size)
+
+
+def _split_channels(fn, a):
+    """``parallel.split`` of fn(start, stop) over the channels of a (N, C, ...)."""
+    split(fn, a.shape[1], a.size)
+
+
+def _copy(dst, src, axis):
+    """dst[...] = src for two (N, C, H, W) arrays, split over ``axis``."""
+    _halves(lambda sl: np.copyto(dst[sl], src[sl]), dst, axis)
+
+
+def _pad_into(xp, x, pad4, axis):
     """Copy x (N, C, H, W) into the middle of xp (N, C, Hp, Wp) and zero the border; xp."""
     top, bottom, left, right = pad4
     Hp, Wp = xp.shape[2:]
@@ -165,22 +195,27 @@ def _pad_into(xp, x, pad4):
                        (slice(top, Hp - bottom), slice(0, left)),
                        (slice(top, Hp - bottom), slice(Wp - right, Wp))):
         xp[:, :, rows, cols] = 0
-    xp[:, :, top:Hp - bottom, left:Wp - right] = x
+    _copy(xp[:, :, top:Hp - bottom, left:Wp - right], x, axis)
     return xp
 
 
-def _taps(cols, xp, window, out_hw, how):
+def _taps(cols, xp, window, out_hw, how, axis):
     """For each kernel tap (u, v): cols[u, v] = the tap's view of xp (``how="copy"``: im2col),
     or the view += cols[u, v] (``how="add"``: col2im). cols (KH, KW, N, C, OH, OW), any
-    memory order; xp (N, C, Hp, Wp)."""
+    memory order; xp (N, C, Hp, Wp). Two threads take one half of ``axis`` each."""
     (KH, KW), (dh, dw), s = window.kernel, window.dilation, window.stride
-    for u in range(KH):
-        for v in range(KW):
-            view = tap_view(xp, dh * u, dw * v, s, out_hw)
-            if how == "copy":
-                cols[u, v] = view
-            else:
-                view += cols[u, v]
+
+    def half(sl):
+        part, xs = cols[(slice(None), slice(None)) + sl], xp[sl]
+        for u in range(KH):
+            for v in range(KW):
+                view = tap_view(xs, dh * u, dw * v, s, out_hw)
+                if how == "copy":
+                    part[u, v] = view
+                else:
+                    view += part[u, v]
+
+    _halves(half, xp, axis)
 
 
 def _col2im_batch_last(dout_t, cache: FastConvCache, ws: Workspace):
@@ -193,7 +228,7 @@ def _col2im_batch_last(dout_t, cache: FastConvCache, ws: Workspace):
                       out=ws.empty("dcols", (w_rows.shape[1], dout_t[0].size), dout_t.dtype))
     dxt = ws.zeros("dxp", _batch_last(padded_shape(x_shape, window.pad4)), dout_t.dtype)
     _taps(_nchw(dcols.reshape((KH, KW, C) + out_hw + (N,)), 2), _nchw(dxt), window, out_hw,
-          "add")
+          "add", _CHANNELS)
     return _nchw(dxt)
 
 
@@ -207,7 +242,7 @@ def _col2im(dout, cache: FastConvCache, ws: Workspace):
                       out=ws.empty("dcols", (N, w_rows.shape[1], dout[0, 0].size), dout.dtype))
     dxp = ws.zeros("dxp", padded_shape(x_shape, window.pad4), dout.dtype)
     _taps(dcols.reshape((N, KH, KW, C) + out_hw).transpose(1, 2, 0, 3, 4, 5), dxp, window,
-          out_hw, "add")
+          out_hw, "add", _BATCH)
     return dxp
 
 
@@ -231,8 +266,12 @@ def _col2im_stride1(dout, cache: FastConvCache, ws: Workspace):
                       out=ws.empty("dcols", (N, w_rows.shape[1], OH * Wp), dout.dtype))
     dcols = dcols.reshape(N, KH, KW, C, OH * Wp)
     dxp = ws.zeros("dxp", (N, C, Hp * Wp + (KW - 1) * dw), dout.dtype)
-    for u in range(KH):
-        for v in range(KW):
-            start = u * dh * Wp + v * dw
-            dxp[:, :, start:start + OH * Wp] += dcols[:, u, v]
+
+    def half(sl):
+        for u in range(KH):
+            for v in range(KW):
+                start = u * dh * Wp + v * dw
+                dxp[sl][:, :, start:start + OH * Wp] += dcols[sl][:, u, v]
+
+    _halves(half, dxp, _BATCH)
     return dxp[:, :, :Hp * Wp].reshape(xp_shape)

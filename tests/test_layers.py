@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from conftest import assert_close
@@ -9,6 +11,7 @@ from conftest import assert_close
 import course_lib as cl
 import course_lib.fast_conv
 from course_lib import functional as F
+from course_lib import parallel
 from course_lib.workspace import Workspace
 
 
@@ -419,3 +422,91 @@ def test_conv_layer_workspace_only_in_training(rng):
     with layer.evaluating():
         layer(rng.standard_normal((50, 1, 8, 8)))   # a big scoring batch
     assert layer.workspace.nbytes == held
+
+
+@contextlib.contextmanager
+def split_work(threads):
+    """``threads`` threads for course_lib.parallel, splitting even tiny arrays."""
+    saved = parallel.MIN_SPLIT_ELEMENTS
+    parallel.MIN_SPLIT_ELEMENTS = 0
+    try:
+        with parallel.threads(threads):
+            yield
+    finally:
+        parallel.MIN_SPLIT_ELEMENTS = saved
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [(5, 7), (3, 2, 5, 5), (1,), ()])
+def test_relu_layer_equals_functional(threads, shape, rng):
+    x = rng.standard_normal(shape)
+    dout = rng.standard_normal(shape)
+    layer = cl.ReLU()
+    with split_work(threads):
+        out, dx = layer(x), layer.backward(dout)
+    out_f, cache = F.relu_forward(x)
+    np.testing.assert_array_equal(out, out_f)
+    np.testing.assert_array_equal(dx, F.relu_backward(dout, cache))
+    assert np.signbit(out).sum() == 0, "max(x, 0) is +0.0, never -0.0"
+    with pytest.raises(ValueError, match="dout must"):
+        layer.backward(np.ones(shape + (2,)))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        layer(np.ones(3, dtype=int))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_training_steps_keep_earlier_activations_and_grads(threads, dtype, rng):
+    """A LeNet-like net on one or two threads: every activation and gradient a step hands
+    out stays as it was through a later full step and a last partial batch (the workspaces
+    are reused, never returned), and equals what a fresh net computes."""
+    def net():
+        return cl.Sequential(cl.Conv2d(1, 4, 3, padding=1, dtype=dtype, rng=0), cl.ReLU(),
+                             cl.MaxPool2d(2), cl.Conv2d(4, 6, 3, dtype=dtype, rng=1),
+                             cl.ReLU(), cl.MaxPool2d(2), cl.Flatten(),
+                             cl.Linear(6 * 2 * 2, 3, dtype=dtype, rng=2))
+    x1 = rng.standard_normal((6, 1, 12, 12)).astype(dtype)
+    dlogits = rng.standard_normal((6, 3)).astype(dtype)
+    model = net()
+    with split_work(threads):
+        acts1 = model.forward_with_activations(x1)
+        dx1 = model.backward(dlogits)
+        grads1 = model.grads
+        kept = [a.copy() for a in (*acts1, dx1, *grads1.values())]
+        for n in (6, 5):
+            model(rng.standard_normal((n, 1, 12, 12)).astype(dtype))
+            model.backward(rng.standard_normal((n, 3)).astype(dtype))
+    for a, b in zip((*acts1, dx1, *grads1.values()), kept, strict=True):
+        np.testing.assert_array_equal(a, b)
+    fresh = net()
+    np.testing.assert_array_equal(fresh(x1), acts1[-1])
+    np.testing.assert_array_equal(fresh.backward(dlogits), dx1)
+    for key, g in fresh.grads.items():
+        np.testing.assert_array_equal(g, grads1[key])
+
+
+def test_parallel_split_covers_the_range_once_and_propagates_errors():
+    seen = []
+    with split_work(2):
+        parallel.split(lambda a, b: seen.append((a, b)), 7)
+        assert sorted(seen) == [(0, 3), (3, 7)]
+        inner = []
+        parallel.split(lambda a, b: parallel.split(
+            lambda c, d: inner.append((c, d)), b - a), 4)   # a half does not split again
+        assert sorted(inner) == [(0, 2), (0, 2)]
+
+        def fail(a, b):
+            if a:
+                raise RuntimeError("second half")
+
+        with pytest.raises(RuntimeError, match="second half"):
+            parallel.split(fail, 4)
+    with split_work(1):
+        seen.clear()
+        parallel.split(lambda a, b: seen.append((a, b)), 7)
+        assert seen == [(0, 7)]
+    with parallel.threads(2):
+        assert not parallel.splits(2, elements=10)   # too small to be worth a thread
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        parallel.set_num_threads(0)
+    parallel.set_num_threads(parallel.get_num_threads())

@@ -7,11 +7,15 @@ Property-based: hypothesis draws shapes, strides (dividing or not), padding (int
 
 from __future__ import annotations
 
+import contextlib
+from functools import partial
+
 import numpy as np
 import pytest
 from conftest import CONV_VERSIONS, RTOL, assert_close, conv_cases, conv_version, pool_cases
 from hypothesis import given, settings
 
+from course_lib import fast_pool, parallel
 from course_lib import functional as F
 from course_lib import readable as R
 from course_lib.workspace import Workspace
@@ -43,17 +47,34 @@ def _conv_out_shape(case):
 SHARED_WORKSPACE = Workspace()
 
 
-@pytest.mark.parametrize("version", CONV_VERSIONS[1:])
+@contextlib.contextmanager
+def split_work(threads):
+    """``threads`` threads for course_lib.parallel, splitting even the tiny test arrays."""
+    saved = parallel.MIN_SPLIT_ELEMENTS
+    parallel.MIN_SPLIT_ELEMENTS = 0
+    try:
+        with parallel.threads(threads):
+            yield
+    finally:
+        parallel.MIN_SPLIT_ELEMENTS = saved
+
+
+# every version on one thread; fast_conv's branches on two threads too
+VERSIONS_AND_THREADS = [(v, 1) for v in CONV_VERSIONS[1:]] + [
+    (v, 2) for v in CONV_VERSIONS if v.startswith("fast")]
+
+
+@pytest.mark.parametrize("version, threads", VERSIONS_AND_THREADS)
 @examples(120)
 @given(case=conv_cases())
-def test_conv2d_versions_equal_readable(version, case):
+def test_conv2d_versions_equal_readable(version, threads, case):
     """functional and every branch of fast_conv give the loops' numbers, forward and back."""
     dtype, rtol = case["dtype"], RTOL[case["dtype"]]
     args = dict(x=case["x"], weight=case["weight"], bias=case["bias"], stride=case["stride"],
                 padding=case["padding"], dilation=case["dilation"])
     # fast_conv reuses one workspace across all examples (shapes, dtypes, branches change)
     ws = {"workspace": SHARED_WORKSPACE} if version.startswith("fast") else {}
-    with conv_version(version) as fast:
+    with conv_version(version) as fast, split_work(threads):
         out_f, cache_f = fast.conv2d_forward(**args, **ws)
         dout = _dout(out_f.shape, dtype)
         dx_f, dw_f, db_f = fast.conv2d_backward(dout, cache_f)
@@ -99,6 +120,20 @@ def _check_pool(fast_pair, readable_pair, case):
 def test_max_pool2d_fast_equals_readable(case):
     _check_pool((F.max_pool2d_forward, F.max_pool2d_backward),
                 (R.max_pool2d_forward, R.max_pool2d_backward), case)
+
+
+@examples(100)
+@given(pool_cases(dtypes=(np.float64,)))
+def test_pooling_on_two_threads_equals_readable(case):
+    """fast_pool (the layers') splits the batch between two threads; ties included."""
+    case = {**case, "x": np.round(case["x"])}
+    with split_work(2):
+        _check_pool((partial(fast_pool.split_forward, F.max_pool2d_forward),
+                     partial(fast_pool.split_backward, F.max_pool2d_backward)),
+                    (R.max_pool2d_forward, R.max_pool2d_backward), case)
+        _check_pool((partial(fast_pool.split_forward, F.avg_pool2d_forward),
+                     partial(fast_pool.split_backward, F.avg_pool2d_backward)),
+                    (R.avg_pool2d_forward, R.avg_pool2d_backward), case)
 
 
 @examples(200)
