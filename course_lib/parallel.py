@@ -2,12 +2,13 @@
 
 BLAS runs the matrix products on every core it is allowed, but the rest of a step (im2col
 copies, col2im sums, pooling, ReLU) are NumPy loops on one core. NumPy releases the GIL
-inside its loops over large arrays, so two Python threads, each working on one half of the
-batch (or of the channels), keep two cores busy. Each half writes only its own part of
-the result, in the same order as one thread would: the numbers are bit-for-bit the same.
+inside its loops over large arrays, so two Python threads, each working on a part of the
+batch (or of the channels), keep two cores busy. Each part writes only its own slice of
+the result, computed as one thread would: the numbers are bit-for-bit the same.
 
-``split(fn, n)`` calls ``fn(start, stop)`` on [0, n/2) and [n/2, n) at once (or on [0, n)
-alone when ``get_num_threads()`` is 1 or the work is small). The thread count follows
+``split(fn, n)`` calls ``fn(start, stop)`` on a few consecutive parts of [0, n), shared by
+this thread and a second one (or ``fn(0, n)`` alone when ``get_num_threads()`` is 1 or the
+work is small). The thread count follows
 ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` (else the CPU count), at most 2; change it
 with ``set_num_threads`` or, for a block of code, ``with threads(n):``.
 """
@@ -23,10 +24,11 @@ from concurrent.futures import ThreadPoolExecutor
 from .validate import check_int
 
 __all__ = ["split", "splits", "get_num_threads", "set_num_threads", "threads",
-           "MIN_SPLIT_ELEMENTS"]
+           "MIN_SPLIT_ELEMENTS", "PARTS"]
 
 MIN_SPLIT_ELEMENTS = 1 << 16  # smaller work runs on one thread: a hand-off costs ~20 us
-MAX_THREADS = 2               # halves only
+MAX_THREADS = 2
+PARTS = 4                     # parts per split, taken by whichever thread is free
 
 
 def _default_threads() -> int:
@@ -39,7 +41,7 @@ def _default_threads() -> int:
 
 _state = {"threads": _default_threads()}
 _executor: ThreadPoolExecutor | None = None
-_inside = threading.local()   # a half that splits again runs its parts itself (no deadlock)
+_inside = threading.local()   # a part that splits again runs whole (no nested jobs)
 
 
 def get_num_threads() -> int:
@@ -66,33 +68,64 @@ def threads(n: int) -> Iterator[None]:
 def splits(n: int, elements: int | None = None) -> bool:
     """Would ``split(fn, n, elements)`` use two threads? Yes unless one thread is set,
     n < 2, ``elements`` (the size of the work, default n) is below ``MIN_SPLIT_ELEMENTS``,
-    or this is already one half of a split."""
+    or this is already a part of a split."""
     return (get_num_threads() >= 2 and n >= 2 and not getattr(_inside, "flag", False)
             and (n if elements is None else elements) >= MIN_SPLIT_ELEMENTS)
 
 
 def split(fn: Callable[[int, int], object], n: int, elements: int | None = None) -> None:
-    """Call ``fn(start, stop)`` so that the calls cover [0, n) once: ``fn(0, n // 2)`` here
-    and ``fn(n // 2, n)`` on the second thread when ``splits(n, elements)``, else
-    ``fn(0, n)``. The halves must write disjoint memory. An exception from either half
-    propagates once both have finished."""
+    """Call ``fn(start, stop)`` on consecutive parts that cover [0, n) once, on this thread
+    and a second one when ``splits(n, elements)`` (else ``fn(0, n)``).
+
+    The parts (``PARTS`` of them) go to whichever thread is free: on a busy machine, where
+    the second thread may not get a core for a while, this one does them all rather than
+    wait. They must write disjoint memory. The first exception raised in a part propagates
+    once every started part has finished.
+    """
     global _executor
     if not splits(n, elements):
         fn(0, n)
         return
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="course_lib")
-    half = n // 2
-    other = _executor.submit(_as_half, fn, half, n)
-    try:
-        _as_half(fn, 0, half)
-    finally:
-        other.result()
+    parts = min(PARTS, n)
+    job = _Job(fn, [n * i // parts for i in range(parts + 1)])
+    _executor.submit(job.work)
+    job.work()
+    job.finished.wait()
+    if job.error is not None:
+        raise job.error
 
 
-def _as_half(fn, start, stop):
-    _inside.flag = True
-    try:
-        fn(start, stop)
-    finally:
-        _inside.flag = False
+class _Job:
+    """The parts of one ``split``, taken in order by the threads that call ``work``."""
+
+    def __init__(self, fn: Callable[[int, int], object], bounds: list[int]) -> None:
+        self.fn, self.bounds = fn, bounds
+        self.lock = threading.Lock()
+        self.next = 0
+        self.left = len(bounds) - 1
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+
+    def work(self) -> None:
+        _inside.flag = True
+        try:
+            while True:
+                with self.lock:
+                    i = self.next
+                    if i >= len(self.bounds) - 1:
+                        return
+                    self.next += 1
+                try:
+                    self.fn(self.bounds[i], self.bounds[i + 1])
+                except BaseException as exc:  # noqa: BLE001 - re-raised by split
+                    with self.lock:
+                        self.error = self.error or exc
+                finally:
+                    with self.lock:
+                        self.left -= 1
+                        if self.left == 0:
+                            self.finished.set()
+        finally:
+            _inside.flag = False

@@ -489,17 +489,17 @@ def test_parallel_split_covers_the_range_once_and_propagates_errors():
     seen = []
     with split_work(2):
         parallel.split(lambda a, b: seen.append((a, b)), 7)
-        assert sorted(seen) == [(0, 3), (3, 7)]
+        assert sorted(seen) == [(0, 1), (1, 3), (3, 5), (5, 7)]   # PARTS parts, any thread
         inner = []
         parallel.split(lambda a, b: parallel.split(
-            lambda c, d: inner.append((c, d)), b - a), 4)   # a half does not split again
-        assert sorted(inner) == [(0, 2), (0, 2)]
+            lambda c, d: inner.append((c, d)), b - a), 4)   # a part does not split again
+        assert sorted(inner) == [(0, 1)] * 4
 
         def fail(a, b):
-            if a:
-                raise RuntimeError("second half")
+            if a == 2:
+                raise RuntimeError("third part")
 
-        with pytest.raises(RuntimeError, match="second half"):
+        with pytest.raises(RuntimeError, match="third part"):
             parallel.split(fail, 4)
     with split_work(1):
         seen.clear()
