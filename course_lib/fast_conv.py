@@ -51,6 +51,7 @@ __all__ = ["conv2d", "conv2d_forward", "conv2d_backward", "FastConvCache",
 
 PER_IMAGE_MIN_PIXELS = 256  # per-image products from this many output pixels (trick 1)
 SHORT_ROW_MAX_WIDTH = 16    # the stride-1 col2im up to this output width (trick 4)
+COL2IM_BLOCK_BYTES = 4 << 20  # the batch-last col2im: dcols a few channels at a time
 
 
 class FastConvCache(NamedTuple):
@@ -220,15 +221,26 @@ def _taps(cols, xp, window, out_hw, how, axis):
 
 def _col2im_batch_last(dout_t, cache: FastConvCache, ws: Workspace):
     """dx of the padded input from dout_t (F, OH, OW, N): dcols = W.T @ dout_t, added back
-    per tap in the (C, Hp, Wp, N) layout (trick 3). Returns the (N, C, Hp, Wp) view."""
+    per tap in the (C, Hp, Wp, N) layout (trick 3). Returns the (N, C, Hp, Wp) view.
+
+    A few channels at a time: each block of dcols (at most ``COL2IM_BLOCK_BYTES``) is added
+    back while it is still in the cache, instead of one pass over all of dcols.
+    """
     x_shape, weight, w_rows, _, window, out_hw, _, _, _ = cache
     N, C = x_shape[:2]
-    KH, KW = window.kernel
-    dcols = np.matmul(w_rows.T, dout_t.reshape(len(w_rows), -1),
-                      out=ws.empty("dcols", (w_rows.shape[1], dout_t[0].size), dout_t.dtype))
+    (KH, KW), F = window.kernel, len(w_rows)
+    dout_rows = dout_t.reshape(F, -1)
     dxt = ws.zeros("dxp", _batch_last(padded_shape(x_shape, window.pad4)), dout_t.dtype)
-    _taps(_nchw(dcols.reshape((KH, KW, C) + out_hw + (N,)), 2), _nchw(dxt), window, out_hw,
-          "add", _CHANNELS)
+    taps = KH * KW * dout_rows[0].nbytes                   # bytes of dcols per channel
+    block = max(1, min(C, COL2IM_BLOCK_BYTES // taps))
+    w_taps = w_rows.reshape(F, KH, KW, C)
+    dcols = ws.empty("dcols", (KH * KW * block, dout_rows.shape[1]), dout_t.dtype)
+    for c0 in range(0, C, block):
+        c1 = min(C, c0 + block)
+        rows = dcols[:KH * KW * (c1 - c0)]
+        np.matmul(w_taps[..., c0:c1].reshape(F, -1).T, dout_rows, out=rows)
+        _taps(_nchw(rows.reshape((KH, KW, c1 - c0) + out_hw + (N,)), 2), _nchw(dxt[c0:c1]),
+              window, out_hw, "add", _CHANNELS)
     return _nchw(dxt)
 
 

@@ -159,3 +159,26 @@ def test_pool_shortcuts_equal_forward(case):
     for mod in (F, R):
         np.testing.assert_array_equal(mod.max_pool2d(**args), mod.max_pool2d_forward(**args)[0])
         np.testing.assert_array_equal(mod.avg_pool2d(**args), mod.avg_pool2d_forward(**args)[0])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (1, (2, 1), 2)])
+def test_batch_last_col2im_one_channel_block_at_a_time(threads, stride, padding, dilation,
+                                                       monkeypatch):
+    """The batch-last col2im adds dcols back a block of channels at a time (one here)."""
+    from course_lib import fast_conv
+    monkeypatch.setattr(fast_conv, "COL2IM_BLOCK_BYTES", 1)
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((3, 5, 7, 8)), rng.standard_normal((4, 5, 3, 2)), None
+    args = dict(stride=stride, padding=padding, dilation=dilation)
+    out, cache = F.conv2d_forward(x, w, b, **args)
+    dout = rng.standard_normal(out.shape)
+    with conv_version("fast:batch") as fast, split_work(threads):
+        out_fast, cache_fast = fast.conv2d_forward(x, w, b, **args, workspace=Workspace())
+        got = fast.conv2d_backward(dout, cache_fast)
+    assert not cache_fast.per_image
+    assert_close(out_fast, out, 1e-12, "out")
+    dx, dweight, dbias = F.conv2d_backward(dout, cache)
+    assert got[2] is None and dbias is None
+    assert_close(got[0], dx, 1e-12, "dx")
+    assert_close(got[1], dweight, 1e-12, "dweight")
