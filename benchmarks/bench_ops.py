@@ -5,8 +5,8 @@
 Prints, for each shape and dtype, the median time of forward and forward+backward, and
 the ratios readable/fast and fast/torch. "fast" is what the layers use while training:
 ``course_lib.fast_conv`` with a ``Workspace`` reused from call to call for conv2d,
-``functional``'s pooling split over the batch by ``course_lib.fast_pool`` (on as many threads
-as ``--threads``, at most 2); for conv2d the table also times the teachable
+``functional``'s pooling through ``course_lib.fast_pool`` (split over the batch when
+``COURSE_LIB_THREADS=2``; one thread by default); for conv2d the table also times the teachable
 ``functional.conv2d`` (one batch-wide im2col, fresh memory), the version lesson 09 reads. The
 readable loops are timed on a slice of the batch (``--readable-batch`` images) and scaled
 linearly to the full batch: a loop's cost is exactly proportional to N, and the full batch
@@ -41,8 +41,6 @@ import numpy as np  # noqa: E402
 from course_lib import fast_conv, fast_pool, parallel, readable  # noqa: E402
 from course_lib import functional as teachable  # noqa: E402
 from course_lib.workspace import Workspace  # noqa: E402
-
-parallel.set_num_threads(ARGS.threads)
 
 try:
     import torch
@@ -181,7 +179,8 @@ def print_table(rows):
             "readable/fast"]
     if have_torch:
         head += ["torch fwd ms", "torch f+b ms", "fast/torch fwd", "fast/torch f+b"]
-    print(f"threads={ARGS.threads}  numpy {np.__version__}"
+    print(f"threads={ARGS.threads} (course_lib: {parallel.get_num_threads()})  "
+          f"numpy {np.__version__}"
           + (f"  torch {torch.__version__}" if have_torch else "  (torch not installed)")
           + f"  python {sys.version.split()[0]}\n")
     print("| " + " | ".join(head) + " |")

@@ -9,7 +9,8 @@ epoch on its 5,000 held-out validation images (``train.VAL_SIZE``, ``train.SPLIT
 test set is not used here. When PyTorch is installed the same net is trained in
 PyTorch too, from the same initial weights (copied), on the same batches in the same order,
 with the same optimiser and the same learning rate at every step, on as many threads as
-NumPy's BLAS uses (and course_lib's own threads, ``course_lib.parallel``); the two take
+NumPy's BLAS uses (course_lib's own threads, ``course_lib.parallel``, stay as set: one by
+default, ``COURSE_LIB_THREADS=2`` for two); the two take
 turns epoch by epoch, so that both meet about the same load on a shared machine. The table
 shows both, the time ratio NumPy / PyTorch and the load average after each epoch.
 """
@@ -174,7 +175,6 @@ def main():
             p.error("--threads needs threadpoolctl (pip install threadpoolctl)")
         threadpoolctl.threadpool_limits(args.threads, user_api="blas")
     n_threads = blas_threads()
-    parallel.set_num_threads(n_threads)   # course_lib's own second thread (at most 2)
     if torch is not None:
         torch.set_num_threads(n_threads)
     d = load_mnist()

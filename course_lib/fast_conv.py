@@ -167,14 +167,14 @@ def _nchw(a, lead=0):
     return a.transpose(axes + (lead + 3, lead, lead + 1, lead + 2))
 
 
-# The axis of an (N, C, H, W) array (or view) that two threads split between them: the
+# The axis of an (N, C, H, W) array (or view) that two threads share parts of: the
 # batch for NCHW memory, the channels for the batch-last layout (whose runs span the batch).
 _BATCH, _CHANNELS = 0, 1
 
 
-def _halves(fn, a, axis):
-    """``parallel.split`` over ``axis`` of the (N, C, ...) array a: fn(index) for each half,
-    index selecting that half's slice along the axis."""
+def _parts(fn, a, axis):
+    """``parallel.split`` over ``axis`` of the (N, C, ...) array a: fn(index) for each part,
+    index selecting that part's slice along the axis (one part, all of it, by default)."""
     split(lambda i, j: fn((slice(None),) * axis + (slice(i, j),)), a.shape[axis], a.size)
 
 
@@ -185,7 +185,7 @@ def _split_channels(fn, a):
 
 def _copy(dst, src, axis):
     """dst[...] = src for two (N, C, H, W) arrays, split over ``axis``."""
-    _halves(lambda sl: np.copyto(dst[sl], src[sl]), dst, axis)
+    _parts(lambda sl: np.copyto(dst[sl], src[sl]), dst, axis)
 
 
 def _pad_into(xp, x, pad4, axis):
@@ -203,10 +203,11 @@ def _pad_into(xp, x, pad4, axis):
 def _taps(cols, xp, window, out_hw, how, axis):
     """For each kernel tap (u, v): cols[u, v] = the tap's view of xp (``how="copy"``: im2col),
     or the view += cols[u, v] (``how="add"``: col2im). cols (KH, KW, N, C, OH, OW), any
-    memory order; xp (N, C, Hp, Wp). Two threads take one half of ``axis`` each."""
+    memory order; xp (N, C, Hp, Wp). Two threads share parts of ``axis``
+    (``course_lib.parallel``)."""
     (KH, KW), (dh, dw), s = window.kernel, window.dilation, window.stride
 
-    def half(sl):
+    def part(sl):
         part, xs = cols[(slice(None), slice(None)) + sl], xp[sl]
         for u in range(KH):
             for v in range(KW):
@@ -216,7 +217,7 @@ def _taps(cols, xp, window, out_hw, how, axis):
                 else:
                     view += part[u, v]
 
-    _halves(half, xp, axis)
+    _parts(part, xp, axis)
 
 
 def _col2im_batch_last(dout_t, cache: FastConvCache, ws: Workspace):
@@ -279,11 +280,11 @@ def _col2im_stride1(dout, cache: FastConvCache, ws: Workspace):
     dcols = dcols.reshape(N, KH, KW, C, OH * Wp)
     dxp = ws.zeros("dxp", (N, C, Hp * Wp + (KW - 1) * dw), dout.dtype)
 
-    def half(sl):
+    def part(sl):
         for u in range(KH):
             for v in range(KW):
                 start = u * dh * Wp + v * dw
                 dxp[sl][:, :, start:start + OH * Wp] += dcols[sl][:, u, v]
 
-    _halves(half, dxp, _BATCH)
+    _parts(part, dxp, _BATCH)
     return dxp[:, :, :Hp * Wp].reshape(xp_shape)

@@ -1,9 +1,9 @@
-"""Pooling for the layers: ``functional``'s ops, one half of the batch per thread.
+"""Pooling for the layers: ``functional``'s ops, on parts of the batch on two threads.
 
 ``functional.max_pool2d_forward`` / ``avg_pool2d_forward`` and their backward passes (the
-versions to read) run on each half of the batch on its own thread (``course_lib.parallel``),
-the halves written into one fresh result: the same numbers, on two cores. With one thread
-(or a small batch) these are exactly ``functional``'s calls.
+versions to read) run on parts of the batch shared by two threads (``course_lib.parallel``),
+the parts written into one fresh result: the same numbers, on two cores. With one thread
+(the default) or a small batch these are exactly ``functional``'s calls.
 
     out, cache = split_forward(F.max_pool2d_forward, x, 2)
     dx = split_backward(F.max_pool2d_backward, dout, cache)
@@ -23,7 +23,7 @@ __all__ = ["split_forward", "split_backward", "SplitCache"]
 
 
 class SplitCache(NamedTuple):
-    """The op's cache for each half of the batch: ((start, stop, cache), ...)."""
+    """The op's cache for each part of the batch: ((start, stop, cache), ...)."""
 
     parts: tuple[tuple[int, int, Any], ...]
     x_shape: tuple[int, int, int, int]
@@ -35,7 +35,7 @@ def split_forward(forward: Callable[..., tuple[Array, Any]], x: Array, kernel_si
                   stride: IntPair | None = None, padding: IntPair = 0
                   ) -> tuple[Array, Any]:
     """``forward(x, kernel_size, stride, padding)`` (a ``functional`` pooling forward) on
-    each half of the batch. Shape: x (N, C, H, W) -> out (N, C, OH, OW), fresh.
+    each part of the batch. Shape: x (N, C, H, W) -> out (N, C, OH, OW), fresh.
     Returns (out, SplitCache), or ``forward``'s own result when the batch is not split."""
     _, out_hw = pool_args(x, kernel_size, stride, padding)
     N, C = x.shape[:2]
@@ -44,11 +44,11 @@ def split_forward(forward: Callable[..., tuple[Array, Any]], x: Array, kernel_si
     out = np.empty((N, C) + out_hw, dtype=x.dtype)
     parts: dict[int, tuple[int, int, Any]] = {}
 
-    def half(a, b):
+    def part(a, b):
         out[a:b], cache = forward(x[a:b], kernel_size, stride, padding)
         parts[a] = (a, b, cache)
 
-    split(half, N, x.size)
+    split(part, N, x.size)
     return out, SplitCache(tuple(parts[a] for a in sorted(parts)), x.shape, out.shape,
                            x.dtype)
 

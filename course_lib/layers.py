@@ -194,7 +194,7 @@ class _Pool2d(Layer):
         self.padding = (window.pad4[0], window.pad4[2])
 
     def forward(self, x: Array) -> Array:
-        # functional's op on each half of the batch, one per thread (fast_pool)
+        # functional's op, on parts of the batch when course_lib.parallel has two threads
         out, self._cache = fast_pool.split_forward(type(self)._forward, x, self.kernel_size,
                                                    self.stride, self.padding)
         return out
@@ -227,8 +227,8 @@ class ReLU(Layer):
     """max(x, 0) elementwise; any shape.
 
     ``functional.relu_forward`` / ``relu_backward``'s numbers, with the mask x > 0 kept in
-    the layer's ``Workspace`` while training and both passes split over two threads
-    (``course_lib.parallel``); outputs are fresh arrays.
+    the layer's ``Workspace`` while training (both passes split over two threads when
+    ``course_lib.parallel`` is set to two); outputs are fresh arrays.
     """
 
     def __init__(self) -> None:

@@ -8,9 +8,15 @@ the result, computed as one thread would: the numbers are bit-for-bit the same.
 
 ``split(fn, n)`` calls ``fn(start, stop)`` on a few consecutive parts of [0, n), shared by
 this thread and a second one (or ``fn(0, n)`` alone when ``get_num_threads()`` is 1 or the
-work is small). The thread count follows
-``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` (else the CPU count), at most 2; change it
-with ``set_num_threads`` or, for a block of code, ``with threads(n):``.
+work is small).
+
+Off by default (one thread; ``COURSE_LIB_THREADS=2`` or ``set_num_threads(2)`` turns it on,
+``with threads(2):`` for a block of code). Measured on the course's 2-core VM (2026-12-06,
+``benchmarks/README.md``), a LeNet training step was 10-20% *slower* with the second thread,
+whether BLAS ran on one thread or two (probably: OpenBLAS's idle threads spin for a while
+after each product, the parts' many short NumPy calls contend for the GIL, and other
+processes shared the cores). A single large ReLU alone gained about 20%. Try it on a
+machine with spare cores.
 """
 
 from __future__ import annotations
@@ -32,11 +38,8 @@ PARTS = 4                     # parts per split, taken by whichever thread is fr
 
 
 def _default_threads() -> int:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        value = os.environ.get(var, "")
-        if value.isdigit() and int(value) >= 1:
-            return min(int(value), MAX_THREADS)
-    return min(os.cpu_count() or 1, MAX_THREADS)
+    value = os.environ.get("COURSE_LIB_THREADS", "")
+    return min(int(value), MAX_THREADS) if value.isdigit() and int(value) >= 1 else 1
 
 
 _state = {"threads": _default_threads()}
@@ -50,7 +53,7 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Use up to ``n`` threads (>= 1; more than 2 means 2). Match BLAS's thread count."""
+    """Use up to ``n`` threads (>= 1; more than 2 means 2)."""
     _state["threads"] = min(check_int(n, "n", 1), MAX_THREADS)
 
 
