@@ -53,11 +53,10 @@ slides: setup $(ASSETS)
 app: setup
 	$(BIN)/python -m course_lib.slides.app $(LESSON)
 
-# glibc keeps freed memory instead of returning (and re-faulting) the large im2col arrays.
-BENCH_ENV := MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824
+# Default malloc: the layers keep their large scratch arrays in workspaces (no page faults).
 bench: setup
-	$(BENCH_ENV) $(BIN)/python benchmarks/bench_ops.py
-	$(BENCH_ENV) $(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_ops.py
+	$(BIN)/python benchmarks/bench_train.py
 
 # The course website from the committed notebooks (nothing executed); includes the decks and
 # PDFs when `make slides` built them first. Open build/site/index.html, or publish build/site/.

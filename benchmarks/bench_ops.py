@@ -3,9 +3,11 @@
     python benchmarks/bench_ops.py [--threads 2] [--repeat 7] [--readable-batch 2]
 
 Prints, for each shape and dtype, the median time of forward and forward+backward, and
-the ratios readable/fast and fast/torch. "fast" is what the layers use: ``course_lib.fast_conv``
-for conv2d, ``course_lib.functional`` for pooling; for conv2d the table also times the
-teachable ``functional.conv2d`` (one batch-wide im2col), the version lesson 09 reads. The
+the ratios readable/fast and fast/torch. "fast" is what the layers use while training:
+``course_lib.fast_conv`` with a ``Workspace`` reused from call to call for conv2d,
+``functional``'s pooling through ``course_lib.fast_pool`` (split over the batch when
+``COURSE_LIB_THREADS=2``; one thread by default); for conv2d the table also times the teachable
+``functional.conv2d`` (one batch-wide im2col, fresh memory), the version lesson 09 reads. The
 readable loops are timed on a slice of the batch (``--readable-batch`` images) and scaled
 linearly to the full batch: a loop's cost is exactly proportional to N, and the full batch
 would take minutes.
@@ -36,8 +38,9 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from course_lib import fast_conv, readable  # noqa: E402
+from course_lib import fast_conv, fast_pool, parallel, readable  # noqa: E402
 from course_lib import functional as teachable  # noqa: E402
+from course_lib.workspace import Workspace  # noqa: E402
 
 try:
     import torch
@@ -65,12 +68,12 @@ def median_time(fn, repeat):
     return float(np.median(times))
 
 
-def conv_timers(lib, x, w, b, padding):
+def conv_timers(lib, x, w, b, padding, **workspace):
     def fwd():
-        return lib.conv2d_forward(x, w, b, padding=padding)
+        return lib.conv2d_forward(x, w, b, padding=padding, **workspace)
 
     def fwd_bwd():
-        out, cache = lib.conv2d_forward(x, w, b, padding=padding)
+        out, cache = lib.conv2d_forward(x, w, b, padding=padding, **workspace)
         return lib.conv2d_backward(np.ones_like(out), cache)
 
     return fwd, fwd_bwd
@@ -85,6 +88,18 @@ def pool_timers(lib, x):
         return lib.max_pool2d_backward(np.ones_like(out), cache)
 
     return fwd, fwd_bwd
+
+
+class LayersPool:
+    """max pooling as ``layers.MaxPool2d`` computes it (``fast_pool`` over functional's op)."""
+
+    @staticmethod
+    def max_pool2d_forward(x, k):
+        return fast_pool.split_forward(teachable.max_pool2d_forward, x, k)
+
+    @staticmethod
+    def max_pool2d_backward(dout, cache):
+        return fast_pool.split_backward(teachable.max_pool2d_backward, dout, cache)
 
 
 def torch_timers(op, *arrays):
@@ -137,7 +152,8 @@ def main():
             b = rng.standard_normal(c_out).astype(dtype)
             rows.append(measure(
                 f"conv2d {name} N={n}", dtype,
-                lambda x=x, w=w, b=b, p=p: conv_timers(fast_conv, x, w, b, p),
+                lambda x=x, w=w, b=b, p=p: conv_timers(fast_conv, x, w, b, p,
+                                                       workspace=Workspace()),
                 lambda x=x, w=w, b=b, p=p: conv_timers(readable, x[:nr], w, b, p),
                 n / nr,
                 lambda x=x, w=w, b=b, p=p: torch_timers(
@@ -146,7 +162,7 @@ def main():
             y = fast_conv.conv2d(x, w, b, padding=p)
             rows.append(measure(
                 f"max_pool2d 2x2 on {y.shape[1]}x{y.shape[2]}x{y.shape[3]} N={n}", dtype,
-                lambda y=y: pool_timers(teachable, y),
+                lambda y=y: pool_timers(LayersPool, y),
                 lambda y=y: pool_timers(readable, y[:nr]),
                 n / nr,
                 lambda y=y: torch_timers(lambda t: tF.max_pool2d(t, 2), y)))
@@ -163,7 +179,8 @@ def print_table(rows):
             "readable/fast"]
     if have_torch:
         head += ["torch fwd ms", "torch f+b ms", "fast/torch fwd", "fast/torch f+b"]
-    print(f"threads={ARGS.threads}  numpy {np.__version__}"
+    print(f"threads={ARGS.threads} (course_lib: {parallel.get_num_threads()})  "
+          f"numpy {np.__version__}"
           + (f"  torch {torch.__version__}" if have_torch else "  (torch not installed)")
           + f"  python {sys.version.split()[0]}\n")
     print("| " + " | ".join(head) + " |")

@@ -9,7 +9,10 @@ epoch on its 5,000 held-out validation images (``train.VAL_SIZE``, ``train.SPLIT
 test set is not used here. When PyTorch is installed the same net is trained in
 PyTorch too, from the same initial weights (copied), on the same batches in the same order,
 with the same optimiser and the same learning rate at every step, on as many threads as
-NumPy's BLAS uses; the table then shows both and the time ratio NumPy / PyTorch.
+NumPy's BLAS uses (course_lib's own threads, ``course_lib.parallel``, stay as set: one by
+default, ``COURSE_LIB_THREADS=2`` for two); the two take
+turns epoch by epoch, so that both meet about the same load on a shared machine. The table
+shows both, the time ratio NumPy / PyTorch and the load average after each epoch.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import time
 
 import numpy as np
 
-from course_lib import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU
+from course_lib import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, parallel
 from course_lib.data import iterate_minibatches, load_mnist, normalize, train_val_split
 from course_lib.models import build_model
 from course_lib.train import DEFAULTS, SPLIT_SEED, VAL_SIZE, fit, make_optimizer, make_schedule
@@ -75,42 +78,48 @@ def torch_copy(model):
     return net
 
 
-def train_torch(net, name, opt_name, lr, total_steps, warmup, steps_per_epoch, data, epochs,
-                batch_size, seed):
-    """Train ``net`` like ``fit`` does; returns (epoch seconds, validation accuracy per epoch)."""
-    x, y, xt, yt = data
-    if opt_name == "adam":
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-    else:
-        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
-    # the learning rate of every step from our schedule, so both runs use the same one
-    from course_lib.optim import SGD as _SGD
-    ours = make_schedule(DEFAULTS[name]["schedule"], _SGD({"w": np.zeros(1)}, lr), total_steps,
-                         warmup=warmup, steps_per_epoch=steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, (lambda t: ours.lr_at(t) / lr) if ours is not None else (lambda t: 1.0))
-    rng = np.random.default_rng(seed)
-    xt_t, yt_t = torch.from_numpy(xt), torch.from_numpy(yt)
-    times, accs = [], []
-    for _ in range(epochs):
+class TorchRun:
+    """Trains ``net`` like ``fit`` does, one epoch per ``epoch()`` call."""
+
+    def __init__(self, net, name, opt_name, lr, total_steps, warmup, steps_per_epoch, data,
+                 batch_size, seed):
+        self.net, self.data, self.batch_size = net, data, batch_size
+        if opt_name == "adam":
+            self.opt = torch.optim.Adam(net.parameters(), lr=lr)
+        else:
+            self.opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
+        # the learning rate of every step from our schedule, so both runs use the same one
+        from course_lib.optim import SGD as _SGD
+        ours = make_schedule(DEFAULTS[name]["schedule"], _SGD({"w": np.zeros(1)}, lr),
+                             total_steps, warmup=warmup, steps_per_epoch=steps_per_epoch)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, (lambda t: ours.lr_at(t) / lr) if ours is not None else (lambda t: 1.0))
+        self.rng = np.random.default_rng(seed)   # the batch order of fit(seed=seed)
+
+    def epoch(self):
+        """One epoch; returns (training seconds, validation accuracy)."""
+        x, y, xt, yt = self.data
+        net = self.net
         net.train()
         start = time.perf_counter()
-        for xb, yb in iterate_minibatches(x, y, batch_size, shuffle=True, seed=rng):
-            opt.zero_grad(set_to_none=True)
+        for xb, yb in iterate_minibatches(x, y, self.batch_size, shuffle=True, seed=self.rng):
+            self.opt.zero_grad(set_to_none=True)
             loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(xb)),
                                                      torch.from_numpy(yb))
             loss.backward()
-            opt.step()
-            sched.step()
-        times.append(time.perf_counter() - start)
+            self.opt.step()
+            self.sched.step()
+        seconds = time.perf_counter() - start
         net.eval()
         with torch.no_grad():
+            xt_t = torch.from_numpy(xt)
             pred = torch.cat([net(xt_t[i:i + 1000]).argmax(1) for i in range(0, len(xt), 1000)])
-        accs.append(float((pred == yt_t).float().mean()))
-    return times, accs
+        return seconds, float((pred == torch.from_numpy(yt)).float().mean())
 
 
 def bench(name, epochs, data, args):
+    """Train the NumPy net and its PyTorch twin, taking turns epoch by epoch (both see the
+    machine's load at about the same time); print a row per epoch as it ends."""
     x, y, xt, yt = data
     defaults = DEFAULTS[name]
     rng = np.random.default_rng(args.seed)
@@ -122,29 +131,31 @@ def bench(name, epochs, data, args):
     sched = make_schedule(defaults["schedule"], opt, epochs * steps, warmup=defaults["warmup"],
                           steps_per_epoch=steps)
     batch_seed = int(rng.integers(2**31))  # fit's and PyTorch's batch order
+    batch_order = np.random.default_rng(batch_seed)  # one generator across fit's calls
+    torch_run = None if twin is None else TorchRun(
+        twin, name, defaults["optimizer"], defaults["lr"], epochs * steps, defaults["warmup"],
+        steps, data, args.batch_size, batch_seed)
     print(f"\n{name}: {opt_repr}, {sched!r}", flush=True)
-    hist = fit(model, CrossEntropyLoss(), opt, (x, y), epochs, args.batch_size, val=(xt, yt),
-               schedule=sched, seed=batch_seed, progress=False)
-    t_times = t_accs = None
-    if twin is not None:
-        t_times, t_accs = train_torch(twin, name, defaults["optimizer"], defaults["lr"],
-                                      epochs * steps, defaults["warmup"], steps, data, epochs,
-                                      args.batch_size, batch_seed)
     head = "| epoch | NumPy s/epoch | NumPy val acc |"
     if twin is not None:
         head += " PyTorch s/epoch | PyTorch val acc | time ratio |"
-    print(head + "\n|" + "|".join("---" for _ in range(head.count("|") - 1)) + "|")
+    print(head + " load |\n|" + "|".join("---" for _ in range(head.count("|"))) + "|",
+          flush=True)
+    times, t_times = [], []
     for e in range(epochs):
-        row = f"| {e + 1} | {hist.epoch_time[e]:.1f} | {hist.val_acc[e]:.2%} |"
-        if twin is not None:
-            row += (f" {t_times[e]:.1f} | {t_accs[e]:.2%} | "
-                    f"{hist.epoch_time[e] / t_times[e]:.1f}x |")
-        print(row, flush=True)
-    mean = f"| mean | {np.mean(hist.epoch_time):.1f} | |"
+        hist = fit(model, CrossEntropyLoss(), opt, (x, y), 1, args.batch_size, val=(xt, yt),
+                   schedule=sched, seed=batch_order, progress=False)
+        times.append(hist.epoch_time[0])
+        row = f"| {e + 1} | {times[-1]:.1f} | {hist.val_acc[0]:.2%} |"
+        if torch_run is not None:
+            seconds, acc = torch_run.epoch()
+            t_times.append(seconds)
+            row += f" {seconds:.1f} | {acc:.2%} | {times[-1] / seconds:.2f}x |"
+        print(row + f" {os.getloadavg()[0]:.1f} |", flush=True)
+    mean = f"| mean | {np.mean(times):.1f} | |"
     if twin is not None:
-        mean += f" {np.mean(t_times):.1f} | | " \
-                f"{np.mean(hist.epoch_time) / np.mean(t_times):.1f}x |"
-    print(mean, flush=True)
+        mean += f" {np.mean(t_times):.1f} | | {np.mean(times) / np.mean(t_times):.2f}x |"
+    print(mean + " |", flush=True)
 
 
 def main():
@@ -171,7 +182,8 @@ def main():
     x, y = x[:args.limit], y[:args.limit]
     data = (normalize(x), y.copy(), normalize(x_val), y_val.copy())
     print(f"MNIST: {len(x)} training / {len(x_val)} validation images, float32, batch "
-          f"{args.batch_size}; NumPy {np.__version__} with {n_threads} BLAS thread(s); "
+          f"{args.batch_size}; NumPy {np.__version__} with {n_threads} BLAS thread(s) and "
+          f"{parallel.get_num_threads()} course_lib thread(s); "
           + (f"PyTorch {torch.__version__} with {torch.get_num_threads()} thread(s); "
              if torch is not None and not args.no_torch else "PyTorch not used; ")
           + f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "

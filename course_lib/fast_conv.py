@@ -9,12 +9,18 @@ below and compare) and is what ``layers.Conv2d`` uses. What it adds, each where 
    (F, K) @ (K, OH*OW) product per image lands straight in (N, F, OH, OW) order; the
    batch-wide product needs a copy to get there. Small outputs stay batch-wide: products
    that small are too small for BLAS to run fast.
-2. **im2col rows ordered (kh, kw, c)** with the batch second: each kernel tap fills one
-   contiguous (C, N, OH, OW) block in a single copy.
-3. **Matching memory order in col2im**: the scatter-adds run faster when dx and dcols are
-   laid out alike (channel-major for the batch-wide product).
-4. **The stride-1 col2im**: with short output rows (LeNet's 10-wide maps) each tap's
-   scatter becomes one add of a long contiguous run instead of OH short rows.
+2. **im2col rows ordered (kh, kw, c)**: each kernel tap fills one contiguous block of
+   ``cols`` in a single copy, (C, N, OH, OW) per image.
+3. **The batch last, for the batch-wide product**: the padded input, ``cols``, the product
+   and the col2im are laid out (C, H, W, N), so that each tap copies and adds runs of
+   OW*N contiguous numbers (640 on LeNet's 10-wide maps) instead of rows of OW; one
+   transposing copy on the way in and one on the way out.
+4. **The stride-1 col2im** (per-image products): with short output rows each tap's scatter
+   becomes one add of a long contiguous run instead of OH short rows.
+5. **A workspace** (``course_lib.workspace``): the large scratch arrays (the padded input,
+   ``cols``, ``dcols``, the col2im sum) reuse the memory of the previous call instead of
+   fresh pages, which would page-fault on every call. ``layers.Conv2d`` passes its own
+   workspace while training; results (out, dx, dweight, dbias) are always fresh arrays.
 """
 
 from __future__ import annotations
@@ -23,7 +29,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .functional.conv import pad, padded_shape, tap_view, unpad
+from .functional.conv import (
+    pad,  # noqa: F401 - lesson 03's check lists fast_conv.pad
+    padded_shape,
+    tap_view,
+    unpad,
+)
+from .parallel import split
 from .validate import (
     Array,
     IntPair,
@@ -32,12 +44,14 @@ from .validate import (
     check_dout,
     conv_args,
 )
+from .workspace import Workspace, check_workspace
 
 __all__ = ["conv2d", "conv2d_forward", "conv2d_backward", "FastConvCache",
            "PER_IMAGE_MIN_PIXELS", "SHORT_ROW_MAX_WIDTH"]
 
 PER_IMAGE_MIN_PIXELS = 256  # per-image products from this many output pixels (trick 1)
 SHORT_ROW_MAX_WIDTH = 16    # the stride-1 col2im up to this output width (trick 4)
+COL2IM_BLOCK_BYTES = 4 << 20  # the batch-last col2im: dcols a few channels at a time
 
 
 class FastConvCache(NamedTuple):
@@ -46,11 +60,12 @@ class FastConvCache(NamedTuple):
     x_shape: tuple[int, int, int, int]
     weight: np.ndarray         # (F, C, KH, KW)
     w_rows: np.ndarray         # (F, KH*KW*C): weight with rows ordered (kh, kw, c)
-    cols: np.ndarray           # (KH*KW*C, N, OH*OW)
+    cols: np.ndarray           # (KH*KW*C, N, OH*OW) per image, (KH*KW*C, OH*OW*N) batch last
     window: Window
     out_hw: tuple[int, int]
     has_bias: bool
     per_image: bool            # one product per image (trick 1)?
+    workspace: Workspace | None  # where cols lives (None: fresh memory)
 
 
 def conv2d(x: Array, weight: Array, bias: Array | None = None, stride: IntPair = 1,
@@ -60,100 +75,191 @@ def conv2d(x: Array, weight: Array, bias: Array | None = None, stride: IntPair =
 
 
 def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: IntPair = 1,
-                   padding: Padding = 0, dilation: IntPair = 1) -> tuple[Array, FastConvCache]:
-    """``functional.conv2d_forward`` with tricks 1 and 2; same arguments, same result.
+                   padding: Padding = 0, dilation: IntPair = 1, *,
+                   workspace: Workspace | None = None) -> tuple[Array, FastConvCache]:
+    """``functional.conv2d_forward`` with tricks 1-3 and 5; same arguments, same result.
 
     Shape: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None -> out (N, F, OH, OW).
-    Returns (out, FastConvCache).
+    workspace : a ``Workspace`` for the scratch arrays (``cols`` stays in it until the next
+        forward with the same workspace), or None for fresh memory.
+    Returns (out, FastConvCache); out is a fresh array.
     """
     window, out_hw = conv_args(x, weight, bias, stride, padding, dilation)
+    ws = check_workspace(workspace)
     N, C = x.shape[:2]
     F, _, KH, KW = weight.shape
-    (dh, dw), s = window.dilation, window.stride
-    xt = pad(x, window.pad4).transpose(1, 0, 2, 3)          # (C, N, Hp, Wp), a view
-    cols = np.empty((KH, KW, C, N) + out_hw, dtype=x.dtype)
-    for u in range(KH):
-        for v in range(KW):
-            cols[u, v] = tap_view(xt, dh * u, dw * v, s, out_hw)
-    cols = cols.reshape(KH * KW * C, N, -1)                 # (KH*KW*C, N, OH*OW)
-    w_rows = weight.transpose(0, 2, 3, 1).reshape(F, -1)    # (F, KH*KW*C), same row order
+    w_rows = weight.transpose(0, 2, 3, 1).reshape(F, -1)    # (F, KH*KW*C), cols' row order
     per_image = out_hw[0] * out_hw[1] >= PER_IMAGE_MIN_PIXELS
     if per_image:
+        xp = _pad_into(ws.empty("xp", padded_shape(x.shape, window.pad4), x.dtype), x,
+                       window.pad4, _BATCH) if any(window.pad4) else x
+        cols = ws.empty("cols", (KH, KW, C, N) + out_hw, x.dtype)
+        _taps(cols.transpose(0, 1, 3, 2, 4, 5), xp, window, out_hw, "copy", _BATCH)
+        cols = cols.reshape(KH * KW * C, N, -1)
         out = np.matmul(w_rows, cols.transpose(1, 0, 2))    # (N, F, OH*OW), NCHW already
+        if bias is not None:
+            out += bias[:, None]
+        out = out.reshape((N, F) + out_hw)
     else:
-        out = _batch_to_nchw(w_rows @ cols.reshape(len(cols), -1), N)
-    if bias is not None:
-        out += bias[:, None]
+        xt = ws.empty("xp", _batch_last(padded_shape(x.shape, window.pad4)), x.dtype)
+        xp = _pad_into(_nchw(xt), x, window.pad4, _CHANNELS)
+        cols = ws.empty("cols", (KH, KW, C) + out_hw + (N,), x.dtype)
+        _taps(_nchw(cols, 2), xp, window, out_hw, "copy", _CHANNELS)
+        cols = cols.reshape(KH * KW * C, -1)                 # (KH*KW*C, OH*OW*N)
+        out_t = np.matmul(w_rows, cols, out=ws.empty("out_t", (F, cols.shape[1]), x.dtype))
+        out = np.empty((N, F) + out_hw, dtype=x.dtype)
+        out_nchw = _nchw(out_t.reshape((F,) + out_hw + (N,)))
+        if bias is None:
+            _copy(out, out_nchw, _CHANNELS)
+        else:
+            _split_channels(lambda a, b: np.add(out_nchw[:, a:b], bias[a:b, None, None],
+                                                out=out[:, a:b]), out)
     cache = FastConvCache(x.shape, weight, w_rows, cols, window, out_hw, bias is not None,
-                          per_image)
-    return out.reshape((N, F) + out_hw), cache
+                          per_image, workspace)
+    return out, cache
 
 
 def conv2d_backward(dout: Array, cache: FastConvCache, input_grad: bool = True
                     ) -> tuple[Array | None, Array, Array | None]:
-    """``functional.conv2d_backward`` with tricks 1, 3 and 4; same result.
+    """``functional.conv2d_backward`` with tricks 1 and 3-5; same result.
 
     Shape: dout (N, F, OH, OW) -> dx (N, C, H, W) or None (``input_grad=False``),
-    dweight (F, C, KH, KW), dbias (F,) or None.
+    dweight (F, C, KH, KW), dbias (F,) or None; all fresh arrays. The cache's workspace
+    holds the scratch arrays; ``cols`` is only read, so backward may run twice.
     """
-    x_shape, weight, w_rows, cols, window, out_hw, has_bias, per_image = cache
+    x_shape, weight, w_rows, cols, window, out_hw, has_bias, per_image, workspace = cache
     N, C = x_shape[:2]
     F, _, KH, KW = weight.shape
     check_dout(dout, (N, F) + out_hw, weight.dtype)
+    ws = check_workspace(workspace)
+    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
     if per_image:  # dW = sum_n dout_n @ cols_n.T
         dw_rows = np.matmul(dout.reshape(N, F, -1), cols.transpose(1, 2, 0)).sum(axis=0)
     else:          # one product; (cols @ dout.T).T is faster than dout @ cols.T in OpenBLAS
-        dout_t = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, -1)
-        dw_rows = (cols.reshape(len(cols), -1) @ dout_t.T).T
+        dout_t = ws.empty("dout_t", (F,) + out_hw + (N,), dout.dtype)
+        _copy(_nchw(dout_t), dout, _CHANNELS)
+        dw_rows = (cols @ dout_t.reshape(F, -1).T).T
     dweight = np.ascontiguousarray(dw_rows.reshape(F, KH, KW, C).transpose(0, 3, 1, 2))
-    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
     if not input_grad:
         return None, dweight, dbias
-    short_rows = window.stride == (1, 1) and out_hw[1] <= SHORT_ROW_MAX_WIDTH
-    dxp = (_col2im_stride1 if short_rows else _col2im)(dout, cache)
+    if not per_image:
+        dxp = _col2im_batch_last(dout_t, cache, ws)
+    elif window.stride == (1, 1) and out_hw[1] <= SHORT_ROW_MAX_WIDTH:
+        dxp = _col2im_stride1(dout, cache, ws)
+    else:
+        dxp = _col2im(dout, cache, ws)
     dx = unpad(dxp, window.pad4)
-    if not per_image:  # dxp was channel-major in memory: back to NCHW
-        dx = np.ascontiguousarray(dx)
-    return dx, dweight, dbias
+    if workspace is None and dx.flags.c_contiguous:
+        return dx, dweight, dbias       # fresh memory already
+    fresh = np.empty(x_shape, dtype=dout.dtype)  # never hand out the workspace
+    _copy(fresh, dx, _BATCH if per_image else _CHANNELS)
+    return fresh, dweight, dbias
 
 
-def _batch_to_nchw(a, n):
-    """(A, N*P) with columns ordered (n, p) -> contiguous (N, A, P)."""
-    return np.ascontiguousarray(a.reshape(len(a), n, -1).transpose(1, 0, 2))
+def _batch_last(shape):
+    """(N, C, H, W) -> (C, H, W, N)."""
+    return tuple(shape[1:]) + (shape[0],)
 
 
-def _wt_times(w_rows, d, per_image):
-    """W.T @ d_n for every image: d (N, F, A, B) -> dcols (N, KH*KW*C, A*B), maybe a view."""
-    N, F = d.shape[:2]
-    if per_image:
-        return np.matmul(w_rows.T, d.reshape(N, F, -1))
-    d_t = np.ascontiguousarray(d.transpose(1, 0, 2, 3)).reshape(F, -1)
-    return (w_rows.T @ d_t).reshape(w_rows.shape[1], N, -1).transpose(1, 0, 2)
+def _nchw(a, lead=0):
+    """The (..., N, C, H, W) view of an array laid out (..., C, H, W, N) after ``lead`` axes."""
+    axes = tuple(range(lead))
+    return a.transpose(axes + (lead + 3, lead, lead + 1, lead + 2))
 
 
-def _zeros_like_dcols(shape, per_image, dtype):
-    """Zeros of shape (N, C, ...) laid out in memory like ``_wt_times``' result (trick 3):
-    NCHW per image, channel-major (C, N, ...) for the batch-wide product."""
-    if per_image:
-        return np.zeros(shape, dtype)
-    return np.zeros((shape[1], shape[0]) + shape[2:], dtype).swapaxes(0, 1)
+# The axis of an (N, C, H, W) array (or view) that two threads share parts of: the
+# batch for NCHW memory, the channels for the batch-last layout (whose runs span the batch).
+_BATCH, _CHANNELS = 0, 1
 
 
-def _col2im(dout, cache: FastConvCache):
-    """dx of the padded input: dcols = W.T @ dout, added back with one slice-add per tap."""
-    x_shape, weight, w_rows, _, window, out_hw, _, per_image = cache
+def _parts(fn, a, axis):
+    """``parallel.split`` over ``axis`` of the (N, C, ...) array a: fn(index) for each part,
+    index selecting that part's slice along the axis (one part, all of it, by default)."""
+    split(lambda i, j: fn((slice(None),) * axis + (slice(i, j),)), a.shape[axis], a.size)
+
+
+def _split_channels(fn, a):
+    """``parallel.split`` of fn(start, stop) over the channels of a (N, C, ...)."""
+    split(fn, a.shape[1], a.size)
+
+
+def _copy(dst, src, axis):
+    """dst[...] = src for two (N, C, H, W) arrays, split over ``axis``."""
+    _parts(lambda sl: np.copyto(dst[sl], src[sl]), dst, axis)
+
+
+def _pad_into(xp, x, pad4, axis):
+    """Copy x (N, C, H, W) into the middle of xp (N, C, Hp, Wp) and zero the border; xp."""
+    top, bottom, left, right = pad4
+    Hp, Wp = xp.shape[2:]
+    for rows, cols in ((slice(0, top), slice(None)), (slice(Hp - bottom, Hp), slice(None)),
+                       (slice(top, Hp - bottom), slice(0, left)),
+                       (slice(top, Hp - bottom), slice(Wp - right, Wp))):
+        xp[:, :, rows, cols] = 0
+    _copy(xp[:, :, top:Hp - bottom, left:Wp - right], x, axis)
+    return xp
+
+
+def _taps(cols, xp, window, out_hw, how, axis):
+    """For each kernel tap (u, v): cols[u, v] = the tap's view of xp (``how="copy"``: im2col),
+    or the view += cols[u, v] (``how="add"``: col2im). cols (KH, KW, N, C, OH, OW), any
+    memory order; xp (N, C, Hp, Wp). Two threads share parts of ``axis``
+    (``course_lib.parallel``)."""
+    (KH, KW), (dh, dw), s = window.kernel, window.dilation, window.stride
+
+    def part(sl):
+        part, xs = cols[(slice(None), slice(None)) + sl], xp[sl]
+        for u in range(KH):
+            for v in range(KW):
+                view = tap_view(xs, dh * u, dw * v, s, out_hw)
+                if how == "copy":
+                    part[u, v] = view
+                else:
+                    view += part[u, v]
+
+    _parts(part, xp, axis)
+
+
+def _col2im_batch_last(dout_t, cache: FastConvCache, ws: Workspace):
+    """dx of the padded input from dout_t (F, OH, OW, N): dcols = W.T @ dout_t, added back
+    per tap in the (C, Hp, Wp, N) layout (trick 3). Returns the (N, C, Hp, Wp) view.
+
+    A few channels at a time: each block of dcols (at most ``COL2IM_BLOCK_BYTES``) is added
+    back while it is still in the cache, instead of one pass over all of dcols.
+    """
+    x_shape, weight, w_rows, _, window, out_hw, _, _, _ = cache
+    N, C = x_shape[:2]
+    (KH, KW), F = window.kernel, len(w_rows)
+    dout_rows = dout_t.reshape(F, -1)
+    dxt = ws.zeros("dxp", _batch_last(padded_shape(x_shape, window.pad4)), dout_t.dtype)
+    taps = KH * KW * dout_rows[0].nbytes                   # bytes of dcols per channel
+    block = max(1, min(C, COL2IM_BLOCK_BYTES // taps))
+    w_taps = w_rows.reshape(F, KH, KW, C)
+    dcols = ws.empty("dcols", (KH * KW * block, dout_rows.shape[1]), dout_t.dtype)
+    for c0 in range(0, C, block):
+        c1 = min(C, c0 + block)
+        rows = dcols[:KH * KW * (c1 - c0)]
+        np.matmul(w_taps[..., c0:c1].reshape(F, -1).T, dout_rows, out=rows)
+        _taps(_nchw(rows.reshape((KH, KW, c1 - c0) + out_hw + (N,)), 2), _nchw(dxt[c0:c1]),
+              window, out_hw, "add", _CHANNELS)
+    return _nchw(dxt)
+
+
+def _col2im(dout, cache: FastConvCache, ws: Workspace):
+    """dx of the padded input (per-image products): dcols = W.T @ dout_n for every image,
+    added back with one slice-add per tap."""
+    x_shape, weight, w_rows, _, window, out_hw, _, _, _ = cache
     N, C = x_shape[:2]
     KH, KW = window.kernel
-    dcols = _wt_times(w_rows, dout, per_image).reshape((N, KH, KW, C) + out_hw)
-    dxp = _zeros_like_dcols(padded_shape(x_shape, window.pad4), per_image, dout.dtype)
-    (dh, dw), s = window.dilation, window.stride
-    for u in range(KH):
-        for v in range(KW):
-            tap_view(dxp, dh * u, dw * v, s, out_hw)[...] += dcols[:, u, v]
+    dcols = np.matmul(w_rows.T, dout.reshape(N, len(w_rows), -1),
+                      out=ws.empty("dcols", (N, w_rows.shape[1], dout[0, 0].size), dout.dtype))
+    dxp = ws.zeros("dxp", padded_shape(x_shape, window.pad4), dout.dtype)
+    _taps(dcols.reshape((N, KH, KW, C) + out_hw).transpose(1, 2, 0, 3, 4, 5), dxp, window,
+          out_hw, "add", _BATCH)
     return dxp
 
 
-def _col2im_stride1(dout, cache: FastConvCache):
+def _col2im_stride1(dout, cache: FastConvCache, ws: Workspace):
     """``_col2im`` for stride 1 and short output rows (trick 4).
 
     Flatten the padded image to rows of Wp: tap (u, v) then moves every output cell by the
@@ -161,18 +267,24 @@ def _col2im_stride1(dout, cache: FastConvCache):
     in the extra columns, which feed nothing), and each tap's scatter is one add of a long
     contiguous run instead of OH short rows.
     """
-    x_shape, weight, w_rows, _, window, (OH, OW), _, per_image = cache
+    x_shape, weight, w_rows, _, window, (OH, OW), _, _, _ = cache
     N, C = x_shape[:2]
     F = weight.shape[0]
     (KH, KW), (dh, dw) = window.kernel, window.dilation
     xp_shape = padded_shape(x_shape, window.pad4)
     Hp, Wp = xp_shape[2:]
-    wide = np.zeros((N, F, OH, Wp), dtype=dout.dtype)
+    wide = ws.zeros("wide", (N, F, OH, Wp), dout.dtype)
     wide[..., :OW] = dout
-    dcols = _wt_times(w_rows, wide, per_image).reshape(N, KH, KW, C, OH * Wp)
-    dxp = _zeros_like_dcols((N, C, Hp * Wp + (KW - 1) * dw), per_image, dout.dtype)
-    for u in range(KH):
-        for v in range(KW):
-            start = u * dh * Wp + v * dw
-            dxp[:, :, start:start + OH * Wp] += dcols[:, u, v]
+    dcols = np.matmul(w_rows.T, wide.reshape(N, F, -1),
+                      out=ws.empty("dcols", (N, w_rows.shape[1], OH * Wp), dout.dtype))
+    dcols = dcols.reshape(N, KH, KW, C, OH * Wp)
+    dxp = ws.zeros("dxp", (N, C, Hp * Wp + (KW - 1) * dw), dout.dtype)
+
+    def part(sl):
+        for u in range(KH):
+            for v in range(KW):
+                start = u * dh * Wp + v * dw
+                dxp[sl][:, :, start:start + OH * Wp] += dcols[sl][:, u, v]
+
+    _parts(part, dxp, _BATCH)
     return dxp[:, :, :Hp * Wp].reshape(xp_shape)

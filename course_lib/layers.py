@@ -19,7 +19,7 @@ from typing import Any, Self
 import numpy as np
 import numpy.typing as npt
 
-from . import fast_conv
+from . import fast_conv, fast_pool, parallel
 from . import functional as F
 from .validate import (
     Array,
@@ -36,6 +36,7 @@ from .validate import (
     check_probability,
     check_real,
 )
+from .workspace import Workspace
 
 __all__ = ["HE_GAIN", "CLASSIFIER_GAIN", "Layer", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU",
            "Flatten", "Linear", "Dropout", "BatchNorm2d", "CrossEntropyLoss",
@@ -128,6 +129,8 @@ class Conv2d(Layer):
     x: (N, in_channels, H, W) -> (N, out_channels, OH, OW).
     params: weight (out_channels, in_channels, KH, KW) ~ N(0, gain² / fan_in) with
     fan_in = in_channels * KH * KW (default gain √2: He), bias (out_channels,) zeros.
+    In training mode the scratch arrays (im2col columns, col2im sums) live in the layer's own
+    ``Workspace`` and are reused by the next step; outputs and gradients are fresh arrays.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
@@ -147,11 +150,14 @@ class Conv2d(Layer):
                                              fan_in, gain, dtype)
         if bias:
             self.params["bias"] = np.zeros(c_out, dtype=dtype)
+        self.workspace = Workspace()
 
     def forward(self, x: Array) -> Array:
+        # Eval mode (scoring big batches) takes fresh memory: the workspace stays the size
+        # of a training batch.
         out, self._cache = fast_conv.conv2d_forward(
             x, self.params["weight"], self.params.get("bias"), self.stride, self.padding,
-            self.dilation)
+            self.dilation, workspace=self.workspace if self.training else None)
         return out
 
     def backward(self, dout: Array) -> Array:
@@ -188,11 +194,13 @@ class _Pool2d(Layer):
         self.padding = (window.pad4[0], window.pad4[2])
 
     def forward(self, x: Array) -> Array:
-        out, self._cache = type(self)._forward(x, self.kernel_size, self.stride, self.padding)
+        # functional's op, on parts of the batch when course_lib.parallel has two threads
+        out, self._cache = fast_pool.split_forward(type(self)._forward, x, self.kernel_size,
+                                                   self.stride, self.padding)
         return out
 
     def backward(self, dout: Array) -> Array:
-        return type(self)._backward(dout, self._take_cache())
+        return fast_pool.split_backward(type(self)._backward, dout, self._take_cache())
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -216,14 +224,40 @@ class AvgPool2d(_Pool2d):
 
 
 class ReLU(Layer):
-    """max(x, 0) elementwise; any shape."""
+    """max(x, 0) elementwise; any shape.
+
+    ``functional.relu_forward`` / ``relu_backward``'s numbers, with the mask x > 0 kept in
+    the layer's ``Workspace`` while training (both passes split over two threads when
+    ``course_lib.parallel`` is set to two); outputs are fresh arrays.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.workspace = Workspace()
 
     def forward(self, x: Array) -> Array:
-        out, self._cache = F.relu_forward(x)
+        check_array(x, "x")
+        workspace = self.workspace if self.training else Workspace()
+        mask = workspace.empty("mask", x.shape, bool)
+        out = np.empty(x.shape, dtype=x.dtype)
+        flat_x, flat_out, flat_mask = x.reshape(-1), out.reshape(-1), mask.reshape(-1)
+
+        def part(a, b):
+            np.maximum(flat_x[a:b], 0, out=flat_out[a:b])
+            np.greater(flat_x[a:b], 0, out=flat_mask[a:b])
+
+        parallel.split(part, x.size)
+        self._cache = F.ReluCache(mask, x.dtype)
         return out
 
     def backward(self, dout: Array) -> Array:
-        return F.relu_backward(dout, self._take_cache())
+        mask, dtype = self._take_cache()
+        check_dout(dout, mask.shape, dtype)
+        dx = np.empty(mask.shape, dtype=dtype)
+        flat_d, flat_dx, flat_mask = dout.reshape(-1), dx.reshape(-1), mask.reshape(-1)
+        parallel.split(lambda a, b: np.multiply(flat_d[a:b], flat_mask[a:b], out=flat_dx[a:b]),
+                       dx.size)
+        return dx
 
 
 class Flatten(Layer):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from conftest import assert_close
 
 import course_lib as cl
+import course_lib.fast_conv
 from course_lib import functional as F
+from course_lib import parallel
+from course_lib.workspace import Workspace
 
 
 def lenet(dtype=np.float32, rng=0, p=0.25):
@@ -346,3 +351,162 @@ def test_evaluating_runs_in_eval_mode_and_restores_the_mode_even_after_an_error(
     with model.evaluating():
         pass
     assert not model.training, "an eval-mode model stays in eval mode"
+
+
+# ----------------------------------------------------------------------------- workspaces
+def test_workspace_reuses_grows_and_validates():
+    ws = Workspace()
+    a = ws.empty("cols", (3, 4), np.float32)
+    assert a.shape == (3, 4) and a.dtype == np.float32 and a.flags.c_contiguous
+    assert a.ctypes.data % 64 == 0
+    b = ws.empty("cols", (2, 3), np.float64)       # smaller: the same memory
+    assert np.shares_memory(a, b) and ws.nbytes == 48
+    c = ws.empty("cols", (5, 5), np.float64)       # larger: grown
+    assert not np.shares_memory(a, c) and ws.nbytes == 200
+    assert not np.shares_memory(c, ws.empty("other", (5, 5), np.float64))
+    assert not ws.zeros("mask", (2, 2), bool).any()
+    assert "cols" in repr(ws)
+    ws.clear()
+    assert ws.nbytes == 0
+    with pytest.raises(TypeError, match="name"):
+        ws.empty(1, (2,), np.float32)
+    with pytest.raises(ValueError, match="shape"):
+        ws.empty("x", (2, -1), np.float32)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        ws.empty("x", (2,), np.int64)
+    with pytest.raises(TypeError, match="workspace must be"):
+        cl.fast_conv.conv2d_forward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)),
+                                    workspace="scratch")
+
+
+CONV_LAYER_SHAPES = {  # (in, out, kernel, padding, H): both fast_conv branches
+    "per_image": (2, 3, 3, 1, 16),   # 16x16 outputs: one product per image
+    "batch": (3, 4, 3, 0, 7),        # 5x5 outputs: the batch-last product
+}
+
+
+@pytest.mark.parametrize("shape", CONV_LAYER_SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_layer_results_survive_the_next_steps(shape, dtype, rng):
+    """The workspace is reused, never handed out: a step's output, dx and grads stay as they
+    were after two more steps (one with a partial batch), and equal a fresh layer's."""
+    c_in, c_out, k, p, hw = CONV_LAYER_SHAPES[shape]
+    layer = cl.Conv2d(c_in, c_out, k, padding=p, dtype=dtype, rng=0)
+    x1 = rng.standard_normal((4, c_in, hw, hw)).astype(dtype)
+    out1 = layer(x1)
+    assert layer._cache.per_image == (shape == "per_image")
+    dout1 = rng.standard_normal(out1.shape).astype(dtype)
+    dx1 = layer.backward(dout1)
+    grads1 = dict(layer.grads)
+    kept = [a.copy() for a in (out1, dx1, *grads1.values())]
+    for n in (4, 3):                     # a full batch, then a last partial one
+        x = rng.standard_normal((n, c_in, hw, hw)).astype(dtype)
+        out = layer(x)
+        layer.backward(rng.standard_normal(out.shape).astype(dtype))
+        for a in (out, *layer.grads.values()):
+            assert not any(np.shares_memory(a, b) for b in layer.workspace._buffers.values())
+    for a, b in zip((out1, dx1, *grads1.values()), kept, strict=True):
+        np.testing.assert_array_equal(a, b)
+    fresh = cl.Conv2d(c_in, c_out, k, padding=p, dtype=dtype, rng=0).eval()
+    np.testing.assert_array_equal(fresh(x1), out1)
+    np.testing.assert_array_equal(fresh.backward(dout1), dx1)
+    for key in grads1:
+        np.testing.assert_array_equal(fresh.grads[key], grads1[key])
+
+
+def test_conv_layer_workspace_only_in_training(rng):
+    layer = cl.Conv2d(1, 2, 3, dtype=np.float64, rng=0)
+    layer(rng.standard_normal((2, 1, 8, 8)))
+    held = layer.workspace.nbytes
+    assert held > 0
+    with layer.evaluating():
+        layer(rng.standard_normal((50, 1, 8, 8)))   # a big scoring batch
+    assert layer.workspace.nbytes == held
+
+
+@contextlib.contextmanager
+def split_work(threads):
+    """``threads`` threads for course_lib.parallel, splitting even tiny arrays."""
+    saved = parallel.MIN_SPLIT_ELEMENTS
+    parallel.MIN_SPLIT_ELEMENTS = 0
+    try:
+        with parallel.threads(threads):
+            yield
+    finally:
+        parallel.MIN_SPLIT_ELEMENTS = saved
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [(5, 7), (3, 2, 5, 5), (1,), ()])
+def test_relu_layer_equals_functional(threads, shape, rng):
+    x = rng.standard_normal(shape)
+    dout = rng.standard_normal(shape)
+    layer = cl.ReLU()
+    with split_work(threads):
+        out, dx = layer(x), layer.backward(dout)
+    out_f, cache = F.relu_forward(x)
+    np.testing.assert_array_equal(out, out_f)
+    np.testing.assert_array_equal(dx, F.relu_backward(dout, cache))
+    assert np.signbit(out).sum() == 0, "max(x, 0) is +0.0, never -0.0"
+    with pytest.raises(ValueError, match="dout must"):
+        layer.backward(np.ones(shape + (2,)))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        layer(np.ones(3, dtype=int))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_training_steps_keep_earlier_activations_and_grads(threads, dtype, rng):
+    """A LeNet-like net on one or two threads: every activation and gradient a step hands
+    out stays as it was through a later full step and a last partial batch (the workspaces
+    are reused, never returned), and equals what a fresh net computes."""
+    def net():
+        return cl.Sequential(cl.Conv2d(1, 4, 3, padding=1, dtype=dtype, rng=0), cl.ReLU(),
+                             cl.MaxPool2d(2), cl.Conv2d(4, 6, 3, dtype=dtype, rng=1),
+                             cl.ReLU(), cl.MaxPool2d(2), cl.Flatten(),
+                             cl.Linear(6 * 2 * 2, 3, dtype=dtype, rng=2))
+    x1 = rng.standard_normal((6, 1, 12, 12)).astype(dtype)
+    dlogits = rng.standard_normal((6, 3)).astype(dtype)
+    model = net()
+    with split_work(threads):
+        acts1 = model.forward_with_activations(x1)
+        dx1 = model.backward(dlogits)
+        grads1 = model.grads
+        kept = [a.copy() for a in (*acts1, dx1, *grads1.values())]
+        for n in (6, 5):
+            model(rng.standard_normal((n, 1, 12, 12)).astype(dtype))
+            model.backward(rng.standard_normal((n, 3)).astype(dtype))
+    for a, b in zip((*acts1, dx1, *grads1.values()), kept, strict=True):
+        np.testing.assert_array_equal(a, b)
+    fresh = net()
+    np.testing.assert_array_equal(fresh(x1), acts1[-1])
+    np.testing.assert_array_equal(fresh.backward(dlogits), dx1)
+    for key, g in fresh.grads.items():
+        np.testing.assert_array_equal(g, grads1[key])
+
+
+def test_parallel_split_covers_the_range_once_and_propagates_errors():
+    seen = []
+    with split_work(2):
+        parallel.split(lambda a, b: seen.append((a, b)), 7)
+        assert sorted(seen) == [(0, 1), (1, 3), (3, 5), (5, 7)]   # PARTS parts, any thread
+        inner = []
+        parallel.split(lambda a, b: parallel.split(
+            lambda c, d: inner.append((c, d)), b - a), 4)   # a part does not split again
+        assert sorted(inner) == [(0, 1)] * 4
+
+        def fail(a, b):
+            if a == 2:
+                raise RuntimeError("third part")
+
+        with pytest.raises(RuntimeError, match="third part"):
+            parallel.split(fail, 4)
+    with split_work(1):
+        seen.clear()
+        parallel.split(lambda a, b: seen.append((a, b)), 7)
+        assert seen == [(0, 7)]
+    with parallel.threads(2):
+        assert not parallel.splits(2, elements=10)   # too small to be worth a thread
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        parallel.set_num_threads(0)
+    parallel.set_num_threads(parallel.get_num_threads())

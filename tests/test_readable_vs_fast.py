@@ -7,13 +7,18 @@ Property-based: hypothesis draws shapes, strides (dividing or not), padding (int
 
 from __future__ import annotations
 
+import contextlib
+from functools import partial
+
 import numpy as np
 import pytest
 from conftest import CONV_VERSIONS, RTOL, assert_close, conv_cases, conv_version, pool_cases
 from hypothesis import given, settings
 
+from course_lib import fast_pool, parallel
 from course_lib import functional as F
 from course_lib import readable as R
+from course_lib.workspace import Workspace
 
 
 def examples(n):
@@ -39,16 +44,38 @@ def _conv_out_shape(case):
     return (n, f, F.conv_output_size(h, kh, sh, ph, dh), F.conv_output_size(w, kw, sw, pw, dw))
 
 
-@pytest.mark.parametrize("version", CONV_VERSIONS[1:])
+SHARED_WORKSPACE = Workspace()
+
+
+@contextlib.contextmanager
+def split_work(threads):
+    """``threads`` threads for course_lib.parallel, splitting even the tiny test arrays."""
+    saved = parallel.MIN_SPLIT_ELEMENTS
+    parallel.MIN_SPLIT_ELEMENTS = 0
+    try:
+        with parallel.threads(threads):
+            yield
+    finally:
+        parallel.MIN_SPLIT_ELEMENTS = saved
+
+
+# every version on one thread; fast_conv's branches on two threads too
+VERSIONS_AND_THREADS = [(v, 1) for v in CONV_VERSIONS[1:]] + [
+    (v, 2) for v in CONV_VERSIONS if v.startswith("fast")]
+
+
+@pytest.mark.parametrize("version, threads", VERSIONS_AND_THREADS)
 @examples(120)
 @given(case=conv_cases())
-def test_conv2d_versions_equal_readable(version, case):
+def test_conv2d_versions_equal_readable(version, threads, case):
     """functional and every branch of fast_conv give the loops' numbers, forward and back."""
     dtype, rtol = case["dtype"], RTOL[case["dtype"]]
     args = dict(x=case["x"], weight=case["weight"], bias=case["bias"], stride=case["stride"],
                 padding=case["padding"], dilation=case["dilation"])
-    with conv_version(version) as fast:
-        out_f, cache_f = fast.conv2d_forward(**args)
+    # fast_conv reuses one workspace across all examples (shapes, dtypes, branches change)
+    ws = {"workspace": SHARED_WORKSPACE} if version.startswith("fast") else {}
+    with conv_version(version) as fast, split_work(threads):
+        out_f, cache_f = fast.conv2d_forward(**args, **ws)
         dout = _dout(out_f.shape, dtype)
         dx_f, dw_f, db_f = fast.conv2d_backward(dout, cache_f)
     out_r, cache_r = R.conv2d_forward(**args)
@@ -95,6 +122,20 @@ def test_max_pool2d_fast_equals_readable(case):
                 (R.max_pool2d_forward, R.max_pool2d_backward), case)
 
 
+@examples(100)
+@given(pool_cases(dtypes=(np.float64,)))
+def test_pooling_on_two_threads_equals_readable(case):
+    """fast_pool (the layers') splits the batch between two threads; ties included."""
+    case = {**case, "x": np.round(case["x"])}
+    with split_work(2):
+        _check_pool((partial(fast_pool.split_forward, F.max_pool2d_forward),
+                     partial(fast_pool.split_backward, F.max_pool2d_backward)),
+                    (R.max_pool2d_forward, R.max_pool2d_backward), case)
+        _check_pool((partial(fast_pool.split_forward, F.avg_pool2d_forward),
+                     partial(fast_pool.split_backward, F.avg_pool2d_backward)),
+                    (R.avg_pool2d_forward, R.avg_pool2d_backward), case)
+
+
 @examples(200)
 @given(pool_cases())
 def test_avg_pool2d_fast_equals_readable(case):
@@ -118,3 +159,26 @@ def test_pool_shortcuts_equal_forward(case):
     for mod in (F, R):
         np.testing.assert_array_equal(mod.max_pool2d(**args), mod.max_pool2d_forward(**args)[0])
         np.testing.assert_array_equal(mod.avg_pool2d(**args), mod.avg_pool2d_forward(**args)[0])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (1, (2, 1), 2)])
+def test_batch_last_col2im_one_channel_block_at_a_time(threads, stride, padding, dilation,
+                                                       monkeypatch):
+    """The batch-last col2im adds dcols back a block of channels at a time (one here)."""
+    from course_lib import fast_conv
+    monkeypatch.setattr(fast_conv, "COL2IM_BLOCK_BYTES", 1)
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((3, 5, 7, 8)), rng.standard_normal((4, 5, 3, 2)), None
+    args = dict(stride=stride, padding=padding, dilation=dilation)
+    out, cache = F.conv2d_forward(x, w, b, **args)
+    dout = rng.standard_normal(out.shape)
+    with conv_version("fast:batch") as fast, split_work(threads):
+        out_fast, cache_fast = fast.conv2d_forward(x, w, b, **args, workspace=Workspace())
+        got = fast.conv2d_backward(dout, cache_fast)
+    assert not cache_fast.per_image
+    assert_close(out_fast, out, 1e-12, "out")
+    dx, dweight, dbias = F.conv2d_backward(dout, cache)
+    assert got[2] is None and dbias is None
+    assert_close(got[0], dx, 1e-12, "dx")
+    assert_close(got[1], dweight, 1e-12, "dweight")
