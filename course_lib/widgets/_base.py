@@ -19,6 +19,13 @@ as matplotlib's rc style (``STYLE``) while the figure is built and drawn; panel 
 stay within their panel (constrained layout does not make room for a title's width;
 tests/test_widget_layout.py checks every state for clipped or overlapping text).
 
+Dragged sliders
+---------------
+A change that comes from the browser (ipywidgets' ``set_state``, in a comm message) while an
+asyncio event loop runs (the kernel's) is drawn a few turns of the loop later
+(``_defer_update``): the values that arrived meanwhile make one update of the latest state.
+Changes made in code (a cell, ``hold()``, a test) update at once, as before.
+
 Decks (no kernel)
 -----------------
 A slide deck has no kernel to recompute a picture, so a live control there would do nothing.
