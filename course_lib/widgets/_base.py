@@ -410,8 +410,9 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 def _from_frontend(change: dict[str, Any]) -> bool:
     """Whether a control's change came from the browser: ipywidgets sets a front end's state
-    (``Widget.set_state``) with the changed names in the widget's ``_property_lock``."""
-    return change["name"] in getattr(change["owner"], "_property_lock", {})
+    (``Widget.set_state``) with the names it received in the widget's ``_property_lock``
+    (a selection receives ``index``, its ``value`` follows)."""
+    return bool(getattr(change["owner"], "_property_lock", None))
 
 
 def _position(values: list[Any], current: Any) -> int:
