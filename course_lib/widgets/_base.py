@@ -19,6 +19,13 @@ as matplotlib's rc style (``STYLE``) while the figure is built and drawn; panel 
 stay within their panel (constrained layout does not make room for a title's width;
 tests/test_widget_layout.py checks every state for clipped or overlapping text).
 
+Dragged sliders
+---------------
+A change that comes from the browser (ipywidgets' ``set_state``, in a comm message) while an
+asyncio event loop runs (the kernel's) is drawn a few turns of the loop later
+(``_defer_update``): the values that arrived meanwhile make one update of the latest state.
+Changes made in code (a cell, ``hold()``, a test) update at once, as before.
+
 Decks (no kernel)
 -----------------
 A slide deck has no kernel to recompute a picture, so a live control there would do nothing.
@@ -403,8 +410,9 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 def _from_frontend(change: dict[str, Any]) -> bool:
     """Whether a control's change came from the browser: ipywidgets sets a front end's state
-    (``Widget.set_state``) with the changed names in the widget's ``_property_lock``."""
-    return change["name"] in getattr(change["owner"], "_property_lock", {})
+    (``Widget.set_state``) with the names it received in the widget's ``_property_lock``
+    (a selection receives ``index``, its ``value`` follows)."""
+    return bool(getattr(change["owner"], "_property_lock", None))
 
 
 def _position(values: list[Any], current: Any) -> int:
