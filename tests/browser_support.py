@@ -126,12 +126,19 @@ def voila_server(notebook: Path, log_path: Path, startup_timeout: float = 60.0):
     from course_lib.slides.app import voila_command, voila_env
 
     port = free_port()
+    with _server(voila_command(notebook, port, open_browser=False), voila_env(), ROOT, port,
+                 log_path, "voila", startup_timeout) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _server(command, env, cwd, port: int, log_path: Path, name: str, timeout: float):
+    """Run ``command`` (a server that will listen on ``port``), its output in ``log_path``;
+    yield its URL once it listens, stop it afterwards."""
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(voila_command(notebook, port, open_browser=False),
-                                env=voila_env(), stdout=log, stderr=subprocess.STDOUT,
-                                cwd=ROOT)
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     try:
-        _wait_for_port(proc, port, startup_timeout, log_path, "voila")
+        _wait_for_port(proc, port, timeout, log_path, name)
         yield f"http://127.0.0.1:{port}/"
     finally:
         _stop(proc)
@@ -180,15 +187,9 @@ def jupyterlab_server(root: Path, state: Path, startup_timeout: float = 90.0):
                "--ServerApp.password=", f"--ServerApp.root_dir={root}", "--allow-root",
                "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    log_path = state / "jupyterlab.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=root)
-    try:
-        _wait_for_port(proc, port, startup_timeout, log_path, "jupyter lab")
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        _stop(proc)
+    with _server(command, env, root, port, state / "jupyterlab.log", "jupyter lab",
+                 startup_timeout) as url:
+        yield url
 
 
 # Run every cell of the notebook JupyterLab shows (once its kernel is ready).

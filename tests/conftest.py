@@ -238,3 +238,17 @@ def pytest_xdist_make_scheduler(config, log):
             return nodeid if path.rsplit("/", 1)[-1] in SPREAD else path
 
     return FileScheduling(config, log)
+
+
+@contextlib.contextmanager
+def split_work(threads: int):
+    """``threads`` threads for course_lib.parallel, splitting even the tiny test arrays."""
+    from course_lib import parallel
+
+    saved = parallel.MIN_SPLIT_ELEMENTS
+    parallel.MIN_SPLIT_ELEMENTS = 0
+    try:
+        with parallel.threads(threads):
+            yield
+    finally:
+        parallel.MIN_SPLIT_ELEMENTS = saved

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
-from conftest import assert_close
+from conftest import assert_close, split_work
 
 import course_lib as cl
 import course_lib.fast_conv
@@ -422,18 +420,6 @@ def test_conv_layer_workspace_only_in_training(rng):
     with layer.evaluating():
         layer(rng.standard_normal((50, 1, 8, 8)))   # a big scoring batch
     assert layer.workspace.nbytes == held
-
-
-@contextlib.contextmanager
-def split_work(threads):
-    """``threads`` threads for course_lib.parallel, splitting even tiny arrays."""
-    saved = parallel.MIN_SPLIT_ELEMENTS
-    parallel.MIN_SPLIT_ELEMENTS = 0
-    try:
-        with parallel.threads(threads):
-            yield
-    finally:
-        parallel.MIN_SPLIT_ELEMENTS = saved
 
 
 @pytest.mark.parametrize("threads", [1, 2])

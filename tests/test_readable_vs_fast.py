@@ -7,15 +7,22 @@ Property-based: hypothesis draws shapes, strides (dividing or not), padding (int
 
 from __future__ import annotations
 
-import contextlib
 from functools import partial
 
 import numpy as np
 import pytest
-from conftest import CONV_VERSIONS, RTOL, assert_close, conv_cases, conv_version, pool_cases
+from conftest import (
+    CONV_VERSIONS,
+    RTOL,
+    assert_close,
+    conv_cases,
+    conv_version,
+    pool_cases,
+    split_work,
+)
 from hypothesis import given, settings
 
-from course_lib import fast_pool, parallel
+from course_lib import fast_pool
 from course_lib import functional as F
 from course_lib import readable as R
 from course_lib.workspace import Workspace
@@ -45,18 +52,6 @@ def _conv_out_shape(case):
 
 
 SHARED_WORKSPACE = Workspace()
-
-
-@contextlib.contextmanager
-def split_work(threads):
-    """``threads`` threads for course_lib.parallel, splitting even the tiny test arrays."""
-    saved = parallel.MIN_SPLIT_ELEMENTS
-    parallel.MIN_SPLIT_ELEMENTS = 0
-    try:
-        with parallel.threads(threads):
-            yield
-    finally:
-        parallel.MIN_SPLIT_ELEMENTS = saved
 
 
 # every version on one thread; fast_conv's branches on two threads too
