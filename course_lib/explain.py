@@ -31,6 +31,7 @@ __all__ = ["mnist_preprocess", "normalize_image", "Saliency", "saliency", "Occlu
 
 MNIST_BOX = 20      # MNIST scales each digit's bounding box to fit 20 x 20 pixels ...
 MNIST_SIZE = 28     # ... and centres its centre of mass in a 28 x 28 frame
+PATCH, STRIDE = 6, 2  # occlusion's default square and its step
 
 
 def mnist_preprocess(canvas: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
@@ -113,8 +114,8 @@ class Occlusion(NamedTuple):
     target: int
 
 
-def occlusion(model: Sequential, x: Array, target: int | None = None, patch: int = 6,
-              stride: int = 2, fill: float | None = None,
+def occlusion(model: Sequential, x: Array, target: int | None = None, patch: int = PATCH,
+              stride: int = STRIDE, fill: float | None = None,
               probabilities: Array | None = None) -> Occlusion:
     """Slide a ``patch`` x ``patch`` square of background over x; record the fall of p(target).
 
@@ -127,10 +128,8 @@ def occlusion(model: Sequential, x: Array, target: int | None = None, patch: int
     a pixel; 0 where none does).
     """
     x = _model_input(model, x)
-    C, H, W = x.shape
-    patch = check_int(patch, "patch", 1, min(H, W))
-    stride = check_int(stride, "stride", 1)
-    OH, OW = (H - patch) // stride + 1, (W - patch) // stride + 1
+    H, W = x.shape[1:]
+    patch, stride, (OH, OW) = _patch_grid(x, patch, stride)
     if probabilities is None:
         probabilities = occluded_probabilities(model, x, patch, stride, fill)
     check_array(probabilities, "probabilities", 2, axis_names="(positions + 1, K)")
@@ -149,18 +148,24 @@ def occlusion(model: Sequential, x: Array, target: int | None = None, patch: int
     return Occlusion(drop, pixel_drop, float(probabilities[-1, target]), target)
 
 
-def occluded_probabilities(model: Sequential, x: Array, patch: int = 6, stride: int = 2,
-                           fill: float | None = None) -> Array:
+def occluded_probabilities(model: Sequential, x: Array, patch: int = PATCH,
+                           stride: int = STRIDE, fill: float | None = None) -> Array:
     """The model's probabilities for x with the patch at every position (row-major), then for
     x itself: (positions + 1, K), all positions through the network as one batch."""
     x = _model_input(model, x)
-    C, H, W = x.shape
-    patch = check_int(patch, "patch", 1, min(H, W))
-    stride = check_int(stride, "stride", 1)
+    patch, stride, (OH, OW) = _patch_grid(x, patch, stride)
     value = float(x.min()) if fill is None else check_real(fill, "fill")
-    OH, OW = (H - patch) // stride + 1, (W - patch) // stride + 1
     batch = np.repeat(x[None], OH * OW + 1, axis=0)     # the last one stays unoccluded
     for k in range(OH * OW):
         top, left = (k // OW) * stride, (k % OW) * stride
         batch[k, :, top:top + patch, left:left + patch] = value
     return softmax(predict(model, batch, return_logits=True)[1].astype(np.float64))
+
+
+def _patch_grid(x: Array, patch: int, stride: int) -> tuple[int, int, tuple[int, int]]:
+    """(patch, stride, (OH, OW)): the checked patch and stride over x (C, H, W), and how many
+    patch positions fit down and across."""
+    H, W = x.shape[1:]
+    patch = check_int(patch, "patch", 1, min(H, W))
+    stride = check_int(stride, "stride", 1)
+    return patch, stride, ((H - patch) // stride + 1, (W - patch) // stride + 1)

@@ -192,6 +192,11 @@ def jupyterlab_server(root: Path, state: Path, startup_timeout: float = 90.0):
         yield url
 
 
+# An explorer box's readout text (the last HTML widget in the box).
+READOUT_JS = "box => { const r = box.querySelectorAll('.widget-html-content'); " \
+             "return r[r.length - 1].innerText; }"
+
+
 # Run every cell of the notebook JupyterLab shows (once its kernel is ready).
 RUN_ALL_JS = """async () => {
   const app = window.jupyterapp;
@@ -251,8 +256,7 @@ def draw(page, explorer, points, timeout_ms: float = 30_000) -> dict:
     page.wait_for_function("() => window.__stroke.readout !== null && "
                            "window.__stroke.picture !== null", timeout=timeout_ms)
     t = page.evaluate("() => window.__stroke")
-    readout = explorer.evaluate("box => [...box.querySelectorAll('.widget-html-content')]"
-                                ".pop().innerText")
+    readout = explorer.evaluate(READOUT_JS)
     return {"readout": readout, "prediction_ms": t["readout"] - t["end"],
             "picture_ms": t["picture"] - t["end"]}
 
@@ -260,11 +264,9 @@ def draw(page, explorer, points, timeout_ms: float = 30_000) -> dict:
 def clear_canvas(page, explorer, timeout_ms: float = 30_000) -> str:
     """Press the canvas's Clear button; wait for the blank canvas's readout; return it."""
     explorer.query_selector("button.course-digit-clear").click()
-    page.wait_for_function("box => [...box.querySelectorAll('.widget-html-content')].pop()"
-                           ".innerText.includes('the canvas is blank')", arg=explorer,
-                           timeout=timeout_ms)
-    return explorer.evaluate("box => [...box.querySelectorAll('.widget-html-content')]"
-                             ".pop().innerText")
+    page.wait_for_function(f"box => ({READOUT_JS})(box).includes('the canvas is blank')",
+                           arg=explorer, timeout=timeout_ms)
+    return explorer.evaluate(READOUT_JS)
 
 
 DRAW_DIGIT_NOTEBOOK = ROOT / "tests" / "fixtures" / "draw_digit.ipynb"

@@ -15,7 +15,14 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_support import FIXTURE_NOTEBOOK, ROOT, browser_marks, offline_page, voila_server
+from browser_support import (
+    FIXTURE_NOTEBOOK,
+    READOUT_JS,
+    ROOT,
+    browser_marks,
+    offline_page,
+    voila_server,
+)
 
 pytestmark = browser_marks
 
@@ -63,10 +70,6 @@ def _explorer(page, marker: str):
         pytest.fail(f"the lesson raised before showing {marker!r}:\n"
                     + error.first.inner_text()[-2000:])
     return box.last.element_handle()
-
-
-READOUT_JS = "box => { const r = box.querySelectorAll('.widget-html-content'); " \
-             "return r[r.length - 1].innerText; }"
 
 
 def _readout(explorer) -> str:

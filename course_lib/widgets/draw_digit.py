@@ -12,7 +12,15 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from .. import functional as F
-from ..explain import mnist_preprocess, normalize_image, occluded_probabilities, occlusion, saliency
+from ..explain import (
+    PATCH,
+    STRIDE,
+    mnist_preprocess,
+    normalize_image,
+    occluded_probabilities,
+    occlusion,
+    saliency,
+)
 from ..layers import Conv2d, _Pool2d
 from ..model import Sequential
 from ..paths import WEIGHTS_DIR
@@ -174,13 +182,13 @@ class DrawDigitExplorer(Explorer):
             source = f"stored image {index}{label}, as stored; draw over it to change it"
         target, o = self.saliency.target, self.occlusion
         row, col = np.unravel_index(np.argmax(o.drop), o.drop.shape)
-        top, left = row * 2, col * 2
+        (top, left), last = (row * STRIDE, col * STRIDE), PATCH - 1
         return "\n".join([
             f"{name} reads a {first} (p = {p[first]:.2f}); next: {second} (p = {p[second]:.2f})",
             f"input: {source}",
             "p: " + "  ".join(f"{k}:{v:.2f}" for k, v in enumerate(p)),
-            f"explaining class {target} (p = {o.probability:.2f}): covering rows {top}-{top + 5}"
-            f", columns {left}-{left + 5} lowers it most, by {o.drop.max():.2f}",
+            f"explaining class {target} (p = {o.probability:.2f}): covering rows {top}-{top + last}"
+            f", columns {left}-{left + last} lowers it most, by {o.drop.max():.2f}",
         ])
 
     # ------------------------------------------------------------------ picture
