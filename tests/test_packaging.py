@@ -102,7 +102,7 @@ def test_citation_cff_is_complete_and_versions_agree():
 
 # --- installs ---------------------------------------------------------------------------------
 
-LEARNER_ONLY_NOT = {"pytest", "ruff", "playwright", "sphinx-revealjs", "pypdf", "pdfplumber",
+LEARNER_ONLY_NOT = {"pytest", "ruff", "playwright", "sphinx-revealjs", "pypdf", "pypdfium2",
                     "nbval", "hypothesis", "myst-nb", "sphinx-book-theme", "pre-commit"}
 
 

@@ -2,7 +2,8 @@
 
 Garbled maths in a PDF (MathJax typeset for one layout, printed in another) shows up as
 formula glyphs drawn over the text around them; content cut off a slide as glyphs past the
-page edge. Both are found from the PDF's own character boxes (``pdfplumber``).
+page edge. Both are found from the PDF's own character boxes (``pypdfium2``, PDFium's text
+layer: a few times faster than a pure-Python PDF parser on a 100-page deck).
 """
 
 from __future__ import annotations
@@ -32,25 +33,40 @@ def _overlaps(chars: list[dict]) -> list[tuple[dict, dict]]:
     return found
 
 
+def _page_chars(page) -> list[dict]:
+    """The visible characters of a PDFium page, boxes in points from its top-left corner."""
+    height = page.get_height()
+    text = page.get_textpage()
+    chars = []
+    for i in range(text.count_chars()):
+        glyph = text.get_text_range(i, 1)
+        if glyph.strip():
+            left, bottom, right, top = text.get_charbox(i)
+            chars.append({"text": glyph, "x0": left, "x1": right,
+                          "top": height - top, "bottom": height - bottom})
+    return chars
+
+
 def pdf_problems(pdf: str | Path, limit: int = 10) -> list[str]:
     """Describe up to ``limit`` problems per page of ``pdf``: overprinted or off-page glyphs.
 
     An empty list means every page is clean.
     """
-    import logging
+    import pypdfium2
 
-    import pdfplumber
-
-    logging.getLogger("pdfminer").setLevel(logging.ERROR)  # MathJax's fonts lack a FontBBox
     problems = []
-    with pdfplumber.open(str(pdf)) as doc:
-        for number, page in enumerate(doc.pages, 1):
-            chars = [c for c in page.chars if c["text"].strip()]
+    doc = pypdfium2.PdfDocument(str(pdf))
+    try:
+        for number, page in enumerate(doc, 1):
+            width, height = page.get_size()
+            chars = _page_chars(page)
             letters = [c for c in chars if c["text"].isalnum()]
             off = [c for c in chars if c["x0"] < -1 or c["top"] < -1
-                   or c["x1"] > page.width + 1 or c["bottom"] > page.height + 1]
+                   or c["x1"] > width + 1 or c["bottom"] > height + 1]
             problems += [f"page {number}: {c['text']!r} outside the page at "
                          f"({c['x0']:.0f}, {c['top']:.0f})" for c in off[:limit]]
             problems += [f"page {number}: {a['text']!r} and {b['text']!r} overprint at "
                          f"({a['x0']:.0f}, {a['top']:.0f})" for a, b in _overlaps(letters)[:limit]]
+    finally:
+        doc.close()
     return problems
