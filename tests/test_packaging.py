@@ -125,7 +125,8 @@ def test_the_lock_pins_every_requirement_with_hashes():
                 f"{name}: {path} pins {version}, the lock {lock[name][0]}: run `make lock`")
     unhashed = [name for name, (_, _, hashes) in lock.items() if not hashes]
     assert not unhashed, f"requirements-lock.txt: no hashes for {unhashed}"
-    assert "--require-hashes -r requirements-lock.txt" in (REPO_ROOT / "Makefile").read_text()
+    assert "--require-hashes --no-deps -r requirements-lock.txt" in (
+        REPO_ROOT / "Makefile").read_text()
 
 
 def test_this_environment_is_the_lock():
