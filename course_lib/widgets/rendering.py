@@ -6,11 +6,13 @@ Text dominates matplotlib's drawing time (a title takes milliseconds), so a
 draw renders everything else once (with those artists marked animated, so it skips them)
 and keeps the pixels; each render restores those pixels, draws the dynamic artists on top
 (a dynamic colour bar or title that has not changed since its last draw gets that draw's
-pixels back) and encodes the RGBA buffer (``png_bytes``). Whoever changes a static artist
-(axis limits, tick labels) sets ``redraw_static``, or names the static part's new state with
-``set_static_state(key)``: the static pixels of the last ``MAX_BACKGROUNDS`` states are kept
-(zlib-compressed: a mostly flat figure takes some 50 KB), so going back to a state (a slider
-moved back and forth) pastes its pixels back instead of drawing the static part again.
+pixels back, also after a new static part if the pixels under it are the same) and encodes
+the RGBA buffer (``png_bytes``). Whoever changes a static artist (axis limits, tick labels)
+sets ``redraw_static``, or names the static part's new state with ``set_static_state(key)``:
+the static pixels of the last ``MAX_BACKGROUNDS`` states (at most ``MAX_BACKGROUND_BYTES``)
+are kept, uncompressed (copying them costs a fraction of a millisecond, compressing them
+several), so going back to a state (a slider moved back and forth) pastes its pixels back
+instead of drawing the static part again.
 
 Layout: constrained layout places the panels on the first draw; the layout is then kept
 (recomputing it costs as much as a draw) as long as the texts fit. Every draw records the
@@ -43,14 +45,16 @@ from matplotlib.transforms import Bbox, BboxBase
 
 from .drawing import CELL_GID
 
-__all__ = ["BlittedFigure", "png_bytes"]
+__all__ = ["BlittedFigure", "png_bytes", "clear_caches"]
 
 PNG_LEVEL = 1  # fast zlib: redraw speed matters more than bytes
-MAX_BACKGROUNDS = 64  # static states whose pixels are kept
+MAX_BACKGROUNDS = 64  # static states whose pixels are kept ...
+MAX_BACKGROUND_BYTES = 48 * 2**20  # ... within this many bytes (a 1050 x 620 figure: 2.6 MB)
 AXES_MARGIN_PX = 8  # around an axes' frame and texts: its tick marks and spines
 TEXT_MARGIN_PX = 2  # around a text's extent: its anti-aliased edges
 
 Boxes = npt.NDArray[np.float64]
+RGBA = npt.NDArray[np.uint8]  # (H, W, 4) pixels
 """(n, 4) window extents x0, y0, x1, y1 in pixels, from the bottom left."""
 
 
@@ -64,11 +68,11 @@ class BlittedFigure:
         self._dynamic: list[Artist] = []
         self.redraw_static = True
         """Draw everything, not only the dynamic artists, at the next render."""
-        self._background: Any = None  # Agg's BufferRegion of the static pixels
+        self._background: RGBA | None = None  # the static pixels
         self._static_boxes: Boxes = np.empty((0, 4))
         self._static_key: Hashable | None = None  # the static state (None: not named)
-        # (static key, axes positions) -> compressed RGBA pixels, static text boxes
-        self._backgrounds: OrderedDict[Hashable, tuple[bytes, Boxes]] = OrderedDict()
+        # (static key, axes positions) -> static pixels, static text boxes
+        self._backgrounds: OrderedDict[Hashable, tuple[RGBA, Boxes]] = OrderedDict()
         self._stuck = False  # the texts did not fit even after a new layout
         self._pixels: dict[Artist, tuple[Any, Boxes]] = {}  # pixels, texts of its last draw
         self._fixed: dict[Artist, tuple[Any, Any, Boxes] | None] = {}  # place, pixels, texts
@@ -98,11 +102,13 @@ class BlittedFigure:
     def render(self, full: bool = False) -> bytes:
         """Draw the figure (blitting the static part unless ``full``) and return PNG bytes."""
         laid_out = False
+        if full:
+            self._pixels.clear()  # everything drawn anew
         if full or self._background is None or (self.redraw_static
                                                  and not self._restore_static()):
             laid_out = self._draw_static(layout=self._background is None)
         else:
-            self.canvas.restore_region(self._background)
+            np.copyto(self._rgba(), self._background)
         if not self._draw_dynamic() and not laid_out and not self._stuck:
             self._draw_static(layout=True)  # a changing text outgrew the layout
             self._stuck = not self._draw_dynamic()  # no retry until the texts fit
@@ -114,6 +120,7 @@ class BlittedFigure:
         The constrained layout is recomputed if ``layout``, or if a text of this draw
         overlaps another one or leaves the figure. Returns whether it was recomputed.
         """
+        before = self._background, self._positions()
         for a in (*self._dynamic, *self._fixed):
             a.set_animated(True)
         try:
@@ -133,15 +140,36 @@ class BlittedFigure:
         finally:
             for a in (*self._dynamic, *self._fixed):
                 a.set_animated(False)
-        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+        self._background = self._rgba().copy()
         self.redraw_static = False
-        self._pixels.clear()
+        self._keep_pixels(*before)
         if self._static_key is not None:
-            pixels = zlib.compress(np.asarray(self.canvas.buffer_rgba()).tobytes(), PNG_LEVEL)
-            self._backgrounds[self._background_key()] = (pixels, self._static_boxes)
-            while len(self._backgrounds) > MAX_BACKGROUNDS:
+            self._backgrounds[self._background_key()] = (self._background, self._static_boxes)
+            while len(self._backgrounds) > 1 and (
+                    len(self._backgrounds) > MAX_BACKGROUNDS
+                    or sum(p.nbytes for p, _ in self._backgrounds.values()) > MAX_BACKGROUND_BYTES):
                 self._backgrounds.popitem(last=False)
         return layout
+
+    def _rgba(self) -> RGBA:
+        """The canvas's (H, W, 4) pixels (a view)."""
+        return np.asarray(self.canvas.buffer_rgba())
+
+    def _positions(self) -> tuple[Any, ...]:
+        """The figure's size and the panels' places (a new layout draws other pixels)."""
+        return self.fig.bbox.bounds, tuple(ax.get_position().bounds for ax in self.fig.axes)
+
+    def _keep_pixels(self, background: RGBA | None, positions: tuple[Any, ...]) -> None:
+        """After a new static part: forget the kept pixels of the dynamic artists (``_pixels``)
+        unless the layout is the same and so are the static pixels under them (``background``:
+        the static part they were drawn over)."""
+        if background is None or positions != self._positions():
+            self._pixels.clear()
+            return
+        for a, (pixels, _) in list(self._pixels.items()):
+            x0, y0, x1, y1 = pixels.get_extents()  # rows from the top
+            if not np.array_equal(background[y0:y1, x0:x1], self._background[y0:y1, x0:x1]):
+                del self._pixels[a]
 
     def _draw_fixed(self, boxes: list[Any]) -> None:
         """Draw the fixed artists on the canvas, or paste back their pixels if they are where
@@ -163,10 +191,8 @@ class BlittedFigure:
                 place.extents, self.canvas.copy_from_bbox(region), as_boxes(boxes[first:]))
 
     def _background_key(self) -> Hashable:
-        """The static key, the figure's size and the panels' places (a new layout draws
-        other pixels)."""
-        return (self._static_key, self.fig.bbox.bounds,
-                tuple(ax.get_position().bounds for ax in self.fig.axes))
+        """The static key and the layout (``_positions``)."""
+        return self._static_key, self._positions()
 
     def _restore_static(self) -> bool:
         """Paste back the static pixels of the named static state, if they are kept."""
@@ -176,12 +202,11 @@ class BlittedFigure:
         if key not in self._backgrounds:
             return False
         self._backgrounds.move_to_end(key)
-        pixels, self._static_boxes = self._backgrounds[key]
-        canvas = np.asarray(self.canvas.buffer_rgba())
-        canvas[...] = np.frombuffer(zlib.decompress(pixels), np.uint8).reshape(canvas.shape)
-        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+        before = self._background, self._positions()
+        self._background, self._static_boxes = self._backgrounds[key]
+        np.copyto(self._rgba(), self._background)
         self.redraw_static = False
-        self._pixels.clear()
+        self._keep_pixels(*before)
         return True
 
     def _draw_dynamic(self) -> bool:
@@ -292,6 +317,13 @@ _LAYOUTS: dict[tuple[Any, ...], list[Any]] = {}  # (string, font, dpi, ...) -> i
 _GLYPHS: dict[tuple[Any, ...], tuple[npt.NDArray[np.uint8], int, int]] = {}
 """(font, size, dpi, glyph, angle, 1/64 px offsets, hinting) -> bitmap, left, top."""
 MAX_KEPT = 20_000  # layouts or glyphs; both dicts are emptied when one grows past it
+
+
+def clear_caches() -> None:
+    """Forget the texts' extents, layouts and glyphs kept between draws (as in a new kernel)."""
+    _EXTENTS.clear()
+    _LAYOUTS.clear()
+    _GLYPHS.clear()
 
 
 def draw_cached_text(renderer: RendererAgg, gc: Any, x: float, y: float, s: str, prop: Any,
