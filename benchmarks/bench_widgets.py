@@ -19,16 +19,19 @@ lesson's size), once per control that has values to go through (sliders and sele
 - Repeats: then ``--repeats`` more changes cycle through the values again (states seen
   before); median and 90th percentile.
 
-Times are CPU times of this process (``time.process_time``: what the wall time would be on
-an idle machine; on a loaded one the wall time is noisy); the wall-time median of the
-repeats is printed too. Also printed: the time to build the explorer (first draw, with the
-constrained layout) and the size of its PNG. Target (issue 15): every change within 40 ms of
-CPU. Set OPENBLAS_NUM_THREADS=1 on a busy machine.
+Python's garbage is collected after each explorer is built (what earlier explorers left is
+not this one's cost; collections its own changes cause are). Times are CPU times of this
+process (``time.process_time``: what the wall time would be on an idle machine; on a loaded
+one the wall time is noisy); the wall-time median of the repeats is printed too. Also
+printed: the time to build the explorer (first draw, with the constrained layout) and the
+size of its PNG. Target (issue 15): every change within 40 ms of CPU. Set
+OPENBLAS_NUM_THREADS=1 on a busy machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import statistics
@@ -75,6 +78,7 @@ def first_visits(make: Callable[[], Explorer], control: str, values: list[Any]
     t = time.perf_counter()
     ex = make()
     build = time.perf_counter() - t
+    gc.collect()  # the garbage of the explorers built before is not this one's cost
     cpu = [change(ex, control, v)[0] for v in values]
     size = len(ex.png)
     ex.close()
@@ -85,6 +89,7 @@ def repeats(make: Callable[[], Explorer], control: str, values: list[Any], n: in
             ) -> tuple[list[float], list[float]]:
     """CPU and wall seconds of ``n`` changes that cycle through values seen before."""
     ex = make()
+    gc.collect()
     start = ex.controls[control].value
     for v in values:  # every state visited once (the starting one was drawn at build)
         ex.controls[control].value = v

@@ -84,6 +84,9 @@ class DrawDigitExplorer(Explorer):
                                 f"{type(model).__name__}")
         self.models = dict(models)
         self._layers = {name: _pictured_layers(model) for name, model in self.models.items()}
+        for model in self.models.values():  # the largest occlusion batch (every patch changes
+            # a blank input): the layers' scratch memory grows once now, not at later drawings
+            occluded_probabilities(model, np.zeros((1, 28, 28), model_dtype(model)), fill=1.0)
         self.images = _as_digits(images)
         if labels is not None:
             if self.images is None:
