@@ -322,6 +322,7 @@ def _nearest(centres: npt.NDArray[np.float64], start: float, end: float, n: int
     index = np.floor((centres - start) * (n / (end - start))).astype(np.intp)
     return np.clip(index, 0, n - 1)
 
+
 # ---------------------------------------------------------------------- the texts a draw makes
 _EXTENTS: dict[tuple[Any, ...], Boxes] = {}  # (string, font, angle, dpi) -> extent - anchor
 
