@@ -56,8 +56,9 @@ AXES_MARGIN_PX = 8  # around an axes' frame and texts: its tick marks and spines
 TEXT_MARGIN_PX = 2  # around a text's extent: its anti-aliased edges
 
 Boxes = npt.NDArray[np.float64]
-RGBA = npt.NDArray[np.uint8]  # (H, W, 4) pixels
 """(n, 4) window extents x0, y0, x1, y1 in pixels, from the bottom left."""
+RGBA = npt.NDArray[np.uint8]
+"""(H, W, 4) pixels, rows from the top."""
 
 
 class BlittedFigure:
@@ -170,12 +171,13 @@ class BlittedFigure:
         """After a new static part: forget the kept pixels of the dynamic artists (``_pixels``)
         unless the layout is the same and so are the static pixels under them (``background``,
         drawn in the layout ``positions``: the static part they were drawn over)."""
-        if background is None or positions != self._background_at:
+        now = self._background
+        if background is None or now is None or positions != self._background_at:
             self._pixels.clear()
             return
         for a, (pixels, _) in list(self._pixels.items()):
             x0, y0, x1, y1 = pixels.get_extents()  # rows from the top
-            if not np.array_equal(background[y0:y1, x0:x1], self._background[y0:y1, x0:x1]):
+            if not np.array_equal(background[y0:y1, x0:x1], now[y0:y1, x0:x1]):
                 del self._pixels[a]
 
     def _draw_fixed(self, boxes: list[Any]) -> None:
@@ -276,27 +278,27 @@ def png_bytes(rgba: npt.NDArray[np.uint8], level: int = PNG_LEVEL) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows.data, level)) + chunk(b"IEND", b""))
 
 
-
 class NearestImage(AxesImage):
     """An AxesImage with 'nearest' interpolation drawn by picking, with NumPy, the data pixel
     under each screen pixel's centre (colour-mapping only the data). matplotlib instead
     resamples the data and its mask to the screen's size and colour-maps that: the same
-    picture (a screen pixel whose centre falls exactly on the edge between two data pixels
-    may take the other one), several times slower on a large panel. Other interpolations,
-    array alphas and non-affine transforms are left to matplotlib."""
+    pixels (tests/test_widget_layout.py compares them), several times slower on a large
+    panel. Other interpolations, array alphas and non-affine transforms are left to
+    matplotlib."""
 
     def make_image(self, renderer: Any, magnification: float = 1.0, unsampled: bool = False
-                   ) -> tuple[RGBA | None, float, float, Any]:
+                   ) -> tuple[Any, float, float, Any]:
         trans = self.get_transform()
         A = self.get_array()
+        figure = self.get_figure(root=True)
         if (unsampled or magnification != 1.0 or self.get_interpolation() != "nearest"
-                or not trans.is_affine or np.ndim(self.get_alpha()) > 0 or A is None
-                or A.ndim not in (2, 3)):
+                or not trans.is_affine or isinstance(self.get_alpha(), np.ndarray) or A is None
+                or A.ndim not in (2, 3) or figure is None):
             return super().make_image(renderer, magnification, unsampled)
         x1, x2, y1, y2 = self.get_extent()
         (dx1, dy1), (dx2, dy2) = trans.transform([[x1, y1], [x2, y2]])
         clip = ((self.get_clip_box() or self.axes.bbox) if self.get_clip_on()
-                else self.get_figure(root=True).bbox)
+                else figure.bbox)
         box = Bbox.intersection(Bbox([[min(dx1, dx2), min(dy1, dy2)],
                                       [max(dx1, dx2), max(dy1, dy2)]]), clip)
         if box is None:
@@ -379,7 +381,7 @@ def kept_text_layouts() -> Iterator[None]:
     string, font, rotation and alignment: tick labels and titles drawn again skip the font
     look-ups and metrics. Texts with TeX, wrapping or a transform that rotates them are left
     to matplotlib."""
-    get_layout = Text._get_layout
+    get_layout = Text._get_layout  # type: ignore[attr-defined]  # matplotlib's private API
     if getattr(get_layout, "kept", False):  # already inside such a block
         yield
         return
@@ -389,8 +391,9 @@ def kept_text_layouts() -> Iterator[None]:
             return get_layout(text, renderer)
         prop = text.get_fontproperties()
         key = (text.get_text(), prop, text.get_rotation(), text.get_horizontalalignment(),
-               text.get_verticalalignment(), text.get_rotation_mode(), text._multialignment,
-               text._linespacing, text.get_figure(root=True).dpi, type(renderer))
+               text.get_verticalalignment(), text.get_rotation_mode(),
+               getattr(text, "_multialignment", None), getattr(text, "_linespacing", None),
+               getattr(text.get_figure(root=True), "dpi", None), type(renderer))
         layout = _TEXT_LAYOUTS.get(key)
         if layout is None:
             if len(_TEXT_LAYOUTS) > MAX_KEPT:
