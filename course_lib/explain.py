@@ -32,6 +32,8 @@ __all__ = ["mnist_preprocess", "normalize_image", "Saliency", "saliency", "Occlu
 MNIST_BOX = 20      # MNIST scales each digit's bounding box to fit 20 x 20 pixels ...
 MNIST_SIZE = 28     # ... and centres its centre of mass in a 28 x 28 frame
 PATCH, STRIDE = 6, 2  # occlusion's default square and its step
+OCCLUSION_BATCH = 32  # occluded images per forward pass: passes of one size reuse the memory
+#                       freed by the last one (fewer fresh pages than one pass of any size)
 
 
 def mnist_preprocess(canvas: npt.NDArray[np.floating]) -> npt.NDArray[np.float32]:
@@ -151,15 +153,24 @@ def occlusion(model: Sequential, x: Array, target: int | None = None, patch: int
 def occluded_probabilities(model: Sequential, x: Array, patch: int = PATCH,
                            stride: int = STRIDE, fill: float | None = None) -> Array:
     """The model's probabilities for x with the patch at every position (row-major), then for
-    x itself: (positions + 1, K), all positions through the network as one batch."""
+    x itself: (positions + 1, K). The positions where the patch changes some pixel go through
+    the network, ``OCCLUSION_BATCH`` images at a time; a patch over pixels that already hold
+    ``fill`` (blank background) leaves x as it is, so its row is x's own."""
     x = _model_input(model, x)
     patch, stride, (OH, OW) = _patch_grid(x, patch, stride)
     value = float(x.min()) if fill is None else check_real(fill, "fill")
-    batch = np.repeat(x[None], OH * OW + 1, axis=0)     # the last one stays unoccluded
-    for k in range(OH * OW):
+    windows = np.lib.stride_tricks.sliding_window_view(x != x.dtype.type(value), (patch, patch),
+                                                       axis=(1, 2))
+    changed = np.flatnonzero(windows[:, ::stride, ::stride].any(axis=(0, 3, 4)))
+    batch = np.repeat(x[None], len(changed) + 1, axis=0)     # the last one stays unoccluded
+    for row, k in enumerate(changed):
         top, left = (k // OW) * stride, (k % OW) * stride
-        batch[k, :, top:top + patch, left:left + patch] = value
-    return softmax(predict(model, batch, return_logits=True)[1].astype(np.float64))
+        batch[row, :, top:top + patch, left:left + patch] = value
+    logits = predict(model, batch, OCCLUSION_BATCH, return_logits=True)[1]
+    probabilities = softmax(logits.astype(np.float64))
+    out = np.repeat(probabilities[-1:], OH * OW + 1, axis=0)
+    out[changed] = probabilities[:-1]
+    return out
 
 
 def _patch_grid(x: Array, patch: int, stride: int) -> tuple[int, int, tuple[int, int]]:

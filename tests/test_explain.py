@@ -132,3 +132,20 @@ def test_occlusion_of_another_class_reuses_the_occluded_probabilities(mnist, len
         assert np.array_equal(fresh.pixel_drop, reused.pixel_drop)
     with pytest.raises(ValueError, match="must have 145 rows"):
         explain.occlusion(lenet, x, probabilities=probabilities[:-1])
+
+
+def test_occlusion_runs_only_the_patches_that_change_a_pixel(mnist, lenet):
+    """A patch over blank background leaves the input as it is: its row is the unoccluded
+    input's own; the others equal a forward pass of the occluded image (float32 rounding)."""
+    image = mnist.x_test[0] / 255.0
+    x = explain.normalize_image(image)
+    probabilities = explain.occluded_probabilities(lenet, x)
+    blank = [not image[2 * i:2 * i + 6, 2 * j:2 * j + 6].any()
+             for i in range(12) for j in range(12)]
+    assert 10 < sum(blank) < 144
+    assert np.array_equal(probabilities[:-1][blank], np.repeat(probabilities[-1:], sum(blank), 0))
+    for k in (0, 70, 77, 143):
+        occluded = x.copy()
+        occluded[:, 2 * (k // 12):2 * (k // 12) + 6, 2 * (k % 12):2 * (k % 12) + 6] = x.min()
+        alone = explain.occluded_probabilities(lenet, occluded, patch=28)[-1]
+        assert np.allclose(probabilities[k], alone, atol=1e-5), k

@@ -19,6 +19,7 @@ import functools
 import io
 
 import ipywidgets as W
+import matplotlib.figure as mfigure
 import matplotlib.text as mtext
 import numpy as np
 import pytest
@@ -286,3 +287,36 @@ def test_confusion_matrix_is_readable():
     ax = fig.axes[0]
     counts = [t for t in ax.texts]
     assert min(t.get_fontsize() for t in counts) >= 12  # the counts are the point
+
+
+@pytest.mark.parametrize("origin", ["upper", "lower"])
+def test_nearest_images_draw_the_pixels_of_matplotlibs_own_resampling(origin):
+    """``rendering.NearestImage`` (every explorer image) draws exactly what matplotlib's
+    AxesImage draws: up- and downsampled, NaN cells, RGBA with alpha, integer data, limits
+    wider or narrower than the image."""
+    rng = np.random.default_rng(0)
+    for trial in range(16):
+        h, w = rng.integers(1, 300 if trial % 2 else 30, 2)
+        data = rng.standard_normal((h, w))
+        if trial % 4 == 0:
+            data[rng.random((h, w)) < 0.2] = np.nan
+        elif trial % 4 == 1:
+            data = rng.random((h, w, 4))
+        elif trial % 8 == 2:
+            data = rng.integers(0, 255, (h, w)).astype(np.uint8)
+        size = (rng.uniform(2, 6), rng.uniform(2, 5))
+        pictures = []
+        for fast in (False, True):
+            fig = mfigure.Figure(figsize=size, dpi=100)
+            canvas = FigureCanvasAgg(fig)
+            ax = fig.add_subplot()
+            im = ax.imshow(data, interpolation="nearest", origin=origin)
+            if trial % 3 == 0:
+                ax.set_xlim(-3, w + 2)
+            elif trial % 3 == 1:
+                ax.set_xlim(w / 3, w / 2)
+            if fast:
+                im.__class__ = rendering.NearestImage
+            canvas.draw()
+            pictures.append(np.asarray(canvas.buffer_rgba()).copy())
+        assert np.array_equal(*pictures), f"{trial}: {(pictures[0] != pictures[1]).mean():.2%}"

@@ -113,6 +113,9 @@ class Explorer:
     dpi: ClassVar[float] = DPI
     layout: ClassVar[Literal["constrained", "compressed", "tight"] | None] = "constrained"
     """matplotlib layout engine of the figure (recomputed when texts no longer fit)."""
+    panel_gap: ClassVar[float] = PANEL_GAP_IN
+    """Inches of space around every panel's labels (constrained layout's w_pad): more lets
+    changing tick labels widen without a new layout (which costs as much as a full draw)."""
     deck_control: str | None = None
     """The control whose values a deck pre-renders (see ``frames``); None: picture only."""
     auto_render = True
@@ -146,7 +149,7 @@ class Explorer:
         self.fig = PngFigure(figsize=self.figsize, dpi=self.dpi, layout=self.layout)
         engine = self.fig.get_layout_engine()
         if isinstance(engine, ConstrainedLayoutEngine):  # a clear gap between panels' labels
-            engine.set(w_pad=PANEL_GAP_IN, wspace=0.04)
+            engine.set(w_pad=self.panel_gap, wspace=0.04)
         self._blit = BlittedFigure(self.fig)
         with self._styled():
             self._build()

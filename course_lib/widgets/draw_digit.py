@@ -3,6 +3,7 @@ then ask which pixels mattered (saliency and occlusion, ``course_lib.explain``).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -37,6 +38,7 @@ __all__ = ["DrawDigitExplorer"]
 
 MAX_LAYER_PANELS = 4   # conv and pool layers pictured (LeNet has four)
 MIN_DROP_SCALE = 0.05  # occlusion's colour scale reaches at least this drop of p
+KEPT_OCCLUSIONS = 32   # (network, input) pairs whose occluded probabilities are kept, 12 KB each
 BLUE_BAR = "#4878a8"
 
 
@@ -84,6 +86,9 @@ class DrawDigitExplorer(Explorer):
                                 f"{type(model).__name__}")
         self.models = dict(models)
         self._layers = {name: _pictured_layers(model) for name, model in self.models.items()}
+        for model in self.models.values():  # the largest occlusion batch (every patch changes
+            # a blank input): the layers' scratch memory grows once now, not at later drawings
+            occluded_probabilities(model, np.zeros((1, 28, 28), model_dtype(model)), fill=1.0)
         self.images = _as_digits(images)
         if labels is not None:
             if self.images is None:
@@ -92,7 +97,8 @@ class DrawDigitExplorer(Explorer):
         self.labels = labels
         self.canvas = DigitCanvas()
         self._painted = b""   # the canvas value the explorer painted itself (a stored digit)
-        self._occluded: tuple[tuple[str, bytes], npt.NDArray[np.floating]] | None = None
+        # (network, input bytes) -> its occluded probabilities, for the latest inputs
+        self._occluded: OrderedDict[tuple[str, bytes], npt.NDArray[np.floating]] = OrderedDict()
         digits: list[tuple[str, int | None]] = [("your drawing", None)]
         if self.images is not None:
             digits += [(f"image {k}" + (f" (label {labels[k]})" if labels is not None else ""),
@@ -163,10 +169,13 @@ class DrawDigitExplorer(Explorer):
         self.activations = {k: outputs[k][0] for k in self._layers[name]}
         target = self.prediction if c["target"].value is None else c["target"].value
         self.saliency = saliency(model, x, target)
-        key = (name, x.tobytes())   # another target class of the same input: no forward passes
-        if self._occluded is None or self._occluded[0] != key:
-            self._occluded = (key, occluded_probabilities(model, x))
-        self.occlusion = occlusion(model, x, target, probabilities=self._occluded[1])
+        key = (name, x.tobytes())   # another target class, or an input seen before: kept
+        if key not in self._occluded:
+            self._occluded[key] = occluded_probabilities(model, x)
+            while len(self._occluded) > KEPT_OCCLUSIONS:
+                self._occluded.popitem(last=False)
+        self._occluded.move_to_end(key)
+        self.occlusion = occlusion(model, x, target, probabilities=self._occluded[key])
         self.readout = self._describe_state(name, index)
 
     def _describe_state(self, name: str, index: int | None) -> str:
@@ -229,7 +238,7 @@ class DrawDigitExplorer(Explorer):
             for k, (ax, im) in enumerate(zip(self._ax_layers, self._im_layers, strict=True)):
                 for a in (ax, im, ax.title):   # a panel this network has no layer for
                     a.set_visible(k < len(self._layers[name]))
-            self._static_changed()
+        self._static_state(name)   # the panels shown (a network seen before: its pixels back)
         self._im_in.set_data(self.image)
         set_title(self._ax_in, "what the network reads")
         for k, bar in enumerate(self._bars):

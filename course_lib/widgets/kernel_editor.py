@@ -112,6 +112,7 @@ class KernelEditor(Explorer):
     """
 
     figsize = (10.5, 3.8)
+    panel_gap = 0.15  # the presets' colour-bar labels (-4 ... 4, 0.125) fit one layout
 
     deck_control = "preset"
 

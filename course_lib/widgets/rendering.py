@@ -1,16 +1,20 @@
 """An explorer's figure rendered to PNG fast: blitting, a layout kept while the texts fit,
 and a quick PNG encoder.
 
-Text dominates matplotlib's drawing time (a title takes milliseconds), so a
+Images (``AxesImage``, 'nearest' interpolation) are drawn as ``NearestImage``: the same
+pixels as matplotlib's, with NumPy. Text dominates matplotlib's drawing time (a title takes
+milliseconds), so a
 ``BlittedFigure`` redraws only the artists registered as dynamic (``add_dynamic``). A full
 draw renders everything else once (with those artists marked animated, so it skips them)
 and keeps the pixels; each render restores those pixels, draws the dynamic artists on top
 (a dynamic colour bar or title that has not changed since its last draw gets that draw's
-pixels back) and encodes the RGBA buffer (``png_bytes``). Whoever changes a static artist
-(axis limits, tick labels) sets ``redraw_static``, or names the static part's new state with
-``set_static_state(key)``: the static pixels of the last ``MAX_BACKGROUNDS`` states are kept
-(zlib-compressed: a mostly flat figure takes some 50 KB), so going back to a state (a slider
-moved back and forth) pastes its pixels back instead of drawing the static part again.
+pixels back, also after a new static part if the pixels under it are the same) and encodes
+the RGBA buffer (``png_bytes``). Whoever changes a static artist (axis limits, tick labels)
+sets ``redraw_static``, or names the static part's new state with ``set_static_state(key)``:
+the static pixels of the last ``MAX_BACKGROUNDS`` states (at most ``MAX_BACKGROUND_BYTES``)
+are kept, uncompressed (copying them costs a fraction of a millisecond, compressing them
+several), so going back to a state (a slider moved back and forth) pastes its pixels back
+instead of drawing the static part again.
 
 Layout: constrained layout places the panels on the first draw; the layout is then kept
 (recomputing it costs as much as a draw) as long as the texts fit. Every draw records the
@@ -43,15 +47,18 @@ from matplotlib.transforms import Bbox, BboxBase
 
 from .drawing import CELL_GID
 
-__all__ = ["BlittedFigure", "png_bytes"]
+__all__ = ["BlittedFigure", "png_bytes", "clear_caches"]
 
 PNG_LEVEL = 1  # fast zlib: redraw speed matters more than bytes
-MAX_BACKGROUNDS = 64  # static states whose pixels are kept
+MAX_BACKGROUNDS = 64  # static states whose pixels are kept ...
+MAX_BACKGROUND_BYTES = 48 * 2**20  # ... within this many bytes (a 1050 x 620 figure: 2.6 MB)
 AXES_MARGIN_PX = 8  # around an axes' frame and texts: its tick marks and spines
 TEXT_MARGIN_PX = 2  # around a text's extent: its anti-aliased edges
 
 Boxes = npt.NDArray[np.float64]
 """(n, 4) window extents x0, y0, x1, y1 in pixels, from the bottom left."""
+RGBA = npt.NDArray[np.uint8]
+"""(H, W, 4) pixels, rows from the top."""
 
 
 class BlittedFigure:
@@ -64,11 +71,12 @@ class BlittedFigure:
         self._dynamic: list[Artist] = []
         self.redraw_static = True
         """Draw everything, not only the dynamic artists, at the next render."""
-        self._background: Any = None  # Agg's BufferRegion of the static pixels
+        self._background: RGBA | None = None  # the static pixels ...
+        self._background_at: tuple[Any, ...] = ()  # ... and the layout they were drawn in
         self._static_boxes: Boxes = np.empty((0, 4))
         self._static_key: Hashable | None = None  # the static state (None: not named)
-        # (static key, axes positions) -> compressed RGBA pixels, static text boxes
-        self._backgrounds: OrderedDict[Hashable, tuple[bytes, Boxes]] = OrderedDict()
+        # (static key, axes positions) -> static pixels, static text boxes
+        self._backgrounds: OrderedDict[Hashable, tuple[RGBA, Boxes]] = OrderedDict()
         self._stuck = False  # the texts did not fit even after a new layout
         self._pixels: dict[Artist, tuple[Any, Boxes]] = {}  # pixels, texts of its last draw
         self._fixed: dict[Artist, tuple[Any, Any, Boxes] | None] = {}  # place, pixels, texts
@@ -98,11 +106,13 @@ class BlittedFigure:
     def render(self, full: bool = False) -> bytes:
         """Draw the figure (blitting the static part unless ``full``) and return PNG bytes."""
         laid_out = False
+        if full:
+            self._pixels.clear()  # everything drawn anew
         if full or self._background is None or (self.redraw_static
                                                  and not self._restore_static()):
             laid_out = self._draw_static(layout=self._background is None)
         else:
-            self.canvas.restore_region(self._background)
+            np.copyto(self._rgba(), self._background)
         if not self._draw_dynamic() and not laid_out and not self._stuck:
             self._draw_static(layout=True)  # a changing text outgrew the layout
             self._stuck = not self._draw_dynamic()  # no retry until the texts fit
@@ -114,6 +124,11 @@ class BlittedFigure:
         The constrained layout is recomputed if ``layout``, or if a text of this draw
         overlaps another one or leaves the figure. Returns whether it was recomputed.
         """
+        before = self._background, self._background_at
+        for ax in self.fig.axes:  # the same pixels, drawn faster
+            for im in ax.images:
+                if type(im) is AxesImage:
+                    im.__class__ = NearestImage
         for a in (*self._dynamic, *self._fixed):
             a.set_animated(True)
         try:
@@ -133,15 +148,37 @@ class BlittedFigure:
         finally:
             for a in (*self._dynamic, *self._fixed):
                 a.set_animated(False)
-        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+        self._background, self._background_at = self._rgba().copy(), self._positions()
         self.redraw_static = False
-        self._pixels.clear()
+        self._keep_pixels(*before)
         if self._static_key is not None:
-            pixels = zlib.compress(np.asarray(self.canvas.buffer_rgba()).tobytes(), PNG_LEVEL)
-            self._backgrounds[self._background_key()] = (pixels, self._static_boxes)
-            while len(self._backgrounds) > MAX_BACKGROUNDS:
+            self._backgrounds[self._background_key()] = (self._background, self._static_boxes)
+            while len(self._backgrounds) > 1 and (
+                    len(self._backgrounds) > MAX_BACKGROUNDS
+                    or sum(p.nbytes for p, _ in self._backgrounds.values()) > MAX_BACKGROUND_BYTES):
                 self._backgrounds.popitem(last=False)
         return layout
+
+    def _rgba(self) -> RGBA:
+        """The canvas's (H, W, 4) pixels (a view)."""
+        return np.asarray(self.canvas.buffer_rgba())
+
+    def _positions(self) -> tuple[Any, ...]:
+        """The figure's size and the panels' places (a new layout draws other pixels)."""
+        return self.fig.bbox.bounds, tuple(ax.get_position().bounds for ax in self.fig.axes)
+
+    def _keep_pixels(self, background: RGBA | None, positions: tuple[Any, ...]) -> None:
+        """After a new static part: forget the kept pixels of the dynamic artists (``_pixels``)
+        unless the layout is the same and so are the static pixels under them (``background``,
+        drawn in the layout ``positions``: the static part they were drawn over)."""
+        now = self._background
+        if background is None or now is None or positions != self._background_at:
+            self._pixels.clear()
+            return
+        for a, (pixels, _) in list(self._pixels.items()):
+            x0, y0, x1, y1 = pixels.get_extents()  # rows from the top
+            if not np.array_equal(background[y0:y1, x0:x1], now[y0:y1, x0:x1]):
+                del self._pixels[a]
 
     def _draw_fixed(self, boxes: list[Any]) -> None:
         """Draw the fixed artists on the canvas, or paste back their pixels if they are where
@@ -163,10 +200,8 @@ class BlittedFigure:
                 place.extents, self.canvas.copy_from_bbox(region), as_boxes(boxes[first:]))
 
     def _background_key(self) -> Hashable:
-        """The static key, the figure's size and the panels' places (a new layout draws
-        other pixels)."""
-        return (self._static_key, self.fig.bbox.bounds,
-                tuple(ax.get_position().bounds for ax in self.fig.axes))
+        """The static key and the layout (``_positions``)."""
+        return self._static_key, self._positions()
 
     def _restore_static(self) -> bool:
         """Paste back the static pixels of the named static state, if they are kept."""
@@ -176,12 +211,12 @@ class BlittedFigure:
         if key not in self._backgrounds:
             return False
         self._backgrounds.move_to_end(key)
-        pixels, self._static_boxes = self._backgrounds[key]
-        canvas = np.asarray(self.canvas.buffer_rgba())
-        canvas[...] = np.frombuffer(zlib.decompress(pixels), np.uint8).reshape(canvas.shape)
-        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+        before = self._background, self._background_at
+        self._background, self._static_boxes = self._backgrounds[key]
+        self._background_at = self._positions()
+        np.copyto(self._rgba(), self._background)
         self.redraw_static = False
-        self._pixels.clear()
+        self._keep_pixels(*before)
         return True
 
     def _draw_dynamic(self) -> bool:
@@ -243,6 +278,53 @@ def png_bytes(rgba: npt.NDArray[np.uint8], level: int = PNG_LEVEL) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows.data, level)) + chunk(b"IEND", b""))
 
 
+class NearestImage(AxesImage):
+    """An AxesImage with 'nearest' interpolation drawn by picking, with NumPy, the data pixel
+    under each screen pixel's centre (colour-mapping only the data). matplotlib instead
+    resamples the data and its mask to the screen's size and colour-maps that: the same
+    pixels (tests/test_widget_layout.py compares them), several times slower on a large
+    panel. Other interpolations, array alphas and non-affine transforms are left to
+    matplotlib."""
+
+    def make_image(self, renderer: Any, magnification: float = 1.0, unsampled: bool = False
+                   ) -> tuple[Any, float, float, Any]:
+        trans = self.get_transform()
+        A = self.get_array()
+        figure = self.get_figure(root=True)
+        if (unsampled or magnification != 1.0 or self.get_interpolation() != "nearest"
+                or not trans.is_affine or isinstance(self.get_alpha(), np.ndarray) or A is None
+                or A.ndim not in (2, 3) or figure is None):
+            return super().make_image(renderer, magnification, unsampled)
+        x1, x2, y1, y2 = self.get_extent()
+        (dx1, dy1), (dx2, dy2) = trans.transform([[x1, y1], [x2, y2]])
+        clip = ((self.get_clip_box() or self.axes.bbox) if self.get_clip_on()
+                else figure.bbox)
+        box = Bbox.intersection(Bbox([[min(dx1, dx2), min(dy1, dy2)],
+                                      [max(dx1, dx2), max(dy1, dy2)]]), clip)
+        if box is None:
+            return None, 0, 0, None
+        # whole screen pixels, rounded as matplotlib rounds them
+        left, bottom = math.floor(box.x0 + 0.5), math.ceil(box.y0 - 0.5 - 1e-8)
+        right, top = math.floor(box.x1 + 0.5 + 1e-8), math.ceil(box.y1 - 0.5)
+        if right <= left or top <= bottom:
+            return None, 0, 0, None
+        height, width = A.shape[:2]
+        # column 0 starts at x1; row 0 at y2 ('upper' origin) or y1 ('lower')
+        row0, row_end = (dy2, dy1) if self.origin == "upper" else (dy1, dy2)
+        cols = _nearest(np.arange(left, right) + 0.5, dx1, dx2, width)
+        rows = _nearest(np.arange(bottom, top) + 0.5, row0, row_end, height)
+        rgba = self.to_rgba(A, bytes=True)  # the colour map of the data only
+        return rgba[rows][:, cols], left, bottom, None
+
+
+def _nearest(centres: npt.NDArray[np.float64], start: float, end: float, n: int
+             ) -> npt.NDArray[np.intp]:
+    """Indices of the data pixels (n of them, from screen coordinate ``start`` to ``end``)
+    under the screen pixel ``centres``."""
+    index = np.floor((centres - start) * (n / (end - start))).astype(np.intp)
+    return np.clip(index, 0, n - 1)
+
+
 # ---------------------------------------------------------------------- the texts a draw makes
 _EXTENTS: dict[tuple[Any, ...], Boxes] = {}  # (string, font, angle, dpi) -> extent - anchor
 
@@ -282,9 +364,49 @@ def drawn_texts(renderer: RendererAgg) -> Iterator[list[Any]]:
 
     setattr(renderer, "draw_text", record)  # noqa: B010 (mypy forbids assigning a method)
     try:
-        yield boxes
+        with kept_text_layouts():
+            yield boxes
     finally:
         delattr(renderer, "draw_text")  # noqa: B043 (back to the class's method)
+
+
+_TEXT_LAYOUTS: dict[tuple[Any, ...], Any] = {}
+"""(string, font, rotation, alignments, line spacing, dpi, renderer type) -> Text._get_layout"""
+
+
+@contextlib.contextmanager
+def kept_text_layouts() -> Iterator[None]:
+    """Within the block, a text's layout (``Text._get_layout``: its lines and box around its
+    anchor, which do not depend on where it is) is reused from an earlier text with the same
+    string, font, rotation and alignment: tick labels and titles drawn again skip the font
+    look-ups and metrics. Texts with TeX, wrapping or a transform that rotates them are left
+    to matplotlib."""
+    get_layout = Text._get_layout  # type: ignore[attr-defined]  # matplotlib's private API
+    if getattr(get_layout, "kept", False):  # already inside such a block
+        yield
+        return
+
+    def kept(text: Text, renderer: Any) -> Any:
+        if text.get_usetex() or text.get_wrap() or text.get_transform_rotates_text():
+            return get_layout(text, renderer)
+        prop = text.get_fontproperties()
+        key = (text.get_text(), prop, text.get_rotation(), text.get_horizontalalignment(),
+               text.get_verticalalignment(), text.get_rotation_mode(),
+               getattr(text, "_multialignment", None), getattr(text, "_linespacing", None),
+               getattr(text.get_figure(root=True), "dpi", None), type(renderer))
+        layout = _TEXT_LAYOUTS.get(key)
+        if layout is None:
+            if len(_TEXT_LAYOUTS) > MAX_KEPT:
+                _TEXT_LAYOUTS.clear()
+            layout = _TEXT_LAYOUTS[(key[0], prop.copy(), *key[2:])] = get_layout(text, renderer)
+        return layout
+
+    kept.kept = True  # type: ignore[attr-defined]
+    setattr(Text, "_get_layout", kept)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(Text, "_get_layout", get_layout)  # noqa: B010
 
 
 # ---------------------------------------------------------------------- glyphs kept between draws
@@ -292,6 +414,14 @@ _LAYOUTS: dict[tuple[Any, ...], list[Any]] = {}  # (string, font, dpi, ...) -> i
 _GLYPHS: dict[tuple[Any, ...], tuple[npt.NDArray[np.uint8], int, int]] = {}
 """(font, size, dpi, glyph, angle, 1/64 px offsets, hinting) -> bitmap, left, top."""
 MAX_KEPT = 20_000  # layouts or glyphs; both dicts are emptied when one grows past it
+
+
+def clear_caches() -> None:
+    """Forget the texts' extents, layouts and glyphs kept between draws (as in a new kernel)."""
+    _EXTENTS.clear()
+    _LAYOUTS.clear()
+    _GLYPHS.clear()
+    _TEXT_LAYOUTS.clear()
 
 
 def draw_cached_text(renderer: RendererAgg, gc: Any, x: float, y: float, s: str, prop: Any,
@@ -340,17 +470,21 @@ def draw_cached_text(renderer: RendererAgg, gc: Any, x: float, y: float, s: str,
 
 def pixel_region(a: Artist, texts: Boxes, frames: Boxes) -> Bbox | None:
     """The pixels that hold all of artist ``a`` (just drawn, its ``texts`` boxes), if they
-    can be pasted back while it is unchanged: an Axes (frame, tick marks, texts), or a text
-    outside every axes frame (``frames``, where other dynamic artists may change)."""
+    can be pasted back while it is unchanged: an Axes (frame, tick marks, texts), or a text,
+    whose pixels reach into no other axes frame (``frames``, where other dynamic artists,
+    e.g. an image beside a colour bar, may change)."""
     if isinstance(a, Axes):
         extents = np.concatenate([[a.bbox.extents], texts])
         margin = AXES_MARGIN_PX
-    elif isinstance(a, Text) and len(texts) == 1 and not overlapping(texts, frames).any():
+        frames = frames[~(frames == a.bbox.extents).all(axis=1)]
+    elif isinstance(a, Text) and len(texts) == 1:
         extents, margin = texts, TEXT_MARGIN_PX
     else:
         return None
     (x0, y0), (x1, y1) = extents[:, :2].min(axis=0), extents[:, 2:].max(axis=0)
-    return Bbox([[x0 - margin, y0 - margin], [x1 + margin, y1 + margin]])
+    region = np.array([[x0 - margin, y0 - margin, x1 + margin, y1 + margin]])
+    # within 2 px counts: whole pixels are copied, an image's edge pixels round outwards
+    return None if overlapping(region, frames, tol=-2).any() else Bbox(region.reshape(2, 2))
 
 
 def as_boxes(boxes: Any) -> Boxes:
