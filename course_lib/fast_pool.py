@@ -46,10 +46,10 @@ def split_forward(forward: Callable[..., tuple[Array, Any]], x: Array, kernel_si
     """``forward(x, kernel_size, stride, padding)`` (a ``functional`` pooling forward) on
     each part of the batch. Shape: x (N, C, H, W) -> out (N, C, OH, OW), fresh.
     Returns (out, SplitCache), or ``forward``'s own result when the batch is not split."""
+    if not (isinstance(x, np.ndarray) and x.ndim == 4 and splits(len(x), x.size)):
+        return forward(x, kernel_size, stride, padding)  # which checks the arguments
     _, out_hw = pool_args(x, kernel_size, stride, padding)
     N, C = x.shape[:2]
-    if not splits(N, x.size):
-        return forward(x, kernel_size, stride, padding)
     out = np.empty((N, C) + out_hw, dtype=x.dtype)
     parts: dict[int, tuple[int, int, Any]] = {}
 
