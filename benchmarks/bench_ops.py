@@ -5,7 +5,7 @@
 Prints, for each shape and dtype, the median time of forward and forward+backward, and
 the ratios readable/fast and fast/torch. "fast" is what the layers use while training:
 ``course_lib.fast_conv`` with a ``Workspace`` reused from call to call for conv2d,
-``functional``'s pooling through ``course_lib.fast_pool`` (split over the batch when
+``course_lib.fast_pool``'s max pooling (2x2 windows tile the input; split over the batch when
 ``COURSE_LIB_THREADS=2``; one thread by default); for conv2d the table also times the teachable
 ``functional.conv2d`` (one batch-wide im2col, fresh memory), the version lesson 09 reads. The
 readable loops are timed on a slice of the batch (``--readable-batch`` images) and scaled
@@ -91,15 +91,15 @@ def pool_timers(lib, x):
 
 
 class LayersPool:
-    """max pooling as ``layers.MaxPool2d`` computes it (``fast_pool`` over functional's op)."""
+    """max pooling as ``layers.MaxPool2d`` computes it (``fast_pool``'s op, split)."""
 
     @staticmethod
     def max_pool2d_forward(x, k):
-        return fast_pool.split_forward(teachable.max_pool2d_forward, x, k)
+        return fast_pool.split_forward(fast_pool.max_pool2d_forward, x, k)
 
     @staticmethod
     def max_pool2d_backward(dout, cache):
-        return fast_pool.split_backward(teachable.max_pool2d_backward, dout, cache)
+        return fast_pool.split_backward(fast_pool.max_pool2d_backward, dout, cache)
 
 
 def torch_timers(op, *arrays):

@@ -194,7 +194,8 @@ class _Pool2d(Layer):
         self.padding = (window.pad4[0], window.pad4[2])
 
     def forward(self, x: Array) -> Array:
-        # functional's op, on parts of the batch when course_lib.parallel has two threads
+        # the op (functional's, or fast_pool's max pooling), on parts of the batch when
+        # course_lib.parallel has two threads
         out, self._cache = fast_pool.split_forward(type(self)._forward, x, self.kernel_size,
                                                    self.stride, self.padding)
         return out
@@ -212,8 +213,8 @@ class MaxPool2d(_Pool2d):
     x: (N, C, H, W) -> (N, C, OH, OW); ``stride`` defaults to ``kernel_size``.
     """
 
-    _forward = staticmethod(F.max_pool2d_forward)
-    _backward = staticmethod(F.max_pool2d_backward)
+    _forward = staticmethod(fast_pool.max_pool2d_forward)
+    _backward = staticmethod(fast_pool.max_pool2d_backward)
 
 
 class AvgPool2d(_Pool2d):

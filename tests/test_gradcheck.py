@@ -170,6 +170,7 @@ LAYERS = {
     "conv_same_no_bias": lambda r: cl.Conv2d(2, 2, 2, padding="same", bias=False,
                                              dtype=np.float64, rng=r),
     "maxpool": lambda r: cl.MaxPool2d(2),
+    "maxpool_tiles_2x3": lambda r: cl.MaxPool2d((2, 3)),
     "maxpool_overlap_pad": lambda r: cl.MaxPool2d(3, stride=2, padding=1),
     "avgpool": lambda r: cl.AvgPool2d((2, 3), stride=1, padding=(1, 1)),
     "relu": lambda r: cl.ReLU(),

@@ -21,6 +21,7 @@ from conftest import (
     split_work,
 )
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from course_lib import fast_pool
 from course_lib import functional as F
@@ -144,6 +145,44 @@ def test_max_pool2d_fast_equals_readable_with_ties(case):
     """Inputs rounded to a few levels have many ties; both must pick the same maximum."""
     case = {**case, "x": np.round(case["x"])}
     _check_pool((F.max_pool2d_forward, F.max_pool2d_backward),
+                (R.max_pool2d_forward, R.max_pool2d_backward), case)
+
+
+@st.composite
+def tile_cases(draw):
+    """Max pooling whose windows tile the input (stride = kernel, no padding: fast_pool's
+    TileCache branch), rows and columns left over included; inputs rounded for ties."""
+    case = draw(pool_cases(dtypes=(np.float32, np.float64)))
+    kh, kw = _as_pair(case["kernel_size"])
+    n, c = case["x"].shape[:2]
+    h, w = draw(st.integers(kh, 3 * kh + 2)), draw(st.integers(kw, 3 * kw + 2))
+    x = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).standard_normal((n, c, h, w))
+    if draw(st.booleans()):
+        x = np.round(x)  # many ties
+    stride = draw(st.sampled_from([None, case["kernel_size"], (kh, kw)]))
+    return dict(case, x=x.astype(case["dtype"]), stride=stride, padding=0)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@examples(150)
+@given(case=tile_cases())
+def test_max_pool2d_tiles_equal_readable(threads, case):
+    """fast_pool's max pooling (TileCache) gives the loops' numbers and ties, also split."""
+    with split_work(threads):
+        out, cache = fast_pool.max_pool2d_forward(
+            case["x"], case["kernel_size"], case["stride"], case["padding"])
+        assert isinstance(cache, fast_pool.TileCache)
+        _check_pool((partial(fast_pool.split_forward, fast_pool.max_pool2d_forward),
+                     partial(fast_pool.split_backward, fast_pool.max_pool2d_backward)),
+                    (R.max_pool2d_forward, R.max_pool2d_backward), case)
+
+
+@examples(100)
+@given(pool_cases(dtypes=(np.float64,)))
+def test_fast_pool_max_pool2d_equals_readable(case):
+    """Windows that do not tile (overlapping, gapped, padded) take functional's op."""
+    case = {**case, "x": np.round(case["x"])}
+    _check_pool((fast_pool.max_pool2d_forward, fast_pool.max_pool2d_backward),
                 (R.max_pool2d_forward, R.max_pool2d_backward), case)
 
 

@@ -19,6 +19,7 @@ from conftest import (
 )
 
 import course_lib as cl
+from course_lib import fast_pool
 from course_lib import functional as F
 from course_lib import readable as R
 
@@ -122,7 +123,7 @@ TIE_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("mod", [F, R], ids=["fast", "readable"])
+@pytest.mark.parametrize("mod", [F, R, fast_pool], ids=["fast", "readable", "fast_pool"])
 @pytest.mark.parametrize("x, kw", TIE_INPUTS.values(), ids=TIE_INPUTS.keys())
 def test_max_pool_ties_match_torch(mod, x, kw, rng):
     out, cache = mod.max_pool2d_forward(x, **kw)

@@ -260,11 +260,11 @@ MAX_POOL2D_BACKWARD = Spec(
         Mistake("dx must have the shape of x, (N, C, H, W): one gradient per input value.",
                 test=lambda a, actual, ref: actual.shape == a.dout.shape),
     ],
-    # the layer keeps the functional backward as a class attribute too (``_backward``)
+    # the layer keeps its backward (fast_pool's) as a class attribute too (``_backward``)
     implementations=("functional.max_pool2d_backward", "functional.pooling.max_pool2d_backward",
                      "readable.max_pool2d_backward", "layers.MaxPool2d.backward",
                      "layers.MaxPool2d._backward", "layers._Pool2d.backward",
-                     NUMERICAL_GRADIENT),
+                     "fast_pool.max_pool2d_backward", NUMERICAL_GRADIENT),
 )
 
 

@@ -90,12 +90,13 @@ def _common(reduce, name):
 
 
 # course_lib's pooling, switched off while grading (see Spec.implementations). The layers keep
-# the functional forward as a class attribute too (``_forward``), so it is named as well.
+# their forward (fast_pool's for max pooling) as a class attribute too (``_forward``), so it
+# is named as well.
 MAX_IMPLEMENTATIONS = ("functional.max_pool2d", "functional.pooling.max_pool2d",
                        "functional.max_pool2d_forward", "functional.pooling.max_pool2d_forward",
                        "readable.max_pool2d", "readable.max_pool2d_forward",
                        "layers.MaxPool2d.forward", "layers.MaxPool2d._forward",
-                       "layers._Pool2d.forward")
+                       "layers._Pool2d.forward", "fast_pool.max_pool2d_forward")
 AVG_IMPLEMENTATIONS = ("functional.avg_pool2d", "functional.pooling.avg_pool2d",
                        "functional.avg_pool2d_forward", "functional.pooling.avg_pool2d_forward",
                        "readable.avg_pool2d", "readable.avg_pool2d_forward",
