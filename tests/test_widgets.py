@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import importlib
 import inspect
 import io
@@ -770,7 +771,10 @@ def test_a_dragged_slider_draws_only_its_latest_value(rendering, monkeypatch):
         slider.value = 9  # as in a cell: at once, though the kernel's loop is running
         assert ex.output_size == 7 and len(renders) == 2
 
-    asyncio.run(drag())
+    # a loop of its own in a thread of its own: another test of this worker may have left an
+    # event loop running in the main thread (asyncio.run would refuse to start there)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, drag()).result()
     fresh = cw.ConvArithmeticExplorer(input_size=9)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(ex.png))),
                           np.asarray(Image.open(io.BytesIO(fresh.png))))
