@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +61,20 @@ class Layer:
 
     def backward(self, dout: Array) -> Array:
         raise NotImplementedError
+
+    #: forward's output is a fresh array that the layer does not keep (for its backward or
+    #: anything else): ``Sequential`` may let the next layer overwrite it (``forward_``).
+    output_is_free: ClassVar[bool] = False
+
+    def forward_(self, x: Array) -> Array:
+        """``forward``, free to overwrite x, like PyTorch's in-place ops (``relu_``).
+        ``Sequential`` calls it on arrays that no other code holds; layers that gain nothing
+        from it just forward."""
+        return self.forward(x)
+
+    def backward_(self, dout: Array) -> Array:
+        """``backward``, free to overwrite dout (see ``forward_``)."""
+        return self.backward(dout)
 
     def backward_params(self, dout: Array) -> None:
         """Fill ``grads`` without computing dx (for the first layer of a model, whose input
@@ -132,6 +146,8 @@ class Conv2d(Layer):
     In training mode the scratch arrays (im2col columns, col2im sums) live in the layer's own
     ``Workspace`` and are reused by the next step; outputs and gradients are fresh arrays.
     """
+
+    output_is_free = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
                  stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1,
@@ -229,36 +245,58 @@ class ReLU(Layer):
 
     ``functional.relu_forward`` / ``relu_backward``'s numbers, with the mask x > 0 kept in
     the layer's ``Workspace`` while training (both passes split over two threads when
-    ``course_lib.parallel`` is set to two); outputs are fresh arrays.
+    ``course_lib.parallel`` is set to two). ``forward`` and ``backward`` return fresh arrays;
+    ``forward_`` and ``backward_`` (what ``Sequential`` calls on its own intermediate arrays)
+    overwrite their argument instead, as ``torch.nn.ReLU(inplace=True)`` does: no new memory,
+    one pass less over it.
     """
+
+    output_is_free = True
 
     def __init__(self) -> None:
         super().__init__()
         self.workspace = Workspace()
 
     def forward(self, x: Array) -> Array:
+        return self._forward(x, inplace=False)
+
+    def forward_(self, x: Array) -> Array:
+        return self._forward(x, inplace=True)
+
+    def backward(self, dout: Array) -> Array:
+        return self._backward(dout, inplace=False)
+
+    def backward_(self, dout: Array) -> Array:
+        return self._backward(dout, inplace=True)
+
+    def _forward(self, x, inplace):
         check_array(x, "x")
         workspace = self.workspace if self.training else Workspace()
         mask = workspace.empty("mask", x.shape, bool)
-        out = np.empty(x.shape, dtype=x.dtype)
+        out = x if inplace and _writable(x) else np.empty(x.shape, dtype=x.dtype)
         flat_x, flat_out, flat_mask = x.reshape(-1), out.reshape(-1), mask.reshape(-1)
 
         def part(a, b):
+            np.greater(flat_x[a:b], 0, out=flat_mask[a:b])   # before out may overwrite x
             np.maximum(flat_x[a:b], 0, out=flat_out[a:b])
-            np.greater(flat_x[a:b], 0, out=flat_mask[a:b])
 
         parallel.split(part, x.size)
         self._cache = F.ReluCache(mask, x.dtype)
         return out
 
-    def backward(self, dout: Array) -> Array:
+    def _backward(self, dout, inplace):
         mask, dtype = self._take_cache()
         check_dout(dout, mask.shape, dtype)
-        dx = np.empty(mask.shape, dtype=dtype)
+        dx = dout if inplace and _writable(dout) else np.empty(mask.shape, dtype=dtype)
         flat_d, flat_dx, flat_mask = dout.reshape(-1), dx.reshape(-1), mask.reshape(-1)
         parallel.split(lambda a, b: np.multiply(flat_d[a:b], flat_mask[a:b], out=flat_dx[a:b]),
                        dx.size)
         return dx
+
+
+def _writable(a: np.ndarray) -> bool:
+    """Can a be overwritten element by element through its flat view?"""
+    return a.flags.c_contiguous and a.flags.writeable
 
 
 class Flatten(Layer):
@@ -285,6 +323,8 @@ class Linear(Layer):
     gain: √2 (He) for a hidden layer followed by ReLU; ``CLASSIFIER_GAIN`` (0.1) for the
     last layer, so the untrained logits are near 0 and the loss near ln(out_features).
     """
+
+    output_is_free = True
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  dtype: npt.DTypeLike = np.float32, rng: Seed = None,
@@ -339,6 +379,8 @@ class BatchNorm2d(Layer):
     x: (N, C, H, W). params: weight (gamma) and bias (beta), (C,).
     buffers: running_mean, running_var, used in eval mode.
     """
+
+    output_is_free = True
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, *,
                  dtype: npt.DTypeLike = np.float32) -> None:

@@ -48,9 +48,16 @@ class Sequential(Layer):
         return len(self.layers)
 
     def forward(self, x: Array) -> Array:
-        """Apply each layer in turn; returns the last output."""
+        """Apply each layer in turn; returns the last output.
+
+        An output that only this loop holds (its layer keeps none: ``Layer.output_is_free``)
+        goes to the next layer's ``forward_``, which may overwrite it: ReLU then works in
+        place, as ``torch.nn.ReLU(inplace=True)``. ``x`` itself is never overwritten.
+        """
+        free = False
         for layer in self.layers:
-            x = layer.forward(x)
+            x = layer.forward_(x) if free else layer.forward(x)
+            free = layer.output_is_free
         return x
 
     def forward_with_activations(self, x: Array) -> list[Array]:
@@ -75,11 +82,15 @@ class Sequential(Layer):
         PyTorch does for an input that does not require grad: training needs only the
         parameters' gradients, and the first conv's dx costs as much as its dW.
         """
+        grad = dout
         for layer in reversed(self.layers[1:]):
-            dout = layer.backward(dout)
+            # a gradient made in this loop (sharing no memory with the caller's dout) may be
+            # overwritten by the layer that receives it (``Layer.backward_``)
+            mine = not np.may_share_memory(grad, dout)
+            grad = layer.backward_(grad) if mine else layer.backward(grad)
         if input_grad:
-            return self.layers[0].backward(dout)
-        self.layers[0].backward_params(dout)
+            return self.layers[0].backward(grad)
+        self.layers[0].backward_params(grad)
         return None
 
     def train(self, mode: bool = True) -> Self:

@@ -471,6 +471,59 @@ def test_training_steps_keep_earlier_activations_and_grads(threads, dtype, rng):
         np.testing.assert_array_equal(g, grads1[key])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_relu_in_place_variants_overwrite_their_argument_only_when_they_can(threads, rng):
+    x = rng.standard_normal((3, 2, 5, 5))
+    dout = rng.standard_normal(x.shape)
+    expected = cl.ReLU()
+    out_f, dx_f = expected(x), expected.backward(dout)
+    layer = cl.ReLU()
+    with split_work(threads):
+        x_, dout_ = x.copy(), dout.copy()
+        out, dx = layer.forward_(x_), layer.backward_(dout_)
+        assert out is x_ and dx is dout_, "in place on contiguous, writable arrays"
+        np.testing.assert_array_equal(out, out_f)
+        np.testing.assert_array_equal(dx, dx_f)
+        frozen = x.copy()
+        frozen.flags.writeable = False
+        strided = x.copy()[:, :, ::2]
+        assert layer.forward_(frozen) is not frozen
+        np.testing.assert_array_equal(layer.forward_(strided), np.maximum(strided, 0))
+        np.testing.assert_array_equal(strided, x[:, :, ::2], "strided input left alone")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sequential_overwrites_only_its_own_intermediate_arrays(dtype, rng):
+    """Sequential lets ReLU work in place on what a Conv2d or Linear just made, never on the
+    caller's x or dout (the first ReLU sees x; the last Flatten hands back a view of dout)
+    nor after a layer that may keep its output (pooling); the numbers are those of
+    layer-by-layer calls."""
+    def net():
+        return cl.Sequential(cl.ReLU(), cl.Conv2d(2, 3, 3, padding=1, dtype=dtype, rng=0),
+                             cl.ReLU(), cl.Conv2d(3, 3, 1, dtype=dtype, rng=2),
+                             cl.MaxPool2d(3, stride=1), cl.ReLU(), cl.Flatten(),
+                             cl.Linear(3 * 4 * 4, 5, dtype=dtype, rng=1), cl.ReLU(),
+                             cl.Flatten())
+    x = rng.standard_normal((4, 2, 6, 6)).astype(dtype)
+    dout = rng.standard_normal((4, 5)).astype(dtype)
+    x_kept, dout_kept = x.copy(), dout.copy()
+    model, by_layer = net(), net()
+    out = model(x)
+    dx = model.backward(dout)
+    np.testing.assert_array_equal(x, x_kept)
+    np.testing.assert_array_equal(dout, dout_kept)
+    h = x
+    for layer in by_layer.layers:
+        h = layer.forward(h)
+    np.testing.assert_array_equal(out, h)
+    g = dout
+    for layer in reversed(by_layer.layers):
+        g = layer.backward(g)
+    np.testing.assert_array_equal(dx, g)
+    for key, grad in by_layer.grads.items():
+        np.testing.assert_array_equal(model.grads[key], grad)
+
+
 def test_parallel_split_covers_the_range_once_and_propagates_errors():
     seen = []
     with split_work(2):
