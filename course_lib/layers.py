@@ -127,6 +127,9 @@ class Layer:
 
 
 HE_GAIN = float(np.sqrt(2.0))
+#: What a Conv2d keeps of scratch memory between eval-mode calls: enough for LeNet on a batch
+#: of 32 (an explorer's occlusion), not for a scoring batch of thousands.
+EVAL_WORKSPACE_BYTES = 8 << 20
 CLASSIFIER_GAIN = 0.1
 
 
@@ -144,7 +147,8 @@ class Conv2d(Layer):
     params: weight (out_channels, in_channels, KH, KW) ~ N(0, gain² / fan_in) with
     fan_in = in_channels * KH * KW (default gain √2: He), bias (out_channels,) zeros.
     In training mode the scratch arrays (im2col columns, col2im sums) live in the layer's own
-    ``Workspace`` and are reused by the next step; outputs and gradients are fresh arrays.
+    ``Workspace`` and are reused by the next step; in eval mode in ``eval_workspace``, which
+    keeps at most ``EVAL_WORKSPACE_BYTES``. Outputs and gradients are fresh arrays.
     """
 
     output_is_free = True
@@ -167,13 +171,15 @@ class Conv2d(Layer):
         if bias:
             self.params["bias"] = np.zeros(c_out, dtype=dtype)
         self.workspace = Workspace()
+        self.eval_workspace = Workspace(max_bytes=EVAL_WORKSPACE_BYTES)
 
     def forward(self, x: Array) -> Array:
-        # Eval mode (scoring big batches) takes fresh memory: the workspace stays the size
+        # Eval mode keeps at most EVAL_WORKSPACE_BYTES (small batches, e.g. an explorer's):
+        # scoring a big batch takes fresh memory, and the training workspace stays the size
         # of a training batch.
         out, self._cache = fast_conv.conv2d_forward(
             x, self.params["weight"], self.params.get("bias"), self.stride, self.padding,
-            self.dilation, workspace=self.workspace if self.training else None)
+            self.dilation, workspace=self.workspace if self.training else self.eval_workspace)
         return out
 
     def backward(self, dout: Array) -> Array:

@@ -20,7 +20,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from .validate import check_dtype
+from .validate import check_dtype, check_int
 
 __all__ = ["Workspace", "check_workspace"]
 
@@ -32,10 +32,13 @@ class Workspace:
 
     ``empty(name, shape, dtype)`` -> uninitialised array; ``zeros(...)`` -> zero-filled;
     ``nbytes`` -> memory held; ``clear()`` frees it all.
+    max_bytes : if given, the most it ever holds: a request that would grow it past that gets
+        a fresh array, which is not kept (for scoring, whose batches may be any size).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int | None = None) -> None:
         self._buffers: dict[str, np.ndarray] = {}
+        self.max_bytes = None if max_bytes is None else check_int(max_bytes, "max_bytes", 0)
 
     def empty(self, name: str, shape: tuple[int, ...], dtype: npt.DTypeLike) -> np.ndarray:
         """An uninitialised C-contiguous array of ``shape`` and ``dtype`` (float32/float64 or
@@ -49,6 +52,9 @@ class Workspace:
         nbytes = math.prod(shape) * dt.itemsize
         buf = self._buffers.get(name)
         if buf is None or buf.nbytes < nbytes:
+            held = self.nbytes - (0 if buf is None else buf.nbytes)
+            if self.max_bytes is not None and held + nbytes > self.max_bytes:
+                return np.empty(shape, dtype=dt)       # too big to keep: fresh
             raw = np.empty(nbytes + _ALIGN, dtype=np.uint8)
             start = -raw.ctypes.data % _ALIGN
             buf = self._buffers[name] = raw[start:start + nbytes]
@@ -70,7 +76,8 @@ class Workspace:
         self._buffers.clear()
 
     def __repr__(self) -> str:
-        return f"Workspace({sorted(self._buffers)}, {self.nbytes / 2**20:.1f} MB)"
+        cap = "" if self.max_bytes is None else f" of at most {self.max_bytes / 2**20:.1f}"
+        return f"Workspace({sorted(self._buffers)}, {self.nbytes / 2**20:.1f} MB{cap})"
 
 
 def check_workspace(workspace: object) -> Workspace:

@@ -372,6 +372,13 @@ def test_workspace_reuses_grows_and_validates():
         ws.empty("x", (2, -1), np.float32)
     with pytest.raises(TypeError, match="float32 or float64"):
         ws.empty("x", (2,), np.int64)
+    capped = Workspace(max_bytes=100)
+    d = capped.empty("cols", (10,), np.float64)            # 80 bytes: kept
+    assert np.shares_memory(d, capped.empty("cols", (5,), np.float64))
+    e = capped.empty("dcols", (5,), np.float64)            # 80 + 40 > 100: fresh, not kept
+    assert e.shape == (5,) and capped.nbytes == 80 and "at most" in repr(capped)
+    with pytest.raises(ValueError, match="max_bytes"):
+        Workspace(max_bytes=-1)
     with pytest.raises(TypeError, match="workspace must be"):
         cl.fast_conv.conv2d_forward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)),
                                     workspace="scratch")
@@ -412,14 +419,29 @@ def test_conv_layer_results_survive_the_next_steps(shape, dtype, rng):
         np.testing.assert_array_equal(fresh.grads[key], grads1[key])
 
 
-def test_conv_layer_workspace_only_in_training(rng):
+def test_conv_layer_eval_keeps_small_scratch_memory_only(rng, monkeypatch):
+    """Training memory is not grown by scoring; eval mode keeps its own scratch memory up to
+    EVAL_WORKSPACE_BYTES (an explorer's small batches), and a bigger batch takes fresh memory
+    with the same numbers."""
+    monkeypatch.setattr(cl.layers, "EVAL_WORKSPACE_BYTES", 40_000)
     layer = cl.Conv2d(1, 2, 3, dtype=np.float64, rng=0)
     layer(rng.standard_normal((2, 1, 8, 8)))
     held = layer.workspace.nbytes
-    assert held > 0
+    assert held > 0 and layer.eval_workspace.nbytes == 0
+    small, big = rng.standard_normal((4, 1, 8, 8)), rng.standard_normal((50, 1, 8, 8))
     with layer.evaluating():
-        layer(rng.standard_normal((50, 1, 8, 8)))   # a big scoring batch
+        out_small = layer(small)
+        kept = layer.eval_workspace.nbytes
+        out_big = layer(big)
+        dx_big = layer.backward(np.ones_like(out_big))
+        assert 0 < kept <= layer.eval_workspace.nbytes <= 40_000
+        again = layer(small)
     assert layer.workspace.nbytes == held
+    fresh = cl.Conv2d(1, 2, 3, dtype=np.float64, rng=0).eval()
+    np.testing.assert_array_equal(out_small, fresh(small))
+    np.testing.assert_array_equal(again, out_small)
+    np.testing.assert_array_equal(out_big, fresh(big))
+    np.testing.assert_array_equal(dx_big, fresh.backward(np.ones_like(out_big)))
 
 
 @pytest.mark.parametrize("threads", [1, 2])
