@@ -63,8 +63,10 @@ RELU_BACKWARD = Spec(
                 "of x, with zeros elsewhere, `dout * (x > 0)`.",
                 lambda a, ref: a.dout[a.x > 0]),
     ],
+    # the layer's backward and its in-place variant share ``_backward``
     implementations=("functional.relu_backward", "functional.dense.relu_backward",
-                     "layers.ReLU.backward", NUMERICAL_GRADIENT),
+                     "layers.ReLU.backward", "layers.ReLU.backward_", "layers.ReLU._backward",
+                     NUMERICAL_GRADIENT),
 )
 
 
