@@ -127,10 +127,25 @@ class Layer:
 
 
 HE_GAIN = float(np.sqrt(2.0))
-#: What a Conv2d keeps of scratch memory between eval-mode calls: enough for LeNet on a batch
+CLASSIFIER_GAIN = 0.1
+#: What a layer keeps of scratch memory between eval-mode calls: enough for LeNet on a batch
 #: of 32 (an explorer's occlusion), not for a scoring batch of thousands.
 EVAL_WORKSPACE_BYTES = 8 << 20
-CLASSIFIER_GAIN = 0.1
+
+
+class _ScratchLayer(Layer):
+    """A layer that keeps scratch memory between calls: ``workspace`` while training (the
+    size of a training batch), ``eval_workspace`` in eval mode (at most
+    ``EVAL_WORKSPACE_BYTES``: scoring a big batch takes fresh memory)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.workspace = Workspace()
+        self.eval_workspace = Workspace(max_bytes=EVAL_WORKSPACE_BYTES)
+
+    def _scratch(self) -> Workspace:
+        """The workspace of the current mode."""
+        return self.workspace if self.training else self.eval_workspace
 
 
 def _init_normal(rng, shape, fan_in, gain, dtype):
@@ -140,15 +155,14 @@ def _init_normal(rng, shape, fan_in, gain, dtype):
     return (rng.standard_normal(shape) * (gain / np.sqrt(fan_in))).astype(dtype)
 
 
-class Conv2d(Layer):
+class Conv2d(_ScratchLayer):
     """2-D convolution (cross-correlation), like ``torch.nn.Conv2d``.
 
     x: (N, in_channels, H, W) -> (N, out_channels, OH, OW).
     params: weight (out_channels, in_channels, KH, KW) ~ N(0, gain² / fan_in) with
     fan_in = in_channels * KH * KW (default gain √2: He), bias (out_channels,) zeros.
-    In training mode the scratch arrays (im2col columns, col2im sums) live in the layer's own
-    ``Workspace`` and are reused by the next step; in eval mode in ``eval_workspace``, which
-    keeps at most ``EVAL_WORKSPACE_BYTES``. Outputs and gradients are fresh arrays.
+    The scratch arrays (im2col columns, col2im sums) live in the layer's own workspaces and
+    are reused by the next call (``_ScratchLayer``); outputs and gradients are fresh arrays.
     """
 
     output_is_free = True
@@ -170,16 +184,11 @@ class Conv2d(Layer):
                                              fan_in, gain, dtype)
         if bias:
             self.params["bias"] = np.zeros(c_out, dtype=dtype)
-        self.workspace = Workspace()
-        self.eval_workspace = Workspace(max_bytes=EVAL_WORKSPACE_BYTES)
 
     def forward(self, x: Array) -> Array:
-        # Eval mode keeps at most EVAL_WORKSPACE_BYTES (small batches, e.g. an explorer's):
-        # scoring a big batch takes fresh memory, and the training workspace stays the size
-        # of a training batch.
         out, self._cache = fast_conv.conv2d_forward(
             x, self.params["weight"], self.params.get("bias"), self.stride, self.padding,
-            self.dilation, workspace=self.workspace if self.training else self.eval_workspace)
+            self.dilation, workspace=self._scratch())
         return out
 
     def backward(self, dout: Array) -> Array:
@@ -246,11 +255,11 @@ class AvgPool2d(_Pool2d):
     _backward = staticmethod(F.avg_pool2d_backward)
 
 
-class ReLU(Layer):
+class ReLU(_ScratchLayer):
     """max(x, 0) elementwise; any shape.
 
     ``functional.relu_forward`` / ``relu_backward``'s numbers, with the mask x > 0 kept in
-    the layer's ``Workspace`` while training (both passes split over two threads when
+    the layer's scratch memory (both passes split over two threads when
     ``course_lib.parallel`` is set to two). ``forward`` and ``backward`` return fresh arrays;
     ``forward_`` and ``backward_`` (what ``Sequential`` calls on its own intermediate arrays)
     overwrite their argument instead, as ``torch.nn.ReLU(inplace=True)`` does: no new memory,
@@ -258,10 +267,6 @@ class ReLU(Layer):
     """
 
     output_is_free = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.workspace = Workspace()
 
     def forward(self, x: Array) -> Array:
         return self._forward(x, inplace=False)
@@ -277,8 +282,7 @@ class ReLU(Layer):
 
     def _forward(self, x, inplace):
         check_array(x, "x")
-        workspace = self.workspace if self.training else Workspace()
-        mask = workspace.empty("mask", x.shape, bool)
+        mask = self._scratch().empty("mask", x.shape, bool)
         out = x if inplace and _writable(x) else np.empty(x.shape, dtype=x.dtype)
         flat_x, flat_out, flat_mask = x.reshape(-1), out.reshape(-1), mask.reshape(-1)
 

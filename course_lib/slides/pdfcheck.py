@@ -33,9 +33,9 @@ def _overlaps(chars: list[dict]) -> list[tuple[dict, dict]]:
     return found
 
 
-def _page_chars(page) -> list[dict]:
-    """The visible characters of a PDFium page, boxes in points from its top-left corner."""
-    height = page.get_height()
+def _page_chars(page, height: float) -> list[dict]:
+    """The visible characters of a PDFium page ``height`` points tall, boxes in points from its
+    top-left corner."""
     text = page.get_textpage()
     chars = []
     for i in range(text.count_chars()):
@@ -59,7 +59,7 @@ def pdf_problems(pdf: str | Path, limit: int = 10) -> list[str]:
     try:
         for number, page in enumerate(doc, 1):
             width, height = page.get_size()
-            chars = _page_chars(page)
+            chars = _page_chars(page, height)
             letters = [c for c in chars if c["text"].isalnum()]
             off = [c for c in chars if c["x0"] < -1 or c["top"] < -1
                    or c["x1"] > width + 1 or c["bottom"] > height + 1]
