@@ -7,7 +7,7 @@ from typing import Any, Literal, Self, overload
 import numpy as np
 import numpy.typing as npt
 
-from .layers import Layer
+from .layers import Layer, MaxPool2d, ReLU
 from .validate import Array, check_array, check_dtype
 
 __all__ = ["Sequential"]
@@ -27,6 +27,7 @@ class Sequential(Layer):
                 raise TypeError(f"layer {i} must be a course_lib Layer, got {type(layer).__name__}")
         self.layers = list(layers)
         self.training = True
+        self._order: list[int] = []   # the layers' order in the last forward (run_order)
         # How to rebuild this net, ``course_lib.models.MODELS[arch](**arch_options)`` (set by
         # the builders there; None: built by hand), and what ``train.load_model`` read with it.
         self.arch: str | None = None
@@ -53,16 +54,44 @@ class Sequential(Layer):
         An output that only this loop holds (its layer keeps none: ``Layer.output_is_free``)
         goes to the next layer's ``forward_``, which may overwrite it: ReLU then works in
         place, as ``torch.nn.ReLU(inplace=True)``. ``x`` itself is never overwritten.
+
+        A ReLU followed by a MaxPool2d runs after it instead (``run_order``): the two
+        commute, max_pool(relu(x)) = relu(max_pool(x)), gradients included, and the ReLU
+        then works on the pooled map, a quarter of the size for 2x2 windows.
         """
+        self._order = self.run_order()
         free = False
-        for layer in self.layers:
+        for i in self._order:
+            layer = self.layers[i]
             x = layer.forward_(x) if free else layer.forward(x)
             free = layer.output_is_free
         return x
 
+    def run_order(self) -> list[int]:
+        """The order in which ``forward`` runs the layers: their indices, with each ReLU
+        that is followed by a MaxPool2d moved after it.
+
+        Why that changes nothing: ReLU and max are both non-decreasing, so the largest of
+        relu(x_i) is relu of the largest x_i. Backward, the pooling sends the gradient to the
+        window's first maximum and ReLU keeps it where that maximum is positive, in either
+        order: a window whose maximum is <= 0 gets no gradient at all both ways (ReLU first,
+        all its entries are 0 and the first of them takes a gradient times 0). The numbers are
+        the same to the bit.
+        """
+        order = list(range(len(self.layers)))
+        i = 0
+        while i < len(order) - 1:
+            if type(self.layers[i]) is ReLU and type(self.layers[i + 1]) is MaxPool2d:
+                order[i], order[i + 1] = i + 1, i
+                i += 2
+            else:
+                i += 1
+        return order
+
     def forward_with_activations(self, x: Array) -> list[Array]:
         """Outputs of every layer, in order (for feature-map pictures)."""
         outs = []
+        self._order = list(range(len(self.layers)))  # what backward then follows
         for layer in self.layers:
             x = layer.forward(x)
             outs.append(x)
@@ -82,15 +111,17 @@ class Sequential(Layer):
         PyTorch does for an input that does not require grad: training needs only the
         parameters' gradients, and the first conv's dx costs as much as its dW.
         """
+        order = self._order or self.run_order()   # the order of the last forward
         grad = dout
-        for layer in reversed(self.layers[1:]):
+        for i in reversed(order[1:]):
             # a gradient made in this loop (sharing no memory with the caller's dout) may be
             # overwritten by the layer that receives it (``Layer.backward_``)
             mine = not np.may_share_memory(grad, dout)
+            layer = self.layers[i]
             grad = layer.backward_(grad) if mine else layer.backward(grad)
         if input_grad:
-            return self.layers[0].backward(grad)
-        self.layers[0].backward_params(grad)
+            return self.layers[order[0]].backward(grad)
+        self.layers[order[0]].backward_params(grad)
         return None
 
     def train(self, mode: bool = True) -> Self:

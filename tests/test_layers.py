@@ -546,6 +546,38 @@ def test_sequential_overwrites_only_its_own_intermediate_arrays(dtype, rng):
         np.testing.assert_array_equal(model.grads[key], grad)
 
 
+@pytest.mark.parametrize("pool", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
+def test_sequential_runs_relu_after_the_max_pool_it_precedes_with_the_same_numbers(pool, rng):
+    """run_order swaps ReLU -> MaxPool2d (they commute); outputs, dx and grads are those of
+    layer-by-layer calls in the written order, to the bit, even with ties and windows whose
+    maximum is 0 or negative (integers in -2..1 make many)."""
+    def net():
+        return cl.Sequential(cl.Conv2d(1, 2, 1, dtype=np.float64, rng=0), cl.ReLU(),
+                             cl.MaxPool2d(**pool), cl.ReLU(), cl.MaxPool2d(**pool),
+                             cl.AvgPool2d(1), cl.ReLU())
+    model, by_layer = net(), net()
+    model[0].params["weight"][...] = 1.0
+    by_layer[0].params["weight"][...] = 1.0
+    assert model.run_order() == [0, 2, 1, 4, 3, 5, 6]  # AvgPool2d does not commute with ReLU
+    x = rng.integers(-2, 2, (3, 1, 8, 8)).astype(np.float64)
+    out = model(x)
+    h = x
+    for layer in by_layer.layers:
+        h = layer.forward(h)
+    np.testing.assert_array_equal(out, h)
+    dout = rng.standard_normal(out.shape)
+    dx = model.backward(dout)
+    g = dout
+    for layer in reversed(by_layer.layers):
+        g = layer.backward(g)
+    np.testing.assert_array_equal(dx, g)
+    for key, grad in by_layer.grads.items():
+        np.testing.assert_array_equal(model.grads[key], grad)
+    acts = model.forward_with_activations(x)       # the written order, for pictures
+    assert [a.shape for a in acts] == [a.shape for a in by_layer.forward_with_activations(x)]
+    np.testing.assert_array_equal(model.backward(dout), dx)  # follows that forward's order
+
+
 def test_parallel_split_covers_the_range_once_and_propagates_errors():
     seen = []
     with split_work(2):
