@@ -8,9 +8,10 @@ Both models train in float32 at batch 64 with the CLI's tuned optimiser and sche
 epoch on its 5,000 held-out validation images (``train.VAL_SIZE``, ``train.SPLIT_SEED``); the
 test set is not used here. When PyTorch is installed the same net is trained in
 PyTorch too, from the same initial weights (copied), on the same batches in the same order,
-with the same optimiser and the same learning rate at every step, on as many threads as
-NumPy's BLAS uses (course_lib's own threads, ``course_lib.parallel``, stay as set: one by
-default, ``COURSE_LIB_THREADS=2`` for two); the two take
+with the same optimiser and the same learning rate at every step. ``--threads N`` gives both
+N threads: PyTorch's, NumPy's BLAS and course_lib's own (``course_lib.parallel``; with two,
+``fit`` trains LeNet data-parallel, half of each batch in a second process with one BLAS
+thread each: ``course_lib.data_parallel``). The two take
 turns epoch by epoch, so that both meet about the same load on a shared machine. The table
 shows both, the time ratio NumPy / PyTorch and the load average after each epoch.
 """
@@ -27,6 +28,7 @@ import numpy as np
 
 from course_lib import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, parallel
 from course_lib.data import iterate_minibatches, load_mnist, normalize, train_val_split
+from course_lib.data_parallel import per_example
 from course_lib.models import build_model
 from course_lib.train import DEFAULTS, SPLIT_SEED, VAL_SIZE, fit, make_optimizer, make_schedule
 
@@ -135,7 +137,9 @@ def bench(name, epochs, data, args):
     torch_run = None if twin is None else TorchRun(
         twin, name, defaults["optimizer"], defaults["lr"], epochs * steps, defaults["warmup"],
         steps, data, args.batch_size, batch_seed)
-    print(f"\n{name}: {opt_repr}, {sched!r}", flush=True)
+    how = ("data-parallel: 2 processes with 1 BLAS thread each"
+           if parallel.get_num_threads() >= 2 and per_example(model) else "one process")
+    print(f"\n{name}: {opt_repr}, {sched!r}; NumPy {how}", flush=True)
     head = "| epoch | NumPy s/epoch | NumPy val acc |"
     if twin is not None:
         head += " PyTorch s/epoch | PyTorch val acc | time ratio |"
@@ -166,7 +170,8 @@ def main():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None,
-                   help="limit NumPy's BLAS (needs threadpoolctl) and PyTorch to N threads")
+                   help="N threads for NumPy's BLAS (needs threadpoolctl), course_lib "
+                        "(two: data-parallel training) and PyTorch")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
     args = p.parse_args()
@@ -174,6 +179,7 @@ def main():
         if threadpoolctl is None:
             p.error("--threads needs threadpoolctl (pip install threadpoolctl)")
         threadpoolctl.threadpool_limits(args.threads, user_api="blas")
+        parallel.set_num_threads(args.threads)
     n_threads = blas_threads()
     if torch is not None:
         torch.set_num_threads(n_threads)

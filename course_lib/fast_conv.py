@@ -106,8 +106,7 @@ def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: I
         cols = ws.empty("cols", (KH, KW, C) + out_hw + (N,), x.dtype)
         _taps(_nchw(cols, 2), xp, window, out_hw, "copy", _CHANNELS)
         cols = cols.reshape(KH * KW * C, -1)                 # (KH*KW*C, OH*OW*N)
-        # written transposed, (OH*OW*N, F): OpenBLAS's faster kernel for this tall product
-        out_t = np.matmul(w_rows, cols, out=ws.empty("out_t", (cols.shape[1], F), x.dtype).T)
+        out_t = np.matmul(w_rows, cols, out=ws.empty("out_t", (F, cols.shape[1]), x.dtype))
         out = np.empty((N, F) + out_hw, dtype=x.dtype)
         out_nchw = _nchw(out_t.reshape((F,) + out_hw + (N,)))
         if bias is None:

@@ -81,6 +81,11 @@ class Layer:
         needs no gradient). Layers that can skip the dx work override this."""
         self.backward(dout)
 
+    def __getstate__(self) -> dict:
+        """Pickled (or deep-copied) without ``_cache``: what one backward needs is not
+        part of the model."""
+        return {**self.__dict__, "_cache": None}
+
     def _take_cache(self):
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")

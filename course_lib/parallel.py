@@ -13,10 +13,13 @@ work is small).
 Off by default (one thread; ``COURSE_LIB_THREADS=2`` or ``set_num_threads(2)`` turns it on,
 ``with threads(2):`` for a block of code). Measured on the course's 2-core VM (2026-12-06,
 ``benchmarks/README.md``), a LeNet training step was 10-20% *slower* with the second thread,
-whether BLAS ran on one thread or two (probably: OpenBLAS's idle threads spin for a while
-after each product, the parts' many short NumPy calls contend for the GIL, and other
-processes shared the cores). A single large ReLU alone gained about 20%. Try it on a
-machine with spare cores.
+whether BLAS ran on one thread or two: the parts' many short NumPy calls hand the GIL back
+and forth (about 100 hand-offs a step). A single large ReLU alone gained about 20%.
+
+Training is where two cores pay: with two threads set, ``train.fit`` trains a model whose
+examples do not interact data-parallel, half of each batch in a second *process*
+(``course_lib.data_parallel``), which shares no GIL; LeNet's epoch then takes about 0.6 of
+its one-core time.
 """
 
 from __future__ import annotations

@@ -66,6 +66,14 @@ class Workspace:
         out.fill(0)
         return out
 
+    def __getstate__(self) -> dict:
+        """Pickled (or deep-copied) without its buffers: scratch memory is not state."""
+        return {"max_bytes": self.max_bytes}
+
+    def __setstate__(self, state: dict) -> None:
+        self._buffers = {}
+        self.max_bytes = state["max_bytes"]
+
     @property
     def nbytes(self) -> int:
         """Bytes held by all buffers."""

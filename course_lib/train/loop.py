@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..data import iterate_minibatches
+from ..data_parallel import data_parallel
 from ..layers import CrossEntropyLoss
 from ..model import Sequential
 from ..optim import LRSchedule, Optimizer
@@ -110,21 +111,22 @@ def fit(model: Sequential, loss_fn: Loss, optimizer: Optimizer,
                         history.steps_per_epoch, f"epoch {epoch + 1}/{epochs}", progress)
         seen, total_loss, total_correct = 0, 0.0, 0
         start = time.perf_counter()
-        for xb, yb in bar:
-            logits = model.forward(xb)
-            loss = float(loss_fn(logits, yb))
-            model.backward(loss_fn.backward(), input_grad=False)  # no dx for the images
-            history.lr.append(optimizer.lr)
-            optimizer.step(model.grads)
-            if schedule is not None:
-                schedule.step()
-            correct = int((logits.argmax(axis=1) == yb).sum())
-            history.step_loss.append(loss)
-            history.step_acc.append(correct / len(yb))
-            seen += len(yb)
-            total_loss += loss * len(yb)
-            total_correct += correct
-            bar.show(loss=total_loss / seen, acc=total_correct / seen)
+        with data_parallel(model) as net:  # half of each batch on the 2nd core, if set to 2
+            for xb, yb in bar:
+                logits = net.forward(xb)
+                loss = float(loss_fn(logits, yb))
+                net.backward(loss_fn.backward(), input_grad=False)  # no dx for the images
+                history.lr.append(optimizer.lr)
+                optimizer.step(model.grads)
+                if schedule is not None:
+                    schedule.step()
+                correct = int((logits.argmax(axis=1) == yb).sum())
+                history.step_loss.append(loss)
+                history.step_acc.append(correct / len(yb))
+                seen += len(yb)
+                total_loss += loss * len(yb)
+                total_correct += correct
+                bar.show(loss=total_loss / seen, acc=total_correct / seen)
         history.epoch_time.append(time.perf_counter() - start)
         history.epoch_loss.append(total_loss / n)
         history.epoch_acc.append(total_correct / n)
