@@ -16,6 +16,7 @@ from course_lib import (
     Linear,
     ReLU,
     Sequential,
+    parallel,
 )
 from course_lib.data import load_mnist, normalize
 from course_lib.models import MODELS, build_model, lenet, mlp, seed_net
@@ -294,6 +295,18 @@ def test_cli_trains_saves_and_prints_a_table(tmp_path, capsys):
         == hist.val_acc
     assert meta["val_size"] == 56 and 0 <= meta["test_accuracy"] <= 1
     assert meta["arch"] == "seed" and meta["dtype"] == "float32"
+
+
+def test_cli_threads_2_trains_on_two_cores_to_the_same_numbers(capsys):
+    """--threads 2 trains data-parallel (a worker process takes half of each batch): the
+    same run up to float32 rounding, and the thread setting is restored afterwards."""
+    flags = ["--model", "lenet", "--epochs", "1", "--limit", "320", "--val-size", "64",
+             "--no-progress"]
+    one = main(flags + ["--threads", "1"])
+    two = main(flags + ["--threads", "2"])
+    capsys.readouterr()
+    np.testing.assert_allclose(two.step_loss, one.step_loss, rtol=1e-3)
+    assert parallel.get_num_threads() == 1
 
 
 def test_cli_module_entry_point_with_sgd_and_progress(tmp_path):

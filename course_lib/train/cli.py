@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import parallel
 from ..data import (
     FASHION_MNIST_MEAN,
     FASHION_MNIST_STD,
@@ -75,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
                         "choice was made on validation")
     p.add_argument("--save", default=None, help="write the trained weights here (.npz)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--threads", type=int, choices=[1, 2], default=None,
+                   help="2: train on two cores, half of each batch in a second process "
+                        "(course_lib.data_parallel); default: course_lib.parallel's setting")
     p.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)  # tests: N images
     return p
 
@@ -152,9 +156,10 @@ def main(argv: Sequence[str] | None = None) -> History:
             print(*([HEADER, "-" * len(HEADER)] if epoch == 0 else []), rows[-1], sep="\n",
                   flush=True)
 
-    history = fit(model, CrossEntropyLoss(), optimizer, (x_train, y_train), args.epochs,
-                  args.batch_size, val=(x_val, y_val), schedule=schedule, seed=rng,
-                  progress=not args.no_progress, on_epoch_end=report)
+    with parallel.threads(args.threads or parallel.get_num_threads()):
+        history = fit(model, CrossEntropyLoss(), optimizer, (x_train, y_train), args.epochs,
+                      args.batch_size, val=(x_val, y_val), schedule=schedule, seed=rng,
+                      progress=not args.no_progress, on_epoch_end=report)
     if not args.no_progress:  # the bars are done: print the whole table once, cleanly
         print("", HEADER, "-" * len(HEADER), *rows, sep="\n")
     print(f"total training time {sum(history.epoch_time):.1f} s; final validation accuracy "
