@@ -5,8 +5,9 @@
 Prints, for each shape and dtype, the median time of forward and forward+backward, and
 the ratios readable/fast and fast/torch. "fast" is what the layers use while training:
 ``course_lib.fast_conv`` with a ``Workspace`` reused from call to call for conv2d,
-``course_lib.fast_pool``'s max pooling (2x2 windows tile the input; split over the batch when
-``COURSE_LIB_THREADS=2``; one thread by default); for conv2d the table also times the teachable
+``course_lib.fast_pool``'s max pooling (2x2 windows tile the input). ``--threads N`` gives
+NumPy's BLAS, ``course_lib.parallel`` (which splits conv2d's chunks of images and pooling's
+batch between two threads) and PyTorch N threads each. For conv2d the table also times the teachable
 ``functional.conv2d`` (one batch-wide im2col, fresh memory), the version lesson 09 reads. The
 readable loops are timed on a slice of the batch (``--readable-batch`` images) and scaled
 linearly to the full batch: a loop's cost is exactly proportional to N, and the full batch
@@ -24,7 +25,7 @@ import time
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=os.cpu_count(),
-                   help="BLAS threads for NumPy and intra-op threads for PyTorch")
+                   help="threads for NumPy's BLAS, course_lib.parallel and PyTorch")
     p.add_argument("--repeat", type=int, default=7, help="timed runs per measurement (median)")
     p.add_argument("--readable-batch", type=int, default=2,
                    help="images the readable loops run on (time scaled to the full batch)")
@@ -41,6 +42,8 @@ import numpy as np  # noqa: E402
 from course_lib import fast_conv, fast_pool, parallel, readable  # noqa: E402
 from course_lib import functional as teachable  # noqa: E402
 from course_lib.workspace import Workspace  # noqa: E402
+
+parallel.set_num_threads(ARGS.threads)
 
 try:
     import torch

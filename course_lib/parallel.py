@@ -8,7 +8,9 @@ the result, computed as one thread would: the numbers are bit-for-bit the same.
 
 ``split(fn, n)`` calls ``fn(start, stop)`` on a few consecutive parts of [0, n), shared by
 this thread and a second one (or ``fn(0, n)`` alone when ``get_num_threads()`` is 1 or the
-work is small).
+work is small). During a split, NumPy's BLAS runs each product on the thread that calls it
+(one thread per core), and ``slot()`` tells a part which thread it runs on, for scratch
+memory of its own.
 
 Off by default (one thread; ``COURSE_LIB_THREADS=2`` or ``set_num_threads(2)`` turns it on,
 ``with threads(2):`` for a block of code). Measured on the course's 2-core VM (2026-12-06,
@@ -32,8 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .validate import check_int
 
-__all__ = ["split", "splits", "get_num_threads", "set_num_threads", "threads",
-           "MIN_SPLIT_ELEMENTS", "PARTS"]
+__all__ = ["split", "splits", "slot", "get_num_threads", "set_num_threads", "threads",
+           "MIN_SPLIT_ELEMENTS", "MAX_THREADS", "PARTS"]
 
 MIN_SPLIT_ELEMENTS = 1 << 16  # smaller work runs on one thread: a hand-off costs ~20 us
 MAX_THREADS = 2
@@ -71,6 +73,13 @@ def threads(n: int) -> Iterator[None]:
         _state["threads"] = saved
 
 
+def slot() -> int:
+    """Which thread runs this part of a ``split``: 0 (the caller's) or 1 (the second), below
+    ``MAX_THREADS``. A thread runs its parts one after the other, so scratch memory indexed by
+    ``slot()`` is never used by two parts at once."""
+    return getattr(_inside, "slot", 0)
+
+
 def splits(n: int, elements: int | None = None) -> bool:
     """Would ``split(fn, n, elements)`` use two threads? Yes unless one thread is set,
     n < 2, ``elements`` (the size of the work, default n) is below ``MIN_SPLIT_ELEMENTS``,
@@ -96,11 +105,23 @@ def split(fn: Callable[[int, int], object], n: int, elements: int | None = None)
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="course_lib")
     parts = min(PARTS, n)
     job = _Job(fn, [n * i // parts for i in range(parts + 1)])
-    _executor.submit(job.work)
-    job.work()
-    job.finished.wait()
+    with _blas_on_one_thread():     # one thread per core: a part's products stay on its own
+        _executor.submit(job.work, 1)
+        job.work(0)
+        job.finished.wait()
     if job.error is not None:
         raise job.error
+
+
+_blas: list = []   # threadpoolctl's controller of the loaded BLAS, made at the first split
+
+
+def _blas_on_one_thread():
+    """A context in which NumPy's BLAS runs each product on the calling thread alone."""
+    if not _blas:
+        from threadpoolctl import ThreadpoolController
+        _blas.append(ThreadpoolController().select(user_api="blas"))
+    return _blas[0].limit(limits=1)
 
 
 class _Job:
@@ -114,8 +135,8 @@ class _Job:
         self.finished = threading.Event()
         self.error: BaseException | None = None
 
-    def work(self) -> None:
-        _inside.flag = True
+    def work(self, slot: int) -> None:
+        _inside.flag, _inside.slot = True, slot
         try:
             while True:
                 with self.lock:
@@ -134,4 +155,4 @@ class _Job:
                         if self.left == 0:
                             self.finished.set()
         finally:
-            _inside.flag = False
+            _inside.flag, _inside.slot = False, 0

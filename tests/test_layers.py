@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 from conftest import assert_close, split_work
@@ -598,6 +601,28 @@ def test_parallel_split_covers_the_range_once_and_propagates_errors():
         seen.clear()
         parallel.split(lambda a, b: seen.append((a, b)), 7)
         assert seen == [(0, 7)]
+        assert parallel.slot() == 0
+
+
+def test_parallel_parts_know_their_thread_and_run_blas_on_it_alone():
+    """slot() is 0 on the calling thread and 1 on the second, one thread per slot; BLAS
+    runs on one thread during a split and gets its count back after."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
+    seen = []
+
+    def part(a, b):
+        seen.append((parallel.slot(), threading.get_ident(),
+                     [lib.num_threads for lib in blas.lib_controllers]))
+        time.sleep(0.01)   # long enough for the second thread to take a part
+
+    with blas.limit(limits=2), split_work(2):
+        parallel.split(part, 8)
+        assert [lib.num_threads for lib in blas.lib_controllers] == [2] * len(blas.lib_controllers)
+    assert {s for s, _, _ in seen} == {0, 1}
+    assert all(counts == [1] * len(counts) for _, _, counts in seen)
+    threads_of = {s: {t for s_, t, _ in seen if s_ == s} for s in (0, 1)}
+    assert threads_of[0] == {threading.get_ident()} and len(threads_of[1]) == 1
     with parallel.threads(2):
         assert not parallel.splits(2, elements=10)   # too small to be worth a thread
     with pytest.raises(ValueError, match="n must be >= 1"):

@@ -7,6 +7,7 @@ Property-based: hypothesis draws shapes, strides (dividing or not), padding (int
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 
 import numpy as np
@@ -23,7 +24,7 @@ from conftest import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_lib import fast_pool
+from course_lib import fast_conv, fast_pool
 from course_lib import functional as F
 from course_lib import readable as R
 from course_lib.workspace import Workspace
@@ -62,15 +63,22 @@ VERSIONS_AND_THREADS = [(v, 1) for v in CONV_VERSIONS[1:]] + [
 
 @pytest.mark.parametrize("version, threads", VERSIONS_AND_THREADS)
 @examples(120)
-@given(case=conv_cases())
-def test_conv2d_versions_equal_readable(version, threads, case):
-    """functional and every branch of fast_conv give the loops' numbers, forward and back."""
+@given(case=conv_cases(), images_per_chunk=st.sampled_from([1, 2, 1 << 20]),
+       keep_cols=st.booleans())
+def test_conv2d_versions_equal_readable(version, threads, case, images_per_chunk, keep_cols):
+    """functional and every branch of fast_conv give the loops' numbers, forward and back;
+    per-image products im2col one image, two, or the whole part at a time, and keep the
+    columns for the backward or build them again."""
     dtype, rtol = case["dtype"], RTOL[case["dtype"]]
+    n, c, _, _ = case["x"].shape
+    _, _, oh, ow = _conv_out_shape(case)
+    image_bytes = c * case["weight"][0, 0].size * oh * ow * case["x"].itemsize
     args = dict(x=case["x"], weight=case["weight"], bias=case["bias"], stride=case["stride"],
                 padding=case["padding"], dilation=case["dilation"])
     # fast_conv reuses one workspace across all examples (shapes, dtypes, branches change)
     ws = {"workspace": SHARED_WORKSPACE} if version.startswith("fast") else {}
-    with conv_version(version) as fast, split_work(threads):
+    with conv_version(version) as fast, split_work(threads), chunk_sizes(
+            images_per_chunk * image_bytes, keep_cols):
         out_f, cache_f = fast.conv2d_forward(**args, **ws)
         dout = _dout(out_f.shape, dtype)
         dx_f, dw_f, db_f = fast.conv2d_backward(dout, cache_f)
@@ -96,6 +104,18 @@ def test_conv2d_shortcut_equals_forward(case):
     args = {k: case[k] for k in ("x", "weight", "bias", "stride", "padding", "dilation")}
     np.testing.assert_array_equal(F.conv2d(**args), F.conv2d_forward(**args)[0])
     np.testing.assert_array_equal(R.conv2d(**args), R.conv2d_forward(**args)[0])
+
+
+@contextlib.contextmanager
+def chunk_sizes(chunk_bytes, keep_cols):
+    """fast_conv.CHUNK_BYTES = chunk_bytes inside the block, and KEEP_COLS_BYTES such that
+    the columns are kept (``keep_cols``) or built again, whatever their size."""
+    saved = fast_conv.CHUNK_BYTES, fast_conv.KEEP_COLS_BYTES
+    fast_conv.CHUNK_BYTES, fast_conv.KEEP_COLS_BYTES = chunk_bytes, (1 << 62) * keep_cols
+    try:
+        yield
+    finally:
+        fast_conv.CHUNK_BYTES, fast_conv.KEEP_COLS_BYTES = saved
 
 
 def _check_pool(fast_pair, readable_pair, case):
