@@ -61,8 +61,17 @@ CONV_SHAPES = [
 ]
 
 
+WARM_UP_SECONDS = 0.3
+
+
 def median_time(fn, repeat):
-    fn()  # warm up (allocations, BLAS threads)
+    """Median of ``repeat`` timed calls, after calling fn for at least ``WARM_UP_SECONDS``
+    (allocations, BLAS and OpenMP threads, and a second core that was idle: on this VM it
+    runs slow for the first 100-200 ms of two-thread work)."""
+    start = time.perf_counter()
+    fn()
+    while time.perf_counter() - start < WARM_UP_SECONDS:
+        fn()
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()

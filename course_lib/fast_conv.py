@@ -24,10 +24,10 @@ below and compare) and is what ``layers.Conv2d`` uses. What it adds, each where 
 6. **A few images at a time** (per-image products): im2col fills the columns of a chunk
    of images (``CHUNK_BYTES``, about 1 MB) in one strided copy, and the products read them
    while they are still in the core's cache; the backward's dcols and col2im go chunk by
-   chunk too. Two threads (``course_lib.parallel``) take the chunks in turn. Columns up to
-   ``KEEP_COLS_BYTES`` are kept for the backward; larger ones (14 MB for 8->16 3x3 on
-   28x28, batch 64) are built again there, which costs less than writing them out to
-   memory and reading them back.
+   chunk too, building the columns again: that costs less than writing them out to memory
+   and reading them back (14 MB for 8->16 3x3 on 28x28, batch 64), and no more for small
+   ones (measured on LeNet's first layer). Two threads (``course_lib.parallel``) take the
+   chunks in turn.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ PER_IMAGE_MIN_PIXELS = 256  # per-image products from this many output pixels (t
 SHORT_ROW_MAX_WIDTH = 16    # the stride-1 col2im up to this output width (trick 4)
 COL2IM_BLOCK_BYTES = 4 << 20  # the batch-last col2im: dcols a few channels at a time
 CHUNK_BYTES = 1 << 20         # per-image products: the columns of a few images at a time
-KEEP_COLS_BYTES = 4 << 20     # ... kept for the backward up to this size, else built again
 
 
 class FastConvCache(NamedTuple):
@@ -71,8 +70,8 @@ class FastConvCache(NamedTuple):
     weight: np.ndarray         # (F, C, KH, KW)
     w_rows: np.ndarray         # (F, KH*KW*C): weight with rows ordered (kh, kw, c)
     xp: np.ndarray             # the padded input (N, C, Hp, Wp)
-    cols: np.ndarray | None    # batch last: (KH*KW*C, OH*OW*N); per image: (KH*KW*C, N, OH*OW)
-                               # if at most KEEP_COLS_BYTES, else None (built again, trick 6)
+    cols: np.ndarray | None    # batch last: (KH*KW*C, OH*OW*N); per image: None (backward
+                               # builds them again from xp, a chunk at a time: trick 6)
     window: Window
     out_hw: tuple[int, int]
     has_bias: bool
@@ -113,10 +112,8 @@ def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: I
             if bias is not None:
                 out_rows[n0:n1] += bias[:, None]
 
-        P = out_hw[0] * out_hw[1]
-        keep = KH * KW * C * N * P * x.itemsize <= KEEP_COLS_BYTES
-        cols = ws.empty("all_cols", (KH * KW * C, N, P), x.dtype) if keep else None
-        _by_images(images, xp, window, out_hw, ws, whole=cols)
+        _by_images(images, xp, window, out_hw, ws)
+        cols = None
     else:
         xt = ws.empty("xp", _batch_last(padded_shape(x.shape, window.pad4)), x.dtype)
         xp = _pad_into(_nchw(xt), x, window.pad4, _CHANNELS)
@@ -257,20 +254,16 @@ def _col2im_batch_last(dout_t, cache: FastConvCache, ws: Workspace):
     return _nchw(dxt)
 
 
-def _by_images(fn, xp, window, out_hw, ws: Workspace, scratch_per_image=0, *, whole=None,
-               build=True):
+def _by_images(fn, xp, window, out_hw, ws: Workspace, scratch_per_image=0):
     """Call fn(n0, n1, cols, scratch) on consecutive chunks of images (trick 6), where cols
     (KH*KW*C, n1-n0, OH*OW) is the im2col of xp[n0:n1] (N, C, Hp, Wp), about
     ``CHUNK_BYTES``, and scratch a flat buffer of ``scratch_per_image`` numbers per image of
-    the chunk, for fn's own use. The chunks are built (``build``) in this thread's part of
-    the workspace, or in the slices of ``whole`` (KH*KW*C, N, OH*OW) if given (kept for the
-    backward, which passes them back with ``build=False``). Two threads share the chunks
-    (``course_lib.parallel``)."""
+    the chunk, for fn's own use. Both are this thread's part of the workspace: two threads
+    share the chunks (``course_lib.parallel``)."""
     N, C = xp.shape[:2]
     (KH, KW), P = window.kernel, out_hw[0] * out_hw[1]
     per = max(1, min(N, CHUNK_BYTES // (KH * KW * C * P * xp.itemsize)))  # images a chunk
-    buffers = ws.empty("cols", (MAX_THREADS, 0 if whole is not None else per * KH * KW * C * P),
-                       xp.dtype)
+    buffers = ws.empty("cols", (MAX_THREADS, per * KH * KW * C * P), xp.dtype)
     scratches = ws.empty("scratch", (MAX_THREADS, per * scratch_per_image), xp.dtype)
     windows = _windows(xp, window, out_hw)
 
@@ -278,10 +271,8 @@ def _by_images(fn, xp, window, out_hw, ws: Workspace, scratch_per_image=0, *, wh
         buffer, scratch = buffers[slot()], scratches[slot()]
         for n0 in range(a, b, per):
             n1 = min(b, n0 + per)
-            cols = (buffer[:(n1 - n0) * KH * KW * C * P] if whole is None else whole[:, n0:n1]
-                    ).reshape((KH, KW, C, n1 - n0) + out_hw)
-            if build:
-                np.copyto(cols, windows[:, :, :, n0:n1])     # im2col in one copy
+            cols = buffer[:(n1 - n0) * KH * KW * C * P].reshape((KH, KW, C, n1 - n0) + out_hw)
+            np.copyto(cols, windows[:, :, :, n0:n1])         # im2col in one copy
             fn(n0, n1, cols.reshape(KH * KW * C, n1 - n0, P), scratch)
 
     split(part, N, xp.size * KH * KW)
@@ -300,7 +291,7 @@ def _backward_by_images(dout, cache: FastConvCache, ws: Workspace, input_grad: b
     """dw_rows (F, KH*KW*C) and the padded dx (N, C, Hp, Wp) or None, for per-image
     products: im2col again, a few images at a time (trick 6), for dW = sum_n dout_n @ cols_n.T
     and dcols_n = W.T @ dout_n, added back at once by ``_col2im`` or ``_col2im_stride1``."""
-    x_shape, weight, w_rows, xp, cols, window, out_hw, _, _, _ = cache
+    x_shape, weight, w_rows, xp, _, window, out_hw, _, _, _ = cache
     N, (F, K) = x_shape[0], w_rows.shape
     dout_rows = dout.reshape(N, F, -1)
     dw_images = ws.empty("dw_images", (N, F, K), dout.dtype)   # summed in image order below
@@ -316,8 +307,7 @@ def _backward_by_images(dout, cache: FastConvCache, ws: Workspace, input_grad: b
             (_col2im_stride1 if short else _col2im)(dout[n0:n1], dxp[n0:n1], cache, scratch)
 
     _by_images(images, xp, window, out_hw, ws,
-               (dcols_size + (F * out_hw[0] * Wp if short else 0)) if input_grad else 0,
-               whole=cols, build=cols is None)
+               (dcols_size + (F * out_hw[0] * Wp if short else 0)) if input_grad else 0)
     dw_rows = dw_images.sum(axis=0)
     return dw_rows, None if dxp is None else dxp[:, :, :Hp * Wp].reshape(xp.shape)
 

@@ -63,12 +63,10 @@ VERSIONS_AND_THREADS = [(v, 1) for v in CONV_VERSIONS[1:]] + [
 
 @pytest.mark.parametrize("version, threads", VERSIONS_AND_THREADS)
 @examples(120)
-@given(case=conv_cases(), images_per_chunk=st.sampled_from([1, 2, 1 << 20]),
-       keep_cols=st.booleans())
-def test_conv2d_versions_equal_readable(version, threads, case, images_per_chunk, keep_cols):
+@given(case=conv_cases(), images_per_chunk=st.sampled_from([1, 2, 1 << 20]))
+def test_conv2d_versions_equal_readable(version, threads, case, images_per_chunk):
     """functional and every branch of fast_conv give the loops' numbers, forward and back;
-    per-image products im2col one image, two, or the whole part at a time, and keep the
-    columns for the backward or build them again."""
+    per-image products im2col one image, two, or the whole part at a time."""
     dtype, rtol = case["dtype"], RTOL[case["dtype"]]
     n, c, _, _ = case["x"].shape
     _, _, oh, ow = _conv_out_shape(case)
@@ -77,8 +75,8 @@ def test_conv2d_versions_equal_readable(version, threads, case, images_per_chunk
                 padding=case["padding"], dilation=case["dilation"])
     # fast_conv reuses one workspace across all examples (shapes, dtypes, branches change)
     ws = {"workspace": SHARED_WORKSPACE} if version.startswith("fast") else {}
-    with conv_version(version) as fast, split_work(threads), chunk_sizes(
-            images_per_chunk * image_bytes, keep_cols):
+    with conv_version(version) as fast, split_work(threads), chunk_bytes(
+            images_per_chunk * image_bytes):
         out_f, cache_f = fast.conv2d_forward(**args, **ws)
         dout = _dout(out_f.shape, dtype)
         dx_f, dw_f, db_f = fast.conv2d_backward(dout, cache_f)
@@ -107,15 +105,13 @@ def test_conv2d_shortcut_equals_forward(case):
 
 
 @contextlib.contextmanager
-def chunk_sizes(chunk_bytes, keep_cols):
-    """fast_conv.CHUNK_BYTES = chunk_bytes inside the block, and KEEP_COLS_BYTES such that
-    the columns are kept (``keep_cols``) or built again, whatever their size."""
-    saved = fast_conv.CHUNK_BYTES, fast_conv.KEEP_COLS_BYTES
-    fast_conv.CHUNK_BYTES, fast_conv.KEEP_COLS_BYTES = chunk_bytes, (1 << 62) * keep_cols
+def chunk_bytes(n):
+    """fast_conv.CHUNK_BYTES = n inside the block."""
+    saved, fast_conv.CHUNK_BYTES = fast_conv.CHUNK_BYTES, n
     try:
         yield
     finally:
-        fast_conv.CHUNK_BYTES, fast_conv.KEEP_COLS_BYTES = saved
+        fast_conv.CHUNK_BYTES = saved
 
 
 def _check_pool(fast_pair, readable_pair, case):
