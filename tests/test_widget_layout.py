@@ -259,6 +259,25 @@ def test_kept_glyphs_draw_the_pixels_of_matplotlibs_own_text_drawing(monkeypatch
         assert np.array_equal(kept, own), f"{(kept != own).any(axis=-1).mean():.2%} differ"
 
 
+def test_ticks_updated_once_draw_the_pixels_of_matplotlibs_own_axis_drawing(monkeypatch):
+    """Axes drawn with their ticks updated once per draw (``rendering.ticks_updated_once``)
+    equal matplotlib's own drawing, which updates them three times, through new limits
+    (the pooled panels' ticks) and new colour-bar ticks."""
+    def pictures():
+        explorer = MAKERS["PoolingExplorer"]()
+        shots = []
+        for k in (3, 1, 4):
+            explorer.controls["kernel_size"].value = k
+            shots.append(np.asarray(Image.open(io.BytesIO(explorer.png))))
+        explorer.close()
+        return shots
+
+    once = pictures()
+    monkeypatch.setattr(rendering, "ticks_updated_once", contextlib.nullcontext)
+    for k, (a, b) in enumerate(zip(once, pictures(), strict=True)):
+        assert np.array_equal(a, b), f"state {k}: {(a != b).any(axis=-1).mean():.2%} differ"
+
+
 def test_pooling_stride_has_a_real_default(monkeypatch):
     monkeypatch.setattr(cw.Explorer, "auto_render", False)  # the state is enough here
     pooling = cw.PoolingExplorer(digit_image(), 3)

@@ -14,7 +14,8 @@ sets ``redraw_static``, or names the static part's new state with ``set_static_s
 the static pixels of the last ``MAX_BACKGROUNDS`` states (at most ``MAX_BACKGROUND_BYTES``)
 are kept, uncompressed (copying them costs a fraction of a millisecond, compressing them
 several), so going back to a state (a slider moved back and forth) pastes its pixels back
-instead of drawing the static part again.
+instead of drawing the static part again. While drawing, texts reuse the layouts and glyphs
+of earlier draws and each axis updates its ticks once (``ticks_updated_once``).
 
 Layout: constrained layout places the panels on the first draw; the layout is then kept
 (recomputing it costs as much as a draw) as long as the texts fit. Every draw records the
@@ -37,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.backends import backend_agg
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
@@ -364,7 +366,7 @@ def drawn_texts(renderer: RendererAgg) -> Iterator[list[Any]]:
 
     setattr(renderer, "draw_text", record)  # noqa: B010 (mypy forbids assigning a method)
     try:
-        with kept_text_layouts():
+        with kept_text_layouts(), ticks_updated_once():
             yield boxes
     finally:
         delattr(renderer, "draw_text")  # noqa: B043 (back to the class's method)
@@ -407,6 +409,53 @@ def kept_text_layouts() -> Iterator[None]:
         yield
     finally:
         setattr(Text, "_get_layout", get_layout)  # noqa: B010
+
+
+@contextlib.contextmanager
+def ticks_updated_once() -> Iterator[None]:
+    """Within the block, an axis being drawn (``Axis.draw``) updates its ticks and measures
+    their labels once. matplotlib updates them (locator, formatter, every tick's place and
+    label) three times per draw: to draw them, to place the axis label and for the extent
+    of the spine beside them; and measures the labels twice. Nothing moves meanwhile, so
+    the first results serve all."""
+    own = {name: getattr(Axis, name) for name in ("draw", "_update_ticks",
+                                                  "_get_ticklabel_bboxes")}
+    if getattr(own["draw"], "once", False):  # already inside such a block
+        yield
+        return
+    drawing: dict[Axis, dict[str, Any]] = {}  # axis being drawn -> its ticks, label boxes
+
+    def draw(axis: Axis, renderer: Any) -> None:
+        drawing[axis] = {}
+        try:
+            own["draw"](axis, renderer)
+        finally:
+            del drawing[axis]
+
+    def update_ticks(axis: Axis) -> Any:
+        kept = drawing.get(axis)
+        if kept is None:
+            return own["_update_ticks"](axis)
+        if "ticks" not in kept:
+            kept["ticks"] = own["_update_ticks"](axis)
+        return kept["ticks"]
+
+    def label_boxes(axis: Axis, ticks: Any, renderer: Any) -> Any:
+        kept = drawing.get(axis)
+        if kept is None or ticks is not kept.get("ticks"):
+            return own["_get_ticklabel_bboxes"](axis, ticks, renderer)
+        if "boxes" not in kept:
+            kept["boxes"] = own["_get_ticklabel_bboxes"](axis, ticks, renderer)
+        return kept["boxes"]
+
+    draw.once = True  # type: ignore[attr-defined]
+    for name, f in zip(own, (draw, update_ticks, label_boxes), strict=True):
+        setattr(Axis, name, f)
+    try:
+        yield
+    finally:
+        for name, f in own.items():
+            setattr(Axis, name, f)
 
 
 # ---------------------------------------------------------------------- glyphs kept between draws
