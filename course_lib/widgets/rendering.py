@@ -154,7 +154,8 @@ class BlittedFigure:
         self.redraw_static = False
         self._keep_pixels(*before)
         if self._static_key is not None:
-            self._backgrounds[self._background_key()] = (self._background, self._static_boxes)
+            key = self._static_key, self._background_at
+            self._backgrounds[key] = (self._background, self._static_boxes)
             while len(self._backgrounds) > 1 and (
                     len(self._backgrounds) > MAX_BACKGROUNDS
                     or sum(p.nbytes for p, _ in self._backgrounds.values()) > MAX_BACKGROUND_BYTES):
@@ -201,21 +202,17 @@ class BlittedFigure:
             self._fixed[a] = None if region is None else (
                 place.extents, self.canvas.copy_from_bbox(region), as_boxes(boxes[first:]))
 
-    def _background_key(self) -> Hashable:
-        """The static key and the layout (``_positions``)."""
-        return self._static_key, self._positions()
-
     def _restore_static(self) -> bool:
         """Paste back the static pixels of the named static state, if they are kept."""
         if self._static_key is None:
             return False
-        key = self._background_key()
+        key = self._static_key, self._positions()
         if key not in self._backgrounds:
             return False
         self._backgrounds.move_to_end(key)
         before = self._background, self._background_at
         self._background, self._static_boxes = self._backgrounds[key]
-        self._background_at = self._positions()
+        self._background_at = key[1]
         np.copyto(self._rgba(), self._background)
         self.redraw_static = False
         self._keep_pixels(*before)
