@@ -110,14 +110,15 @@ class BlittedFigure:
         laid_out = False
         if full:
             self._pixels.clear()  # everything drawn anew
-        if full or self._background is None or (self.redraw_static
-                                                 and not self._restore_static()):
-            laid_out = self._draw_static(layout=self._background is None)
-        else:
-            np.copyto(self._rgba(), self._background)
-        if not self._draw_dynamic() and not laid_out and not self._stuck:
-            self._draw_static(layout=True)  # a changing text outgrew the layout
-            self._stuck = not self._draw_dynamic()  # no retry until the texts fit
+        with kept_text_layouts(), ticks_updated_once():  # patched once, not per artist
+            if full or self._background is None or (self.redraw_static
+                                                     and not self._restore_static()):
+                laid_out = self._draw_static(layout=self._background is None)
+            else:
+                np.copyto(self._rgba(), self._background)
+            if not self._draw_dynamic() and not laid_out and not self._stuck:
+                self._draw_static(layout=True)  # a changing text outgrew the layout
+                self._stuck = not self._draw_dynamic()  # no retry until the texts fit
         return png_bytes(np.asarray(self.canvas.buffer_rgba()))
 
     def _draw_static(self, layout: bool) -> bool:
