@@ -91,8 +91,9 @@ def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: I
     """``functional.conv2d_forward`` with tricks 1-3, 5 and 6; same arguments, same result.
 
     Shape: x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None -> out (N, F, OH, OW).
-    workspace : a ``Workspace`` for the scratch arrays (``cols`` stays in it until the next
-        forward with the same workspace), or None for fresh memory.
+    workspace : a ``Workspace`` for the scratch arrays (the padded input and ``cols``, which
+        the backward reads, stay in it until the next forward with the same workspace), or
+        None for fresh memory.
     Returns (out, FastConvCache); out is a fresh array.
     """
     window, out_hw = conv_args(x, weight, bias, stride, padding, dilation)
