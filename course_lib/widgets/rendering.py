@@ -110,7 +110,7 @@ class BlittedFigure:
         laid_out = False
         if full:
             self._pixels.clear()  # everything drawn anew
-        with kept_text_layouts(), ticks_updated_once():  # patched once, not per artist
+        with kept_text_layouts(), ticks_updated_once():  # for every draw below, patched once
             if full or self._background is None or (self.redraw_static
                                                      and not self._restore_static()):
                 laid_out = self._draw_static(layout=self._background is None)
@@ -367,8 +367,7 @@ def drawn_texts(renderer: RendererAgg) -> Iterator[list[Any]]:
 
     setattr(renderer, "draw_text", record)  # noqa: B010 (mypy forbids assigning a method)
     try:
-        with kept_text_layouts(), ticks_updated_once():
-            yield boxes
+        yield boxes
     finally:
         delattr(renderer, "draw_text")  # noqa: B043 (back to the class's method)
 
