@@ -27,6 +27,7 @@ its one-core time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -113,15 +114,16 @@ def split(fn: Callable[[int, int], object], n: int, elements: int | None = None)
         raise job.error
 
 
-_blas: list = []   # threadpoolctl's controller of the loaded BLAS, made at the first split
+@functools.cache
+def _blas():
+    """threadpoolctl's controller of the loaded BLAS (found once, at the first split)."""
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController().select(user_api="blas")
 
 
 def _blas_on_one_thread():
     """A context in which NumPy's BLAS runs each product on the calling thread alone."""
-    if not _blas:
-        from threadpoolctl import ThreadpoolController
-        _blas.append(ThreadpoolController().select(user_api="blas"))
-    return _blas[0].limit(limits=1)
+    return _blas().limit(limits=1)
 
 
 class _Job:
