@@ -39,6 +39,7 @@ from course_lib.slides.__main__ import write_index
 from course_lib.slides.app import voila_command
 from course_lib.slides.assets import build_assets
 from course_lib.slides.browser import is_local, wait_for_deck
+from course_lib.slides.fit import MIN_ZOOM, SLIDE_HEIGHT, measure
 from course_lib.slides.pdfcheck import pdf_problems
 
 FIXTURE_SLIDES = 4  # title (+ fragment), subslide with display math, widget, summary
@@ -257,6 +258,24 @@ class TestDeckInBrowser:
             assert pdf_problems(pdf) == [], f"build {build + 1}"
 
 
+#: show slide [h, v]: its natural height and its zoom
+SHOWN_JS = """([h, v]) => {
+    Reveal.slide(h, v);
+    const slide = Reveal.getCurrentSlide(), zoom = slide.style.zoom;
+    slide.style.zoom = "";
+    const height = slide.scrollHeight;
+    slide.style.zoom = zoom;
+    return [height, Number(zoom || 1)];
+}"""
+
+#: from now on, collect MathJax's messages (its typesetting and re-rendering announce themselves)
+LISTEN_TO_MATHJAX_JS = """() => {
+    window.mathJaxMessages = [];
+    MathJax.Hub.signal.Interest(message => { window.mathJaxMessages.push(String(message)); },
+                                true);  // (true: not the messages sent before)
+}"""
+
+
 class TestLessonDeckInBrowser:
     """A real lesson: every slide there, math typeset, every explorer's frames, nothing remote."""
 
@@ -275,6 +294,23 @@ class TestLessonDeckInBrowser:
             assert page.locator(".course-live-note").count() >= frames.count()
             failed = [url for url in page.failed_requests if url != "about:blank"]
             assert failed == [] and blocked == [], (failed, blocked)
+
+    def test_a_slide_shown_has_the_height_and_zoom_the_fit_check_measured(self, lesson_deck):
+        """The maths is typeset before any slide is measured or shown, and showing a slide
+        typesets nothing. (Typeset again when shown, a slide grew by up to 300 px after the
+        template had zoomed it, and the fit check measured it with its formulas removed.)"""
+        sizes = measure(lesson_deck, shared_browser())
+        with offline_page() as (page, blocked):
+            page.goto(lesson_deck.resolve().as_uri())
+            wait_for_deck(page)
+            page.evaluate(LISTEN_TO_MATHJAX_JS)
+            for size in sizes:
+                height, zoom = page.evaluate(SHOWN_JS, [size.h, size.v])
+                expected = max(MIN_ZOOM, SLIDE_HEIGHT / height) if height > SLIDE_HEIGHT else 1
+                assert abs(height - size.height) <= 1, (size.describe(), height)
+                assert zoom == pytest.approx(expected, abs=1e-3), (size.describe(), zoom)
+            page.wait_for_timeout(300)  # (MathJax re-rendered a shown slide 100-150 ms later)
+            assert page.evaluate("window.mathJaxMessages") == []
 
     def test_lesson_pdf_has_one_page_per_slide(self, lesson_deck):
         pypdf = pytest.importorskip("pypdf")

@@ -64,30 +64,18 @@ def block_external(target: Page | BrowserContext) -> list[str]:
 WAIT_FOR_DECK_JS = """async () => {
     const deadline = Date.now() + 60000;
     const pause = () => new Promise(r => setTimeout(r, 50));
-    while (!(window.Reveal && Reveal.isReady && Reveal.isReady())) {
-        if (Date.now() > deadline) throw new Error("reveal.js did not start");
+    while (!(window.Reveal && Reveal.isReady && Reveal.isReady()
+             && document.documentElement.dataset.maths === "typeset")) {
+        if (Date.now() > deadline) throw new Error("reveal.js did not start or typeset");
         await pause();
-    }
-    if (window.MathJax && MathJax.Hub) {
-        await new Promise(r => MathJax.Hub.Queue(r));
     }
     return Reveal.getTotalSlides();
 }"""
 
 
-#: print-pdf: wait for reveal.js's print layout (its .pdf-page boxes), then typeset the maths
-#: again in that layout (MathJax may have measured the screen layout: garbled, overprinted
-#: formulas in the PDF), and wait for the fonts and two frames.
+#: print-pdf: the deck typeset its maths in the print layout (export_pdf opens it with print
+#: media emulated, so MathJax measured what is printed); wait for the fonts and two frames.
 SETTLE_PRINT_JS = """async () => {
-    const deadline = Date.now() + 60000;
-    const pause = () => new Promise(r => setTimeout(r, 50));
-    while (!document.querySelector('.reveal .pdf-page')) {
-        if (Date.now() > deadline) throw new Error("reveal.js did not lay out the PDF pages");
-        await pause();
-    }
-    if (window.MathJax && MathJax.Hub) {
-        await new Promise(r => MathJax.Hub.Queue(["Rerender", MathJax.Hub], r));
-    }
     await document.fonts.ready;
     await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
 }"""
@@ -116,7 +104,8 @@ FIT_PAGES_JS = """() => {
 
 
 def wait_for_deck(page: Page) -> int:
-    """Wait until reveal.js is ready and MathJax has typeset; return the number of slides."""
+    """Wait until reveal.js is ready and the deck's maths typeset; return the number of
+    slides."""
     return page.evaluate(WAIT_FOR_DECK_JS)
 
 
@@ -168,9 +157,9 @@ def _print(browser: Browser, deck: Path, pdf: Path) -> None:
     try:
         blocked = block_external(context)
         page = context.new_page()
+        page.emulate_media(media="print")  # typeset with the print stylesheets in force
         page.goto(deck.resolve().as_uri() + "?print-pdf")
         wait_for_deck(page)
-        page.emulate_media(media="print")  # measure with the print stylesheets in force
         page.evaluate(SETTLE_PRINT_JS)
         page.evaluate(FIT_PAGES_JS)
         page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)

@@ -45,23 +45,28 @@ FRAME_ROOM = 110                       # px for an explorer's range input and re
 MIN_ZOOM = 0.85                        # = the deck template's minZoom
 VIEWPORTS = ((1280, 720), (1024, 768))
 
+#: Every slide measured at once: the deck template's class ``course-layout-all`` lays out every
+#: slide (reveal.js hides the distant ones), with no slide zoomed (the template zooms the one on
+#: screen if it is a little too tall).
 MEASURE_JS = """() => {
-    const slides = [];
-    for (const section of Reveal.getSlides()) {
-        const at = Reveal.getIndices(section);
-        Reveal.slide(at.h, at.v);
-        const slide = Reveal.getCurrentSlide(), top = slide.getBoundingClientRect().top;
-        const scale = Reveal.getScale();
+    const deck = document.querySelector('.reveal');
+    const sections = [...deck.querySelectorAll('.slides section')];
+    const zooms = sections.map(s => s.style.zoom);
+    sections.forEach(s => { s.style.zoom = ""; });
+    deck.classList.add('course-layout-all');
+    const scale = Reveal.getScale();
+    const slides = Reveal.getSlides().map(slide => {
+        const at = Reveal.getIndices(slide), top = slide.getBoundingClientRect().top;
         const cells = [...slide.querySelectorAll('.jp-Cell')].map(cell => {
             const box = cell.getBoundingClientRect();
             return {id: cell.id.replace(/^cell-id=/, ''),
                     top: (box.top - top) / scale, bottom: (box.bottom - top) / scale};
         });
-        slide.style.zoom = "";  // measure the natural size (the template may have zoomed it)
-        slides.push({h: at.h, v: at.v, height: slide.scrollHeight, width: slide.scrollWidth,
-                     explorers: slide.querySelectorAll('.course-live-note').length, cells});
-    }
-    Reveal.slide(0, 0);
+        return {h: at.h, v: at.v, height: slide.scrollHeight, width: slide.scrollWidth,
+                explorers: slide.querySelectorAll('.course-live-note').length, cells};
+    });
+    deck.classList.remove('course-layout-all');
+    sections.forEach((s, k) => { s.style.zoom = zooms[k]; });
     return slides;
 }"""
 
