@@ -228,9 +228,10 @@ def test_a_state_seen_before_gets_its_static_pixels_back(name, control, away, mo
     explorer = MAKERS[name]()
     first = np.asarray(Image.open(io.BytesIO(explorer.png)))
     static_draws = []
-    draw_static = explorer._blit._draw_static
-    monkeypatch.setattr(explorer._blit, "_draw_static",
-                        lambda *a, **kw: static_draws.append(1) or draw_static(*a, **kw))
+    for method in ("_draw_static", "_redraw_panels"):  # all panels or the changed ones
+        draw = getattr(explorer._blit, method)
+        monkeypatch.setattr(explorer._blit, method,
+                            lambda *a, draw=draw, **kw: static_draws.append(1) or draw(*a, **kw))
     start = explorer.controls[control].value
     explorer.controls[control].value = away
     assert static_draws, f"{name}: {control} = {away!r} keeps the static part"
@@ -240,6 +241,39 @@ def test_a_state_seen_before_gets_its_static_pixels_back(name, control, away, mo
     assert not static_draws and np.array_equal(first, again), \
         f"{name}: {(first != again).any(axis=-1).mean():.2%} differ"
     explorer.close()
+
+
+@pytest.mark.parametrize("name, moves", [
+    ("PoolingExplorer", [("kernel_size", 3), ("kernel_size", 1), ("mode", "avg"),
+                         ("kernel_size", 4), ("stride", 1), ("mode", "max"), ("shift", -3),
+                         ("kernel_size", 2), ("stride", 3)]),
+    ("KernelEditor", [("image", "digit"), ("preset", "box blur"), ("image", "photo"),
+                      ("border", "valid"), ("image", "digit"), ("preset", "laplacian"),
+                      ("image", "photo")])])
+def test_panels_drawn_alone_draw_the_pixels_of_a_full_draw(name, moves, monkeypatch):
+    """When only some panels' static state changes (``set_static_state(panels=...)``),
+    only those panels are drawn again over the others' pixels: through a chain of such
+    changes (each drawn over the pixels of the last; no state's pixels kept, so a state
+    seen before is drawn again too), the pictures equal full draws."""
+    monkeypatch.setattr(rendering, "MAX_BACKGROUNDS", 1)
+    explorer = MAKERS[name]()
+    partial = []
+    redraw_panels = explorer._blit._redraw_panels
+    monkeypatch.setattr(explorer._blit, "_redraw_panels",
+                        lambda: partial.append(redraw_panels()) or partial[-1])
+    shots = []
+    for control, value in moves:
+        explorer.controls[control].value = value
+        shots.append(np.asarray(Image.open(io.BytesIO(explorer.png))))
+    assert sum(partial) >= 4, f"{name}: panels drawn alone only {sum(partial)} times"
+    explorer.close()
+    fresh = MAKERS[name]()
+    for (control, value), shot in zip(moves, shots, strict=True):
+        fresh.controls[control].value = value
+        full = np.asarray(Image.open(io.BytesIO(fresh._render(full=True))))
+        assert np.array_equal(shot, full), \
+            f"{name}, {control} = {value!r}: {(shot != full).any(axis=-1).mean():.2%} differ"
+    fresh.close()
 
 
 def test_kept_glyphs_draw_the_pixels_of_matplotlibs_own_text_drawing(monkeypatch):

@@ -44,7 +44,7 @@ import contextlib
 import html
 import io
 import os
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, ClassVar, Literal, Self, SupportsFloat
 
 import ipywidgets
@@ -52,6 +52,7 @@ import matplotlib as mpl
 import numpy as np
 import numpy.typing as npt
 from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.typing import RcKeyType
@@ -280,11 +281,17 @@ class Explorer:
         self._blit.set_static_state(None)
         self._blit.redraw_static = True
 
-    def _static_state(self, *key: Hashable) -> None:
+    def _static_state(self, *key: Hashable, panels: Mapping[Axes, Hashable] | None = None
+                      ) -> None:
         """Name the state of the static artists (``key``: everything they show that can
         change, e.g. an image's shape and a label): a new state redraws everything at the
-        next render, unless the static pixels of that state are still kept."""
-        self._blit.set_static_state(key)
+        next render, unless the static pixels of that state are still kept.
+
+        panels : {axes: key} the states of single panels (what their static artists show,
+            e.g. the limits of one image), ``key`` that of the rest: when only panels' keys
+            change, only those panels are drawn again (if they lie apart from the others).
+        """
+        self._blit.set_static_state(key, panels)
 
     def _render(self, full: bool = False) -> bytes:
         """Draw the figure (blitting the static part unless ``full``) and return PNG bytes."""

@@ -243,7 +243,8 @@ class KernelEditor(Explorer):
         signed_clim(self._im_k, k)
         write_values(self._k_texts, k, self._im_k)
         img = self.image
-        self._static_state(self.controls["image"].value if "image" in self.controls else None)
+        name = self.controls["image"].value if "image" in self.controls else None
+        self._static_state(panels={self._ax_in: name, self._ax_out: name})  # limits, title
         if self._shown is not img:  # another input (static): new limits and ticks
             self._shown = img
             h, w = img.shape

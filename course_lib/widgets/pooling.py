@@ -185,7 +185,8 @@ class PoolingExplorer(Explorer):
         if self._ax_x.get_xlabel() != xlabel:
             self._ax_x.set_xlabel(xlabel, fontsize=FONT_LABEL)
         show(self._im_o, self.output)
-        self._static_state(xlabel, self.output.shape)  # the output's extent sets its ticks
+        shape = self.output.shape  # the output's extent sets the ticks of its two panels
+        self._static_state(panels={self._ax_x: xlabel, self._ax_o: shape, self._ax_d: shape})
         lo, hi = min(0.0, float(self.output.min())), float(self.output.max())
         set_colors(self._im_o, SEQUENTIAL, lo, hi if hi > lo else lo + 1.0)
         OH, OW = self.output.shape

@@ -14,8 +14,11 @@ sets ``redraw_static``, or names the static part's new state with ``set_static_s
 the static pixels of the last ``MAX_BACKGROUNDS`` states (at most ``MAX_BACKGROUND_BYTES``)
 are kept, uncompressed (copying them costs a fraction of a millisecond, compressing them
 several), so going back to a state (a slider moved back and forth) pastes its pixels back
-instead of drawing the static part again. While drawing, texts reuse the layouts and glyphs
-of earlier draws and each axis updates its ticks once (``ticks_updated_once``).
+instead of drawing the static part again. The key may name single panels' states apart
+(``panels``): when only some panels change (new limits on one image), those alone are drawn
+again, over the static pixels with theirs wiped, if every panel's pixels lie in a box apart
+from the others' (``panel_region``). While drawing, texts reuse the layouts and glyphs of
+earlier draws and each axis updates its ticks once (``ticks_updated_once``).
 
 Layout: constrained layout places the panels on the first draw; the layout is then kept
 (recomputing it costs as much as a draw) as long as the texts fit. Every draw records the
@@ -31,8 +34,8 @@ import math
 import struct
 import zlib
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
-from typing import Any
+from collections.abc import Hashable, Iterator, Mapping
+from typing import Any, NamedTuple, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +47,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.ft2font import RenderMode
 from matplotlib.image import AxesImage
+from matplotlib.spines import Spine
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox, BboxBase
 
@@ -63,6 +67,33 @@ RGBA = npt.NDArray[np.uint8]
 """(H, W, 4) pixels, rows from the top."""
 
 
+class Panel(NamedTuple):
+    """One axes' share of a static draw."""
+
+    key: Hashable
+    """The panel's key when it was drawn (``set_static_state``; None: not named)."""
+    region: Boxes | None
+    """(1, 4) the box that holds all its pixels (``panel_region``; None: they may reach
+    further)."""
+    texts: Boxes
+    """(n, 4) the boxes of its texts."""
+
+
+class Static(NamedTuple):
+    """The static pixels that renders blit on, and what they show."""
+
+    pixels: RGBA
+    at: tuple[Any, ...]
+    """The layout they were drawn in (``BlittedFigure._positions``)."""
+    key: Hashable | None
+    """The static key beyond the panels' (None: not named)."""
+    texts: Boxes
+    """(n, 4) the boxes of every static text."""
+    others: Boxes
+    """(m, 4) the boxes of the static texts outside every panel (fixed artists')."""
+    panels: dict[Axes, Panel]
+
+
 class BlittedFigure:
     """Renders ``fig`` (on an Agg canvas) to PNG bytes, drawing only what changes."""
 
@@ -73,12 +104,11 @@ class BlittedFigure:
         self._dynamic: list[Artist] = []
         self.redraw_static = True
         """Draw everything, not only the dynamic artists, at the next render."""
-        self._background: RGBA | None = None  # the static pixels ...
-        self._background_at: tuple[Any, ...] = ()  # ... and the layout they were drawn in
-        self._static_boxes: Boxes = np.empty((0, 4))
-        self._static_key: Hashable | None = None  # the static state (None: not named)
-        # (static key, axes positions) -> static pixels, static text boxes
-        self._backgrounds: OrderedDict[Hashable, tuple[RGBA, Boxes]] = OrderedDict()
+        self._static: Static | None = None  # the static pixels renders blit on
+        self._static_key: Hashable | None = None  # the static state (None: not named) ...
+        self._panel_keys: dict[Axes, Hashable] = {}  # ... and its panels' states
+        # (static key, panels' keys, axes positions) -> the static pixels drawn then
+        self._backgrounds: OrderedDict[Hashable, Static] = OrderedDict()
         self._stuck = False  # the texts did not fit even after a new layout
         self._pixels: dict[Artist, tuple[Any, Boxes]] = {}  # pixels, texts of its last draw
         self._fixed: dict[Artist, tuple[Any, Any, Boxes] | None] = {}  # place, pixels, texts
@@ -97,12 +127,23 @@ class BlittedFigure:
         legend): a static draw pastes back their pixels while they keep their place."""
         self._fixed.update(dict.fromkeys(artists))
 
-    def set_static_state(self, key: Hashable) -> None:
+    def set_static_state(self, key: Hashable,
+                         panels: Mapping[Axes, Hashable] | None = None) -> None:
         """Name the state of the static artists (equal keys: equal static pixels, whoever
-        sets the key vouches for it); a new key redraws the static part at the next render,
-        or pastes back the pixels drawn when it last had this key."""
-        if key != self._static_key:
-            self._static_key = key
+        sets the keys vouches for them); a new state redraws the static part at the next
+        render, or pastes back the pixels drawn when it last had this state.
+
+        panels : {axes of the figure: key}, the states of single panels (their frame,
+            ticks, labels, static images), ``key`` that of the rest. When only panels' keys
+            change, only those panels are drawn again over the others' pixels, if their
+            pixels lie apart (``_redraw_panels``).
+        """
+        panels = dict(panels or {})
+        strangers = [ax for ax in panels if ax not in self.fig.axes]
+        if strangers:
+            raise ValueError(f"panels must be axes of the figure (fig.axes), got {strangers}")
+        if key != self._static_key or panels != self._panel_keys:
+            self._static_key, self._panel_keys = key, panels
             self.redraw_static = True
 
     def render(self, full: bool = False) -> bytes:
@@ -111,11 +152,11 @@ class BlittedFigure:
         if full:
             self._pixels.clear()  # everything drawn anew
         with kept_text_layouts(), ticks_updated_once():  # for every draw below, patched once
-            if full or self._background is None or (self.redraw_static
-                                                     and not self._restore_static()):
-                laid_out = self._draw_static(layout=self._background is None)
+            if full or self._static is None or (self.redraw_static and not self._restore_static()
+                                                and not self._redraw_panels()):
+                laid_out = self._draw_static(layout=self._static is None)
             else:
-                np.copyto(self._rgba(), self._background)
+                np.copyto(self._rgba(), self._static.pixels)
             if not self._draw_dynamic() and not laid_out and not self._stuck:
                 self._draw_static(layout=True)  # a changing text outgrew the layout
                 self._stuck = not self._draw_dynamic()  # no retry until the texts fit
@@ -127,7 +168,78 @@ class BlittedFigure:
         The constrained layout is recomputed if ``layout``, or if a text of this draw
         overlaps another one or leaves the figure. Returns whether it was recomputed.
         """
-        before = self._background, self._background_at
+        with self._static_only():
+            while True:
+                if layout:
+                    self.fig.set_layout_engine(self._layout)
+                try:
+                    with (drawn_texts(self.canvas.get_renderer()) as boxes,
+                          drawn_panels(self.fig.axes, boxes) as spans):
+                        self.canvas.draw()
+                        self._draw_fixed(boxes)
+                finally:
+                    self.fig.set_layout_engine("none")  # keep the layout between draws
+                texts = as_boxes(boxes)
+                if layout or texts_fit(texts, texts, self.fig.bbox):
+                    break
+                layout = True
+            panels = {ax: Panel(self._panel_keys.get(ax), panel_region(ax, texts[span]),
+                                texts[span]) for ax, span in spans.items()}
+        inside = np.zeros(len(texts), dtype=bool)
+        for span in spans.values():
+            inside[span] = True
+        self._keep(Static(self._rgba().copy(), self._positions(), self._static_key, texts,
+                          texts[~inside], panels))
+        return layout
+
+    def _redraw_panels(self) -> bool:
+        """Draw again only the panels whose keys changed (``set_static_state``), over the
+        static pixels with theirs wiped, if that draws the pixels of a full draw: the layout
+        and the static key beyond the panels' are the same, the figure draws nothing static
+        beside its panels and fixed artists, every panel's pixels lie within its region
+        (``panel_region``) and the changed panels' regions, before and after, lie apart from
+        the others' and the fixed artists'. Returns False (nothing kept) if not."""
+        old = self._static
+        if (old is None or self._static_key is None or self._static_key != old.key
+                or old.at != self._positions() or set(old.panels) != set(self.fig.axes)
+                or self._static_beside_panels()):
+            return False
+        changed = [ax for ax in self.fig.axes if self._panel_keys.get(ax) != old.panels[ax].key]
+        kept = [p.region for ax, p in old.panels.items() if ax not in changed]
+        wiped = [old.panels[ax].region for ax in changed]
+        if not changed or not all_regions(kept) or not all_regions(wiped):
+            return False
+        others = np.concatenate([*kept, self._fixed_regions()])
+        if overlapping(np.concatenate(wiped), others, tol=-2).any():  # 2 px: whole pixels
+            return False
+        renderer = self.canvas.get_renderer()
+        rgba = self._rgba()
+        renderer.clear()
+        self.fig.patch.draw(renderer)  # a blank figure, whose pixels replace the old panels'
+        blank = [(rows, cols, rgba[rows, cols].copy())
+                 for rows, cols in (pixel_slices(r, rgba.shape) for r in wiped)]
+        np.copyto(rgba, old.pixels)
+        for rows, cols, pixels in blank:
+            rgba[rows, cols] = pixels
+        panels = dict(old.panels)
+        with self._static_only():
+            for ax in sorted(changed, key=lambda a: a.get_zorder()):  # as the figure orders them
+                with drawn_texts(renderer) as boxes:
+                    ax.draw(renderer)
+                texts = as_boxes(boxes)
+                panels[ax] = Panel(self._panel_keys.get(ax), panel_region(ax, texts), texts)
+        drawn = [panels[ax].region for ax in changed]
+        texts = np.concatenate([old.others, *(p.texts for p in panels.values())])
+        if (not all_regions(drawn) or overlapping(np.concatenate(drawn), others, tol=-2).any()
+                or not texts_fit(texts, texts, self.fig.bbox)):
+            return False
+        self._keep(Static(rgba.copy(), old.at, old.key, texts, old.others, panels))
+        return True
+
+    @contextlib.contextmanager
+    def _static_only(self) -> Iterator[None]:
+        """Within the block, drawing the figure draws only its static artists (the dynamic
+        and fixed ones are marked animated), images as ``NearestImage``."""
         for ax in self.fig.axes:  # the same pixels, drawn faster
             for im in ax.images:
                 if type(im) is AxesImage:
@@ -135,33 +247,43 @@ class BlittedFigure:
         for a in (*self._dynamic, *self._fixed):
             a.set_animated(True)
         try:
-            while True:
-                if layout:
-                    self.fig.set_layout_engine(self._layout)
-                try:
-                    with drawn_texts(self.canvas.get_renderer()) as boxes:
-                        self.canvas.draw()
-                        self._draw_fixed(boxes)
-                finally:
-                    self.fig.set_layout_engine("none")  # keep the layout between draws
-                self._static_boxes = as_boxes(boxes)
-                if layout or texts_fit(self._static_boxes, self._static_boxes, self.fig.bbox):
-                    break
-                layout = True
+            yield
         finally:
             for a in (*self._dynamic, *self._fixed):
                 a.set_animated(False)
-        self._background, self._background_at = self._rgba().copy(), self._positions()
+
+    def _static_beside_panels(self) -> bool:
+        """Whether the figure draws static artists of its own (a suptitle, a legend not
+        registered as fixed), beside its panels and fixed artists."""
+        own = {self.fig.patch, *self.fig.axes, *self._fixed, *self._dynamic}
+        return any(a.get_visible() for a in self.fig.get_children() if a not in own)
+
+    def _fixed_regions(self) -> Boxes:
+        """(n, 4) the boxes that hold the pixels of the fixed artists drawn."""
+        return as_boxes([Bbox(kept[0].reshape(2, 2)).padded(TEXT_MARGIN_PX).extents
+                         for a, kept in self._fixed.items() if kept is not None
+                         and a.get_visible()])
+
+    def _keep(self, static: Static) -> None:
+        """Make ``static`` the pixels renders blit on; keep them for the static state they
+        show, if it is named."""
+        before, self._static = self._static, static
         self.redraw_static = False
-        self._keep_pixels(*before)
-        if self._static_key is not None:
-            key = self._static_key, self._background_at
-            self._backgrounds[key] = (self._background, self._static_boxes)
-            while len(self._backgrounds) > 1 and (
-                    len(self._backgrounds) > MAX_BACKGROUNDS
-                    or sum(p.nbytes for p, _ in self._backgrounds.values()) > MAX_BACKGROUND_BYTES):
-                self._backgrounds.popitem(last=False)
-        return layout
+        self._keep_pixels(before)
+        if static.key is None:
+            return
+        key = self._state(static.at)
+        self._backgrounds[key] = static
+        self._backgrounds.move_to_end(key)
+        while len(self._backgrounds) > 1 and (
+                len(self._backgrounds) > MAX_BACKGROUNDS
+                or sum(s.pixels.nbytes for s in self._backgrounds.values())
+                > MAX_BACKGROUND_BYTES):
+            self._backgrounds.popitem(last=False)
+
+    def _state(self, at: tuple[Any, ...]) -> Hashable:
+        """The static state's key in the layout ``at``: its own, its panels', the layout."""
+        return self._static_key, tuple(self._panel_keys.get(ax) for ax in self.fig.axes), at
 
     def _rgba(self) -> RGBA:
         """The canvas's (H, W, 4) pixels (a view)."""
@@ -171,17 +293,17 @@ class BlittedFigure:
         """The figure's size and the panels' places (a new layout draws other pixels)."""
         return self.fig.bbox.bounds, tuple(ax.get_position().bounds for ax in self.fig.axes)
 
-    def _keep_pixels(self, background: RGBA | None, positions: tuple[Any, ...]) -> None:
+    def _keep_pixels(self, before: Static | None) -> None:
         """After a new static part: forget the kept pixels of the dynamic artists (``_pixels``)
-        unless the layout is the same and so are the static pixels under them (``background``,
-        drawn in the layout ``positions``: the static part they were drawn over)."""
-        now = self._background
-        if background is None or now is None or positions != self._background_at:
+        unless the layout is the same and so are the static pixels under them (``before``:
+        the static part they were drawn over)."""
+        now = self._static
+        if before is None or now is None or before.at != now.at:
             self._pixels.clear()
             return
         for a, (pixels, _) in list(self._pixels.items()):
             x0, y0, x1, y1 = pixels.get_extents()  # rows from the top
-            if not np.array_equal(background[y0:y1, x0:x1], now[y0:y1, x0:x1]):
+            if not np.array_equal(before.pixels[y0:y1, x0:x1], now.pixels[y0:y1, x0:x1]):
                 del self._pixels[a]
 
     def _draw_fixed(self, boxes: list[Any]) -> None:
@@ -207,16 +329,10 @@ class BlittedFigure:
         """Paste back the static pixels of the named static state, if they are kept."""
         if self._static_key is None:
             return False
-        key = self._static_key, self._positions()
-        if key not in self._backgrounds:
+        static = self._backgrounds.get(self._state(self._positions()))
+        if static is None:
             return False
-        self._backgrounds.move_to_end(key)
-        before = self._background, self._background_at
-        self._background, self._static_boxes = self._backgrounds[key]
-        self._background_at = key[1]
-        np.copyto(self._rgba(), self._background)
-        self.redraw_static = False
-        self._keep_pixels(*before)
+        self._keep(static)
         return True
 
     def _draw_dynamic(self) -> bool:
@@ -250,7 +366,8 @@ class BlittedFigure:
             else:
                 self._pixels.pop(a, None)
         dynamic = np.concatenate([np.empty((0, 4)), *drawn])
-        fits = texts_fit(dynamic, np.concatenate([self._static_boxes, dynamic]), self.fig.bbox)
+        static = self._static.texts if self._static is not None else np.empty((0, 4))
+        fits = texts_fit(dynamic, np.concatenate([static, dynamic]), self.fig.bbox)
         if fits:
             self._stuck = False
         return fits
@@ -530,10 +647,85 @@ def pixel_region(a: Artist, texts: Boxes, frames: Boxes) -> Bbox | None:
         extents, margin = texts, TEXT_MARGIN_PX
     else:
         return None
-    (x0, y0), (x1, y1) = extents[:, :2].min(axis=0), extents[:, 2:].max(axis=0)
-    region = np.array([[x0 - margin, y0 - margin, x1 + margin, y1 + margin]])
+    region = around(extents, margin)
     # within 2 px counts: whole pixels are copied, an image's edge pixels round outwards
     return None if overlapping(region, frames, tol=-2).any() else Bbox(region.reshape(2, 2))
+
+
+@contextlib.contextmanager
+def drawn_panels(axes: list[Axes], boxes: list[Any]) -> Iterator[dict[Axes, slice]]:
+    """Within the block, record which of ``boxes`` (the texts ``drawn_texts`` collects) each
+    of ``axes`` draws: {axes: slice of boxes}, for the axes drawn."""
+    spans: dict[Axes, slice] = {}
+
+    def recorder(ax: Axes) -> Any:
+        def draw(renderer: Any) -> None:
+            first = len(boxes)
+            own(renderer)
+            spans[ax] = slice(first, len(boxes))
+
+        own = ax.draw
+        return draw
+
+    for ax in axes:
+        setattr(ax, "draw", recorder(ax))  # noqa: B010 (mypy forbids assigning a method)
+    try:
+        yield spans
+    finally:
+        for ax in axes:
+            delattr(ax, "draw")  # noqa: B043 (back to the class's method)
+
+
+def panel_region(ax: Axes, texts: Boxes) -> Boxes | None:
+    """(1, 4) the box that holds every static pixel of panel ``ax`` (just drawn, its
+    ``texts`` boxes): its frame, tick marks and texts, and artists clipped to its frame;
+    None if something of it may draw beyond (an unclipped artist, such as a legend or an
+    inset axes that is not dynamic; tick marks or spines wider than the margin; a moved
+    spine). Dynamic (animated) artists are not static pixels."""
+    dpi = ax.get_figure(root=True).dpi  # type: ignore[union-attr]  # a drawn panel has one
+    reach = (AXES_MARGIN_PX - 2) * 72 / dpi  # points a tick mark or spine may reach out
+    frame = ax.bbox.padded(1).extents
+    for a in ax.get_children():
+        if a is ax.patch or not a.get_visible() or a.get_animated():
+            continue
+        if isinstance(a, Axis):
+            marks = [t.tick1line for t in (*a.majorTicks[:1], *a.minorTicks[:1])]
+            if any(m.get_markersize() + m.get_markeredgewidth() > reach for m in marks):
+                return None
+        elif isinstance(a, Spine):
+            if (a.spine_type not in ("left", "right", "bottom", "top")
+                    or a.get_position() != ("outward", 0) or a.get_linewidth() > reach):
+                return None
+        elif isinstance(a, Text) and a.get_gid() != CELL_GID:
+            continue  # drawn_texts recorded it
+        else:
+            box = a.get_clip_box() if a.get_clip_on() else None
+            if box is None or not (np.all(box.extents[:2] >= frame[:2])
+                                   and np.all(box.extents[2:] <= frame[2:])):
+                return None
+    extents = np.concatenate([[ax.bbox.extents], texts])
+    return around(extents, AXES_MARGIN_PX)
+
+
+def all_regions(regions: list[Boxes | None]) -> TypeGuard[list[Boxes]]:
+    """Whether every panel's pixels have a region (``panel_region``)."""
+    return all(r is not None for r in regions)
+
+
+def around(extents: Boxes, margin: float) -> Boxes:
+    """(1, 4) the box around all of ``extents`` (n, 4), ``margin`` px wider on every side."""
+    (x0, y0), (x1, y1) = extents[:, :2].min(axis=0), extents[:, 2:].max(axis=0)
+    return np.array([[x0 - margin, y0 - margin, x1 + margin, y1 + margin]])
+
+
+def pixel_slices(region: Boxes, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """(rows, columns) of an (H, W, ...) image, rows from the top, that cover ``region``
+    (x0, y0, x1, y1 from the bottom left, whole pixels outwards)."""
+    height, width = shape[:2]
+    x0, y0, x1, y1 = np.ravel(region)
+    rows = slice(max(0, height - math.ceil(y1)), min(height, height - math.floor(y0)))
+    cols = slice(max(0, math.floor(x0)), min(width, math.ceil(x1)))
+    return rows, cols
 
 
 def as_boxes(boxes: Any) -> Boxes:
