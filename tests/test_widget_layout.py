@@ -249,7 +249,12 @@ def test_a_state_seen_before_gets_its_static_pixels_back(name, control, away, mo
                          ("kernel_size", 2), ("stride", 3)]),
     ("KernelEditor", [("image", "digit"), ("preset", "box blur"), ("image", "photo"),
                       ("border", "valid"), ("image", "digit"), ("preset", "laplacian"),
-                      ("image", "photo")])])
+                      ("image", "photo")]),
+    ("ConvArithmeticExplorer", [("stride", 1), ("kernel_size", 5), ("dilation", 2),
+                                ("input_size", 11), ("stride", 3), ("padding", 2),
+                                ("kernel_size", 2)]),
+    ("FeatureMapExplorer", [("layer", 2), ("layer", 3), ("channel", 5), ("layer", 5),
+                            ("layer", 0), ("scale", "global"), ("layer", 4)])])
 def test_panels_drawn_alone_draw_the_pixels_of_a_full_draw(name, moves, monkeypatch):
     """When only some panels' static state changes (``set_static_state(panels=...)``),
     only those panels are drawn again over the others' pixels: through a chain of such

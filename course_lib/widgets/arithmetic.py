@@ -165,7 +165,7 @@ class ConvArithmeticExplorer(Explorer):
         i, k, p, s, d = self._args()
         n = i + 2 * p
         m = self.output_size or 1
-        self._static_state(n, m)
+        self._static_state(panels={self._ax_in: n, self._ax_out: m})  # the grids' ticks
         cells = np.full((n, n), PAD)
         cells[p:p + i, p:p + i] = INPUT
         o = self.output_size

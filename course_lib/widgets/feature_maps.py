@@ -169,7 +169,8 @@ class FeatureMapExplorer(Explorer):
         set_title(ax_x, f"input image {n}" + (f" (label {self.labels[n]})"
                                               if self.labels is not None else ""))
         layer_out = self.activations[k][0]
-        self._static_state(layer_out.shape)  # the maps' extents set the ticks
+        # the maps' extents set the ticks of the map (and the mosaic's limits)
+        self._static_state(panels={ax_f: layer_out.shape[1:], ax_m: layer_out.shape})
         cmap = DIVERGING if self.signed else SEQUENTIAL
         show(self._im_f, self.feature_map)
         set_colors(self._im_f, cmap, *self.clim)

@@ -210,7 +210,7 @@ class BlittedFigure:
         if not changed or not all_regions(kept) or not all_regions(wiped):
             return False
         others = np.concatenate([*kept, self._fixed_regions()])
-        if overlapping(np.concatenate(wiped), others, tol=-2).any():  # 2 px: whole pixels
+        if sharing_pixels(np.concatenate(wiped), others):
             return False
         renderer = self.canvas.get_renderer()
         rgba = self._rgba()
@@ -230,7 +230,7 @@ class BlittedFigure:
                 panels[ax] = Panel(self._panel_keys.get(ax), panel_region(ax, texts), texts)
         drawn = [panels[ax].region for ax in changed]
         texts = np.concatenate([old.others, *(p.texts for p in panels.values())])
-        if (not all_regions(drawn) or overlapping(np.concatenate(drawn), others, tol=-2).any()
+        if (not all_regions(drawn) or sharing_pixels(np.concatenate(drawn), others)
                 or not texts_fit(texts, texts, self.fig.bbox)):
             return False
         self._keep(Static(rgba.copy(), old.at, old.key, texts, old.others, panels))
@@ -684,7 +684,7 @@ def panel_region(ax: Axes, texts: Boxes) -> Boxes | None:
     spine). Dynamic (animated) artists are not static pixels."""
     dpi = ax.get_figure(root=True).dpi  # type: ignore[union-attr]  # a drawn panel has one
     reach = (AXES_MARGIN_PX - 2) * 72 / dpi  # points a tick mark or spine may reach out
-    frame = ax.bbox.padded(1).extents
+    bounds = ax.bbox.padded(1).extents  # what a clip box may cover
     for a in ax.get_children():
         if a is ax.patch or not a.get_visible() or a.get_animated():
             continue
@@ -700,11 +700,11 @@ def panel_region(ax: Axes, texts: Boxes) -> Boxes | None:
             continue  # drawn_texts recorded it
         else:
             box = a.get_clip_box() if a.get_clip_on() else None
-            if box is None or not (np.all(box.extents[:2] >= frame[:2])
-                                   and np.all(box.extents[2:] <= frame[2:])):
+            if box is None or not (np.all(box.extents[:2] >= bounds[:2])
+                                   and np.all(box.extents[2:] <= bounds[2:])):
                 return None
-    extents = np.concatenate([[ax.bbox.extents], texts])
-    return around(extents, AXES_MARGIN_PX)
+    frame = around(np.array([ax.bbox.extents]), AXES_MARGIN_PX)
+    return around(np.concatenate([frame, texts + np.array([-1, -1, 1, 1]) * TEXT_MARGIN_PX]), 0)
 
 
 def all_regions(regions: list[Boxes | None]) -> TypeGuard[list[Boxes]]:
@@ -738,6 +738,14 @@ def overlapping(a: Boxes, b: Boxes, tol: float = 0.5) -> npt.NDArray[np.bool_]:
     ix = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
     iy = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
     return (ix > tol) & (iy > tol)
+
+
+def sharing_pixels(a: Boxes, b: Boxes) -> bool:
+    """Whether a whole pixel touched by a box of ``a`` (n, 4) is touched by one of ``b``."""
+    def outwards(boxes: Boxes) -> Boxes:
+        return np.concatenate([np.floor(boxes[:, :2]), np.ceil(boxes[:, 2:])], axis=1)
+
+    return bool(overlapping(outwards(a), outwards(b), tol=0).any())
 
 
 def texts_fit(boxes: Boxes, others: Boxes, bbox: BboxBase, tol: float = 0.5) -> bool:
