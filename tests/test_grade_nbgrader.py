@@ -5,6 +5,7 @@ instructor extra of requirements-dev.txt)."""
 from __future__ import annotations
 
 import concurrent.futures
+import importlib.util
 import json
 import os
 import shutil
@@ -16,8 +17,9 @@ import pytest
 
 from course_lib import assign, grade
 
-pytest.importorskip("nbgrader")
-from nbgrader.api import Gradebook  # noqa: E402
+# (imported where used: nbgrader takes a second to import, in every pytest worker that collects)
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("nbgrader") is None,
+                                reason="nbgrader is not installed (requirements-dev.txt)")
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
@@ -72,6 +74,8 @@ def _nbgrader(course: Path, *args: str) -> None:
 
 
 def _scores(db: Path, assignments: dict[str, list[str]]) -> dict:
+    from nbgrader.api import Gradebook
+
     out = {}
     with Gradebook(f"sqlite:///{db}") as book:
         for (assignment, student) in SUBMISSIONS:

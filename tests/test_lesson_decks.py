@@ -1,18 +1,17 @@
 """Every lesson's deck fits a 1280x720 and a 1024x768 projector with no slide overflowing
-(``python -m course_lib.slides.fit`` splits them at authoring time), and its PDF has its maths
-typeset for the print layout, nothing overprinted or off a page. (The print race was
-intermittent: test_slides.py prints the fixture deck, maths and all, five times over.)
-
-A module of its own so that pytest-xdist can run it beside the rest of test_slides.py.
-"""
+(``python -m course_lib.slides.fit`` splits them at authoring time), and its PDF has one page
+per slide and its maths typeset for the print layout, nothing overprinted or off a page. (The
+print race was intermittent: test_slides.py prints the fixture deck, maths and all, five times
+over.)"""
 
 from __future__ import annotations
 
+import pypdfium2
 import pytest
 from browser_support import ROOT, browser_marks, shared_browser
 
 from course_lib.lessons import LESSONS
-from course_lib.slides import export_deck, export_pdf
+from course_lib.slides import expected_slide_count, export_deck, export_pdf
 from course_lib.slides.fit import check_deck
 from course_lib.slides.pdfcheck import pdf_problems
 
@@ -39,8 +38,11 @@ def test_the_check_sees_overprinted_and_off_page_glyphs(tmp_path):
 
 @pytest.mark.parametrize("lesson", [lesson.stem for lesson in LESSONS])
 def test_deck_fits_and_pdf_is_clean(lesson, tmp_path):
-    deck = export_deck(ROOT / "notebooks" / f"{lesson}.ipynb", tmp_path, execute=False)
+    deck_notebook = ROOT / "notebooks" / f"{lesson}.ipynb"
+    deck = export_deck(deck_notebook, tmp_path, execute=False)
     assert check_deck(deck, shared_browser()) == [], (
         f"run `python -m course_lib.slides.fit {lesson}` to split the slides")
     pdf = export_pdf(deck, tmp_path / f"{lesson}.pdf", browser=shared_browser())
     assert pdf_problems(pdf) == [], lesson
+    with pypdfium2.PdfDocument(pdf) as doc:
+        assert len(doc) == expected_slide_count(deck_notebook), lesson

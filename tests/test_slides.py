@@ -312,11 +312,6 @@ class TestLessonDeckInBrowser:
             page.wait_for_timeout(300)  # (MathJax re-rendered a shown slide 100-150 ms later)
             assert page.evaluate("window.mathJaxMessages") == []
 
-    def test_lesson_pdf_has_one_page_per_slide(self, lesson_deck):
-        pypdf = pytest.importorskip("pypdf")
-        pdf = export_pdf(lesson_deck, browser=shared_browser())
-        assert len(pypdf.PdfReader(pdf).pages) == expected_slide_count(LESSON_02)
-
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_app_launcher_stops_voila_and_its_kernels(signum, tmp_path):
