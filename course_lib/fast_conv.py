@@ -103,8 +103,10 @@ def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: I
     w_rows = weight.transpose(0, 2, 3, 1).reshape(F, -1)    # (F, KH*KW*C), cols' row order
     per_image = out_hw[0] * out_hw[1] >= PER_IMAGE_MIN_PIXELS
     if per_image:
+        # a copy even without padding: the backward builds the columns from it again, and
+        # must not see the caller change x meanwhile
         xp = _pad_into(ws.empty("xp", padded_shape(x.shape, window.pad4), x.dtype), x,
-                       window.pad4, _BATCH)          # kept for the backward's im2col
+                       window.pad4, _BATCH)
         out = np.empty((N, F) + out_hw, dtype=x.dtype)
         out_rows = out.reshape(N, F, -1)
 
@@ -119,7 +121,7 @@ def conv2d_forward(x: Array, weight: Array, bias: Array | None = None, stride: I
         xt = ws.empty("xp", _batch_last(padded_shape(x.shape, window.pad4)), x.dtype)
         xp = _pad_into(_nchw(xt), x, window.pad4, _CHANNELS)
         cols = ws.empty("cols", (KH, KW, C) + out_hw + (N,), x.dtype)
-        _taps(_nchw(cols, 2), xp, window, out_hw, "copy", _CHANNELS)
+        _taps(_nchw(cols, 2), xp, window, out_hw, "copy")
         cols = cols.reshape(KH * KW * C, -1)                 # (KH*KW*C, OH*OW*N)
         out_t = np.matmul(w_rows, cols, out=ws.empty("out_t", (F, cols.shape[1]), x.dtype))
         out = np.empty((N, F) + out_hw, dtype=x.dtype)
@@ -210,10 +212,11 @@ def _pad_into(xp, x, pad4, axis):
     return xp
 
 
-def _taps(cols, xp, window, out_hw, how, axis):
-    """``_tap_loop`` with two threads sharing parts of ``axis`` (``course_lib.parallel``)."""
+def _taps(cols, xp, window, out_hw, how):
+    """``_tap_loop`` for the batch-last layout, two threads sharing parts of the channels
+    (``course_lib.parallel``)."""
     _parts(lambda sl: _tap_loop(cols[(slice(None), slice(None)) + sl], xp[sl], window,
-                                out_hw, how), xp, axis)
+                                out_hw, how), xp, _CHANNELS)
 
 
 def _tap_loop(cols, xp, window, out_hw, how):
@@ -251,7 +254,7 @@ def _col2im_batch_last(dout_t, cache: FastConvCache, ws: Workspace):
         rows = dcols[:KH * KW * (c1 - c0)]
         np.matmul(w_taps[..., c0:c1].reshape(F, -1).T, dout_rows, out=rows)
         _taps(_nchw(rows.reshape((KH, KW, c1 - c0) + out_hw + (N,)), 2), _nchw(dxt[c0:c1]),
-              window, out_hw, "add", _CHANNELS)
+              window, out_hw, "add")
     return _nchw(dxt)
 
 
